@@ -1,0 +1,94 @@
+import { readFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { addClient, describeClient, disableClient, listClients } from '../../clients/clients.js';
+import { importClients } from '../../clients/import-clients.js';
+import { AppError } from '../../errors.js';
+import { requireWorkspaceBySlug } from '../../workspaces/workspaces.js';
+import { runDatabaseCommand } from '../command-runner.js';
+
+type ClientOptions = { workspace: string; email: string; name?: string; json?: boolean };
+
+/** `portico client add|import|list|disable`. */
+export function registerClientCommands(program: Command): void {
+  const client = program.command('client').description('add, import, list and disable the clients of a workspace');
+
+  client
+    .command('add')
+    .description('add a client to a workspace')
+    .requiredOption('--workspace <slug>', 'the workspace')
+    .requiredOption('--email <email>', 'the client’s email address')
+    .option('--name <name>', 'the client’s name')
+    .option('--json', 'print JSON')
+    .action((options: ClientOptions) =>
+      runDatabaseCommand(
+        options,
+        async (context) => {
+          const workspace = await requireWorkspaceBySlug(context.db, options.workspace);
+          const added = describeClient(await addClient(context.db, context.clock, workspace, options));
+          const { disabled: _disabled, ...shown } = added;
+          return shown;
+        },
+        (added) => `Added ${added.email}${added.name ? ` (${added.name})` : ''} to "${options.workspace}"`,
+      ),
+    );
+
+  client
+    .command('import')
+    .description('add or update clients from a CSV file with the header email,name')
+    .requiredOption('--workspace <slug>', 'the workspace')
+    .argument('<file>', 'the CSV file')
+    .option('--json', 'print JSON')
+    .action((file: string, options: { workspace: string; json?: boolean }) =>
+      runDatabaseCommand(
+        options,
+        async (context) => {
+          const workspace = await requireWorkspaceBySlug(context.db, options.workspace);
+          const text = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
+            throw new AppError('IMPORT_FILE_UNREADABLE', { message: `cannot read ${file}: ${error.code === 'ENOENT' ? 'no such file' : error.code ?? 'unreadable'}`, cause: error });
+          });
+          return importClients(context.db, context.clock, workspace, text);
+        },
+        (report) =>
+          [
+            `Added ${report.added}, updated ${report.updated}, rejected ${report.rejected.length}.`,
+            ...report.rejected.map((row) => `  line ${row.line}: ${row.reason}`),
+          ].join('\n'),
+      ),
+    );
+
+  client
+    .command('list')
+    .description('list the clients of a workspace')
+    .requiredOption('--workspace <slug>', 'the workspace')
+    .option('--json', 'print JSON')
+    .action((options: { workspace: string; json?: boolean }) =>
+      runDatabaseCommand(
+        options,
+        async (context) => {
+          const workspace = await requireWorkspaceBySlug(context.db, options.workspace);
+          return (await listClients(context.db, workspace)).map(describeClient);
+        },
+        (clients) =>
+          clients.length === 0
+            ? 'No clients yet.'
+            : clients.map((c) => [c.email, c.name, c.hasPassword ? 'password' : 'no password', c.disabled ? 'disabled' : 'enabled'].join('\t')).join('\n'),
+      ),
+    );
+
+  client
+    .command('disable')
+    .description('stop a client from signing in and end their sessions')
+    .requiredOption('--workspace <slug>', 'the workspace')
+    .requiredOption('--email <email>', 'the client’s email address')
+    .option('--json', 'print JSON')
+    .action((options: ClientOptions) =>
+      runDatabaseCommand(
+        options,
+        async (context) => {
+          const workspace = await requireWorkspaceBySlug(context.db, options.workspace);
+          return describeClient(await disableClient(context.db, context.clock, workspace, options.email));
+        },
+        (disabled) => `Disabled ${disabled.email}: they can no longer sign in, and their sessions have ended`,
+      ),
+    );
+}

@@ -1,0 +1,34 @@
+import type { Command } from 'commander';
+import { demoClientEmail } from '../../demo.js';
+import { startPortico } from '../../main.js';
+import { findWorkspaceBySlug } from '../../workspaces/workspaces.js';
+import { loadConfigOrFail } from '../command-runner.js';
+
+/** `portico serve`: the server, until SIGINT or SIGTERM. */
+export function registerServeCommand(program: Command): void {
+  program
+    .command('serve')
+    .description('run the server (what npm start runs)')
+    .action(async () => {
+      const config = loadConfigOrFail();
+      const portico = await startPortico(config);
+      const lines = [`Portico is listening on ${config.host}:${config.port} (database: ${config.databaseUrl.startsWith('sqlite:') ? config.databaseUrl : 'PostgreSQL'}).`];
+      const demo = config.production ? null : await findWorkspaceBySlug(portico.context.db, 'demo');
+      if (demo) {
+        lines.push(
+          `Demo workspace "${demo.name}"${portico.demoWorkspace ? ' created' : ''}: ${demo.url}`,
+          `  Sign in at ${demo.url}/magic-login as ${demoClientEmail}`,
+        );
+      }
+      if (portico.devMailbox) {
+        lines.push(`No SMTP_URL is set: sign-in emails go to the dev mailbox at <workspace address>/_dev/mailbox${demo ? ` (${demo.url}/_dev/mailbox)` : ''} and to this console.`);
+      }
+      process.stdout.write(`${lines.join('\n')}\n`);
+      const shutdown = async () => {
+        await portico.stop();
+        process.exit(0);
+      };
+      process.once('SIGINT', shutdown);
+      process.once('SIGTERM', shutdown);
+    });
+}

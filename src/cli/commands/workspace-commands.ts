@@ -1,0 +1,54 @@
+import type { Command } from 'commander';
+import { createWorkspace, describeWorkspace, listWorkspaces, updateWorkspace } from '../../workspaces/workspaces.js';
+import { runDatabaseCommand } from '../command-runner.js';
+
+type WorkspaceOptions = { name?: string; url?: string; slug?: string; magicLinkTtl?: string; json?: boolean };
+
+/** `portico workspace create|update|list`. */
+export function registerWorkspaceCommands(program: Command): void {
+  const workspace = program.command('workspace').description('create, change and list workspaces');
+
+  workspace
+    .command('create')
+    .description('create a workspace served at its own address')
+    .requiredOption('--name <name>', 'the name clients see')
+    .requiredOption('--url <origin>', 'the address clients use: scheme://host[:port]')
+    .option('--slug <slug>', 'short id for the CLI (default: made from the name)')
+    .option('--magic-link-ttl <duration>', 'how long sign-in links stay valid, 1m to 60m', '15m')
+    .option('--json', 'print JSON')
+    .action((options: WorkspaceOptions & { name: string; url: string }) =>
+      runDatabaseCommand(
+        options,
+        async (context) => describeWorkspace(await createWorkspace(context.db, context.clock, options)),
+        (created) => `Created workspace "${created.slug}" (${created.name}) at ${created.url}`,
+      ),
+    );
+
+  workspace
+    .command('update')
+    .description('change a workspace')
+    .argument('<slug>', 'the workspace to change')
+    .option('--name <name>', 'the name clients see')
+    .option('--url <origin>', 'the address clients use: scheme://host[:port]')
+    .option('--magic-link-ttl <duration>', 'how long sign-in links stay valid, 1m to 60m')
+    .option('--json', 'print JSON')
+    .action((slug: string, options: WorkspaceOptions) =>
+      runDatabaseCommand(
+        options,
+        async (context) => describeWorkspace(await updateWorkspace(context.db, slug, options)),
+        (updated) => `Updated workspace "${updated.slug}" (${updated.name}) at ${updated.url}`,
+      ),
+    );
+
+  workspace
+    .command('list')
+    .description('list every workspace')
+    .option('--json', 'print JSON')
+    .action((options: WorkspaceOptions) =>
+      runDatabaseCommand(
+        options,
+        async (context) => (await listWorkspaces(context.db)).map(describeWorkspace),
+        (workspaces) => (workspaces.length === 0 ? 'No workspaces yet.' : workspaces.map((w) => `${w.slug}\t${w.name}\t${w.url}`).join('\n')),
+      ),
+    );
+}

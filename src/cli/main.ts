@@ -1,0 +1,35 @@
+import { Command, CommanderError } from 'commander';
+import { describeFailure } from './command-runner.js';
+import { registerClientCommands } from './commands/client-commands.js';
+import { registerEventsCommand } from './commands/events-command.js';
+import { registerMigrateCommand } from './commands/migrate-command.js';
+import { registerServeCommand } from './commands/serve-command.js';
+import { registerWorkspaceCommands } from './commands/workspace-commands.js';
+
+/** The `portico` command line: the same operations the routes use, over the same database. */
+export async function runCli(argv: string[]): Promise<number> {
+  const program = new Command('portico')
+    .description('Portico: sign-in for client portals')
+    .exitOverride()
+    .configureOutput({ outputError: (text, write) => write(`portico: ${text.replace(/^error: /, '')}`) });
+  registerServeCommand(program);
+  registerMigrateCommand(program);
+  registerWorkspaceCommands(program);
+  registerClientCommands(program);
+  registerEventsCommand(program);
+  for (const command of allCommands(program)) {
+    command.exitOverride().configureOutput({ outputError: (text, write) => write(`portico: ${text.replace(/^error: /, '')}`) });
+  }
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
+    process.stderr.write(`portico: ${describeFailure(error)}\n`);
+    return 1;
+  }
+}
+
+function allCommands(command: Command): Command[] {
+  return command.commands.flatMap((child) => [child, ...allCommands(child)]);
+}

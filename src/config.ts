@@ -1,0 +1,141 @@
+import { isIP } from 'node:net';
+import { parseDuration } from './shared/duration.js';
+
+/** Everything Portico reads from the environment, parsed once at start-up and frozen. */
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly databaseUrl: string;
+  /** `null` outside production means: deliver to the dev mailbox and the console. */
+  readonly smtpUrl: string | null;
+  readonly mailFrom: string;
+  readonly production: boolean;
+  /** What Fastify's `trustProxy` accepts: `false`, `true`, a hop count or a list of addresses/CIDRs. */
+  readonly trustProxy: boolean | number | string[];
+  readonly limits: {
+    readonly emailCooldownMs: number;
+    readonly emailsPerHour: number;
+    readonly ipRequestsPerMinute: number;
+  };
+  readonly session: {
+    readonly idleTimeoutMs: number;
+    readonly maxAgeMs: number;
+  };
+  readonly logLevel: string;
+}
+
+export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: string[] };
+
+type Env = Record<string, string | undefined>;
+
+const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** Parses the environment; every problem is reported at once, each naming its variable and a fix. */
+export function loadConfig(env: Env = process.env): ConfigResult {
+  const problems: string[] = [];
+  const production = env.NODE_ENV === 'production';
+
+  const port = readInteger(env, 'PORT', 3000, 0, 65535, problems);
+  const host = env.HOST?.trim() || '0.0.0.0';
+  const databaseUrl = readDatabaseUrl(env, problems);
+  const smtpUrl = readSmtpUrl(env, production, problems);
+  const mailFrom = env.MAIL_FROM?.trim() || 'Portico <no-reply@localhost>';
+  const trustProxy = readTrustProxy(env, problems);
+  const emailCooldownMs = readDuration(env, 'LIMIT_EMAIL_COOLDOWN', '60s', problems);
+  const emailsPerHour = readInteger(env, 'LIMIT_EMAIL_PER_HOUR', 5, 1, 1_000_000, problems);
+  const ipRequestsPerMinute = readInteger(env, 'LIMIT_IP_PER_MINUTE', 10, 1, 1_000_000_000, problems);
+  const idleTimeoutMs = readDuration(env, 'SESSION_IDLE_TIMEOUT', '7d', problems);
+  const maxAgeMs = readDuration(env, 'SESSION_MAX_AGE', '30d', problems);
+  if (idleTimeoutMs === 0) problems.push('SESSION_IDLE_TIMEOUT: must be longer than 0, such as 7d');
+  if (maxAgeMs === 0) problems.push('SESSION_MAX_AGE: must be longer than 0, such as 30d');
+  const logLevel = env.LOG_LEVEL?.trim() || 'info';
+  if (!logLevels.includes(logLevel)) problems.push(`LOG_LEVEL: "${logLevel}" is not one of ${logLevels.join(', ')}`);
+
+  if (problems.length > 0) return { ok: false, problems };
+  return {
+    ok: true,
+    config: Object.freeze({
+      port,
+      host,
+      databaseUrl,
+      smtpUrl,
+      mailFrom,
+      production,
+      trustProxy,
+      limits: Object.freeze({ emailCooldownMs, emailsPerHour, ipRequestsPerMinute }),
+      session: Object.freeze({ idleTimeoutMs, maxAgeMs }),
+      logLevel,
+    }),
+  };
+}
+
+function readInteger(env: Env, name: string, fallback: number, min: number, max: number, problems: string[]): number {
+  const raw = env[name]?.trim();
+  if (!raw) return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+    problems.push(`${name}: "${raw}" is not a whole number from ${min} to ${max}`);
+    return fallback;
+  }
+  return Number(raw);
+}
+
+function readDuration(env: Env, name: string, fallback: string, problems: string[]): number {
+  const parsed = parseDuration(env[name]?.trim() || fallback);
+  if (!parsed.ok) {
+    problems.push(`${name}: ${parsed.reason}`);
+    return 0;
+  }
+  return parsed.milliseconds;
+}
+
+function readDatabaseUrl(env: Env, problems: string[]): string {
+  const raw = env.DATABASE_URL?.trim() || 'sqlite:data/portico.sqlite';
+  if (/^sqlite:.+/.test(raw) || /^postgres(ql)?:\/\/.+/.test(raw)) return raw;
+  problems.push(`DATABASE_URL: "${raw}" is neither sqlite:<path> nor postgres://user@host:port/database`);
+  return raw;
+}
+
+function readSmtpUrl(env: Env, production: boolean, problems: string[]): string | null {
+  const raw = env.SMTP_URL?.trim();
+  if (!raw) {
+    if (production) {
+      problems.push('SMTP_URL: required when NODE_ENV=production, or sign-in emails would go nowhere; set it to smtp://user:pass@host:587 or smtps://user:pass@host:465');
+    }
+    return null;
+  }
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    problems.push('SMTP_URL: not a URL; write smtp://user:pass@host:port or smtps://user:pass@host:port');
+    return null;
+  }
+  if (url.protocol !== 'smtp:' && url.protocol !== 'smtps:') {
+    problems.push(`SMTP_URL: the scheme must be smtp: or smtps:, not ${url.protocol}`);
+  }
+  if (!url.hostname) problems.push('SMTP_URL: the host is missing');
+  return raw;
+}
+
+function readTrustProxy(env: Env, problems: string[]): boolean | number | string[] {
+  const raw = env.TRUST_PROXY?.trim();
+  if (!raw || raw === 'false') return false;
+  if (raw === 'true') return true;
+  if (/^\d+$/.test(raw)) return Number(raw);
+  const entries = raw.split(',').map((entry) => entry.trim()).filter(Boolean);
+  const invalid = entries.filter((entry) => !isAddressOrCidr(entry));
+  if (entries.length === 0 || invalid.length > 0) {
+    problems.push(`TRUST_PROXY: "${raw}" must be true, a hop count such as 1, or a comma-separated list of addresses or CIDRs such as 10.0.0.0/8`);
+    return false;
+  }
+  return entries;
+}
+
+function isAddressOrCidr(entry: string): boolean {
+  const [address, bits, extra] = entry.split('/');
+  if (extra !== undefined || !address) return false;
+  const family = isIP(address);
+  if (family === 0) return false;
+  if (bits === undefined) return true;
+  return /^\d+$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
+}

@@ -1,0 +1,32 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+
+/** 32 random bytes (256 bits), base64url: a sign-in link, session id or browser binding secret. */
+export function generateSecretToken(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+/**
+ * SHA-256 of a token, base64url. A plain fast hash is right here: the token carries 256 bits of
+ * randomness, so there is nothing to brute-force, and a database leak yields no usable link.
+ */
+export function hashSecretToken(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('base64url');
+}
+
+/** Compares two strings without leaking where they differ through timing. */
+export function constantTimeEqual(a: string, b: string): boolean {
+  const left = createHash('sha256').update(a, 'utf8').digest();
+  const right = createHash('sha256').update(b, 'utf8').digest();
+  // Hashing first makes the lengths equal, so timingSafeEqual never throws or leaks the length.
+  return timingSafeEqual(left, right) && a === b;
+}
+
+/** A short random value for a CSP nonce. */
+export function generateNonce(): string {
+  return randomBytes(16).toString('base64');
+}
+
+/** Shape of a token we issued: 43 base64url characters. Anything else is rejected before any lookup. */
+export function looksLikeSecretToken(value: unknown): value is string {
+  return typeof value === 'string' && /^[A-Za-z0-9_-]{43}$/.test(value);
+}

@@ -1,0 +1,60 @@
+/**
+ * Every failure a request or a command can meet, in one registry (after Fastify's error codes).
+ * Pages and the CLI show `message`, never an exception's own text; `cause` is kept for the logs.
+ */
+export const errorRegistry = {
+  WORKSPACE_NOT_FOUND: { status: 404, message: 'No workspace is served at this address.' },
+  WORKSPACE_SLUG_TAKEN: { status: 409, message: 'A workspace with this slug already exists.' },
+  WORKSPACE_URL_TAKEN: { status: 409, message: 'Another workspace is already served at this URL.' },
+  WORKSPACE_URL_INVALID: {
+    status: 400,
+    message: 'The workspace URL must be an origin like https://portal.example.com or http://localhost:3000, with no path, query or credentials.',
+  },
+  WORKSPACE_SLUG_INVALID: {
+    status: 400,
+    message: 'A slug is 1 to 63 lower-case letters, digits and dashes, starting with a letter or digit.',
+  },
+  WORKSPACE_NAME_INVALID: { status: 400, message: 'A workspace name is 1 to 100 characters.' },
+  MAGIC_LINK_TTL_INVALID: {
+    status: 400,
+    message: 'The magic-link lifetime must be a duration from 1m to 60m, such as 15m, 90s or 1h.',
+  },
+  CLIENT_EMAIL_INVALID: { status: 400, message: 'Enter an email address like name@example.com.' },
+  CLIENT_NAME_INVALID: { status: 400, message: 'A client name is at most 200 characters.' },
+  CLIENT_EXISTS: { status: 409, message: 'This email is already a client of the workspace.' },
+  CLIENT_NOT_FOUND: { status: 404, message: 'No client with this email in the workspace.' },
+  IMPORT_FILE_UNREADABLE: { status: 400, message: 'The CSV file could not be read.' },
+  IMPORT_HEADER_INVALID: { status: 400, message: 'The CSV file must start with the header line "email,name".' },
+  LIMIT_INVALID: { status: 400, message: 'The limit must be a whole number from 1 to 1000.' },
+  CROSS_SITE_REQUEST: {
+    status: 403,
+    message: 'This form was sent from another site, so it was refused. Open the page on this site and try again.',
+  },
+  BODY_TOO_LARGE: { status: 413, message: 'What you sent is too large.' },
+  BAD_REQUEST: { status: 400, message: 'The request could not be understood.' },
+  NOT_SIGNED_IN: { status: 401, message: 'You are not signed in.' },
+  NOT_FOUND: { status: 404, message: 'There is nothing at this address.' },
+  TOO_MANY_REQUESTS: { status: 429, message: 'Too many attempts. Please wait a moment and try again.' },
+  DATABASE_UNAVAILABLE: { status: 503, message: 'Portico cannot reach its database right now. Please try again shortly.' },
+  INTERNAL: { status: 500, message: 'Something went wrong on our side. Please try again.' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof errorRegistry;
+
+/** A failure with a stable code, an HTTP status and a message safe to show to anyone. */
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+
+  constructor(code: ErrorCode, options?: { cause?: unknown; message?: string }) {
+    super(options?.message ?? errorRegistry[code].message, { cause: options?.cause });
+    this.name = 'AppError';
+    this.code = code;
+    this.status = errorRegistry[code].status;
+  }
+}
+
+/** True when `value` is an AppError with the given code. */
+export function isAppError(value: unknown, code?: ErrorCode): value is AppError {
+  return value instanceof AppError && (code === undefined || value.code === code);
+}

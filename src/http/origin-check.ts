@@ -1,0 +1,22 @@
+import type { FastifyRequest } from 'fastify';
+
+/**
+ * True when a state-changing request comes from the workspace's own pages. Browsers send
+ * `Sec-Fetch-Site` and `Origin` on every POST; a request without either (curl, a script) is no
+ * cross-site forgery and passes. A sibling subdomain is another tenant, so `same-site` is refused
+ * too (OWASP ASVS 3.5, login CSRF).
+ */
+export function isSameOriginRequest(request: FastifyRequest, workspaceUrl: string): boolean {
+  const fetchSite = request.headers['sec-fetch-site'];
+  if (fetchSite !== undefined && fetchSite !== 'same-origin' && fetchSite !== 'none') return false;
+  const origin = request.headers.origin;
+  if (origin !== undefined) return origin === workspaceUrl;
+  if (fetchSite !== undefined) return true;
+  const referer = request.headers.referer;
+  if (referer === undefined) return true;
+  try {
+    return new URL(referer).origin === workspaceUrl;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,19 @@
+import type { ValidSession } from '../sessions/sessions.js';
+import type { Workspace } from '../workspaces/workspaces.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The workspace the `Host` header selects; set for every route but `/healthz`. */
+    workspace: Workspace;
+    /** The nonce this response's CSP allows for inline scripts and styles. */
+    cspNonce: string;
+  }
+  interface FastifyContextConfig {
+    /** Served on any host, without a workspace (only `/healthz`). */
+    anyHost?: boolean;
+    /** Answers in JSON rather than pages, errors included. */
+    api?: boolean;
+  }
+}
+
+export type { ValidSession };

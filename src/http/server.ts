@@ -1,0 +1,89 @@
+import fastifyCookie from '@fastify/cookie';
+import fastifyFormbody from '@fastify/formbody';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import type { PorticoContext } from '../context.js';
+import { AppError } from '../errors.js';
+import type { DevMailbox } from '../mail/dev-mailbox.js';
+import { normalizeRequestHost } from '../workspaces/workspace-url.js';
+import { findWorkspaceByHost } from '../workspaces/workspaces.js';
+import { sendAppError, toAppError } from './error-pages.js';
+import { isSameOriginRequest } from './origin-check.js';
+import './request-context.js';
+import { registerDevMailboxRoutes } from './routes/dev-mailbox-routes.js';
+import { registerMagicLoginRoutes } from './routes/magic-login-routes.js';
+import { registerPortalRoutes } from './routes/portal-routes.js';
+import { setSecurityHeaders, setTransportSecurity } from './security-headers.js';
+
+export interface HttpServerOptions {
+  context: PorticoContext;
+  /** Present outside production when no SMTP server is configured. */
+  devMailbox: DevMailbox | null;
+  /** A pino destination for the logs; stdout when absent. */
+  logStream?: NodeJS.WritableStream;
+}
+
+/** Forms are a few short fields; anything larger is refused with 413 before it is read. */
+const bodyLimitBytes = 16 * 1024;
+
+/** Builds the HTTP server: routes on a workspace's own address, picked by the `Host` header. */
+export function buildHttpServer({ context, devMailbox, logStream }: HttpServerOptions): FastifyInstance {
+  const app = Fastify({
+    logger: {
+      level: context.config.logLevel,
+      stream: logStream,
+      // Requests are logged by path only: the query of a link holds its token.
+      serializers: {
+        req: (request) => ({ method: request.method, path: request.url.split('?')[0], host: request.headers?.host }),
+      },
+    },
+    trustProxy: toFastifyTrustProxy(context.config.trustProxy),
+    bodyLimit: bodyLimitBytes,
+    // One line per request only at debug level: at info, logs hold start-up, refusals and failures.
+    logController: new LogController({ disableRequestLogging: context.config.logLevel !== 'debug' && context.config.logLevel !== 'trace' }),
+    return503OnClosing: true,
+  });
+
+  app.register(fastifyCookie);
+  app.register(fastifyFormbody);
+  app.decorateRequest('workspace', undefined as never);
+  app.decorateRequest('cspNonce', '');
+
+  app.addHook('onRequest', async (request, reply) => {
+    setSecurityHeaders(request, reply);
+    if (request.routeOptions.config?.anyHost) return;
+    const host = normalizeRequestHost(request.headers.host, request.protocol === 'https' ? 'https' : 'http');
+    const workspace = host ? await findWorkspaceByHost(context.db, host) : null;
+    // An address no workspace owns gets a 404 and nothing else: no hint of which hosts exist.
+    if (!workspace) return sendAppError(request, reply, new AppError('WORKSPACE_NOT_FOUND'));
+    request.workspace = workspace;
+    setTransportSecurity(reply, workspace.url);
+    if (request.method === 'POST' && !isSameOriginRequest(request, workspace.url)) {
+      return sendAppError(request, reply, new AppError('CROSS_SITE_REQUEST'));
+    }
+  });
+
+  app.setErrorHandler((error, request, reply) => {
+    const appError = toAppError(error);
+    if (appError.status >= 500) request.log.error({ err: error }, `request failed: ${appError.code}`);
+    else request.log.info({ code: appError.code }, 'request refused');
+    return sendAppError(request, reply, appError);
+  });
+
+  app.setNotFoundHandler((request, reply) => sendAppError(request, reply, new AppError('NOT_FOUND')));
+
+  app.get('/healthz', { config: { anyHost: true } }, async (_request, reply) => {
+    const healthy = await context.db.selectNoFrom((eb) => eb.lit(1).as('ok')).execute().then(() => true, () => false);
+    return reply.code(healthy ? 200 : 503).send({ status: healthy ? 'ok' : 'database_unavailable' });
+  });
+
+  registerMagicLoginRoutes(app, context);
+  registerPortalRoutes(app, context);
+  if (devMailbox) registerDevMailboxRoutes(app, devMailbox);
+  return app;
+}
+
+/** A hop count becomes "trust the nearest N proxies", as Express and Fastify read it. */
+function toFastifyTrustProxy(trustProxy: boolean | number | string[]): boolean | string[] | ((address: string, hop: number) => boolean) {
+  if (typeof trustProxy === 'number') return (_address, hop) => hop < trustProxy;
+  return trustProxy;
+}

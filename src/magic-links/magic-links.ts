@@ -1,0 +1,130 @@
+import type { Kysely } from 'kysely';
+import { generateSecretToken, hashSecretToken } from '../crypto/tokens.js';
+import type { Database } from '../storage/schema.js';
+
+export type MagicLinkRejection = 'unknown' | 'other_workspace' | 'expired' | 'used' | 'superseded' | 'client_disabled';
+
+export interface IssuedMagicLink {
+  /** The raw token, for the email only. Only its hash is stored. */
+  token: string;
+  expiresAt: number;
+}
+
+/** Stores a new sign-in link for a client; the caller queues the email in the same transaction. */
+export async function issueMagicLinkToken(
+  db: Kysely<Database>,
+  now: number,
+  input: { workspaceId: string; clientId: string; ttlMs: number; nextPath: string | null; browserBindingHash: string | null },
+): Promise<IssuedMagicLink> {
+  const token = generateSecretToken();
+  const expiresAt = now + input.ttlMs;
+  await db
+    .insertInto('magic_links')
+    .values({
+      token_hash: hashSecretToken(token),
+      workspace_id: input.workspaceId,
+      client_id: input.clientId,
+      browser_binding_hash: input.browserBindingHash,
+      next_path: input.nextPath,
+      created_at: now,
+      expires_at: expiresAt,
+      ended_at: null,
+      end_reason: null,
+    })
+    .execute();
+  return { token, expiresAt };
+}
+
+/** The link in its own workspace's address; never from request headers (host poisoning, CVE-2012-4520). */
+export function buildMagicLinkUrl(workspaceUrl: string, token: string): string {
+  return `${workspaceUrl}/magic-login/verify?token=${token}`;
+}
+
+export type MagicLinkInspection =
+  | { ok: true; clientEmail: string; clientName: string; browserBindingHash: string | null; expiresAt: number }
+  | { ok: false; reason: MagicLinkRejection };
+
+/** Looks at a link without using it: for the page a scanner or a person opens with GET. */
+export async function inspectMagicLinkToken(db: Kysely<Database>, now: number, workspaceId: string, token: string): Promise<MagicLinkInspection> {
+  const row = await db
+    .selectFrom('magic_links')
+    .innerJoin('clients', 'clients.id', 'magic_links.client_id')
+    .select([
+      'magic_links.workspace_id',
+      'magic_links.expires_at',
+      'magic_links.ended_at',
+      'magic_links.end_reason',
+      'magic_links.browser_binding_hash',
+      'clients.email',
+      'clients.name',
+      'clients.disabled_at',
+    ])
+    .where('magic_links.token_hash', '=', hashSecretToken(token))
+    .executeTakeFirst();
+  if (!row) return { ok: false, reason: 'unknown' };
+  if (row.workspace_id !== workspaceId) return { ok: false, reason: 'other_workspace' };
+  const reason = rejectionOf(row, now);
+  if (reason || row.disabled_at !== null) return { ok: false, reason: reason ?? 'client_disabled' };
+  return { ok: true, clientEmail: row.email, clientName: row.name, browserBindingHash: row.browser_binding_hash, expiresAt: row.expires_at };
+}
+
+export type MagicLinkConsumption =
+  | { ok: true; clientId: string; clientEmail: string; nextPath: string | null }
+  | { ok: false; reason: MagicLinkRejection; clientEmail: string | null };
+
+/**
+ * Uses a link, atomically: one conditional UPDATE ends this link and every other live link of the
+ * same client, and only if this link is live. Of any number of concurrent redemptions, exactly one
+ * sees its own row come back (better-auth's single-step consumption, without its plaintext tokens).
+ */
+export async function consumeMagicLinkToken(db: Kysely<Database>, now: number, workspaceId: string, token: string): Promise<MagicLinkConsumption> {
+  const tokenHash = hashSecretToken(token);
+  const ended = await db
+    .updateTable('magic_links')
+    .set((eb) => ({
+      ended_at: now,
+      end_reason: eb.case().when('token_hash', '=', tokenHash).then('used').else('superseded').end(),
+    }))
+    .where('ended_at', 'is', null)
+    .where('client_id', '=', (eb) =>
+      eb
+        .selectFrom('magic_links as live')
+        .innerJoin('clients', 'clients.id', 'live.client_id')
+        .select('live.client_id')
+        .where('live.token_hash', '=', tokenHash)
+        .where('live.workspace_id', '=', workspaceId)
+        .where('live.ended_at', 'is', null)
+        .where('live.expires_at', '>', now)
+        .where('clients.disabled_at', 'is', null),
+    )
+    .returning(['token_hash', 'client_id', 'next_path'])
+    .execute();
+  const used = ended.find((row) => row.token_hash === tokenHash);
+  if (used) {
+    const client = await db.selectFrom('clients').select('email').where('id', '=', used.client_id).executeTakeFirstOrThrow();
+    return { ok: true, clientId: used.client_id, clientEmail: client.email, nextPath: used.next_path };
+  }
+  return explainRejection(db, now, workspaceId, tokenHash);
+}
+
+async function explainRejection(db: Kysely<Database>, now: number, workspaceId: string, tokenHash: string): Promise<MagicLinkConsumption> {
+  const row = await db
+    .selectFrom('magic_links')
+    .innerJoin('clients', 'clients.id', 'magic_links.client_id')
+    .select(['magic_links.workspace_id', 'magic_links.expires_at', 'magic_links.ended_at', 'magic_links.end_reason', 'clients.email'])
+    .where('magic_links.token_hash', '=', tokenHash)
+    .executeTakeFirst();
+  if (!row) return { ok: false, reason: 'unknown', clientEmail: null };
+  // Another workspace's link: say nothing about its client here.
+  if (row.workspace_id !== workspaceId) return { ok: false, reason: 'other_workspace', clientEmail: null };
+  return { ok: false, reason: rejectionOf(row, now) ?? 'client_disabled', clientEmail: row.email };
+}
+
+function rejectionOf(row: { expires_at: number; ended_at: number | null; end_reason: string | null }, now: number): MagicLinkRejection | null {
+  if (row.ended_at !== null) {
+    if (row.end_reason === 'used' || row.end_reason === 'superseded' || row.end_reason === 'client_disabled') return row.end_reason;
+    return 'used';
+  }
+  if (row.expires_at <= now) return 'expired';
+  return null;
+}

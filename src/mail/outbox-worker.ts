@@ -1,0 +1,100 @@
+import type { PorticoContext } from '../context.js';
+import { recordAuditEvents } from '../events/audit-events.js';
+import { claimDueMail, eraseMail, scheduleMailRetry, type OutboxMail } from './outbox.js';
+import { renderMail, type MailTemplateName } from './templates.js';
+import type { MailTransport } from './transport.js';
+
+export interface OutboxWorkerOptions {
+  pollIntervalMs?: number;
+  leaseMs?: number;
+  batchSize?: number;
+  /** Where failures are reported; never given a token or a rendered mail. */
+  logError?: (message: string, error: unknown) => void;
+}
+
+export interface OutboxWorker {
+  /** Sends due mail now rather than at the next poll. */
+  wake(): void;
+  /** Stops polling and waits for the mails in flight. */
+  stop(): Promise<void>;
+}
+
+/** Delay before the next attempt after `attempts` failures: 1 s, 2 s, 4 s … up to 60 s, with jitter. */
+export function retryDelayMs(attempts: number): number {
+  const base = Math.min(60_000, 1000 * 2 ** Math.max(0, attempts - 1));
+  return Math.round(base * (0.8 + Math.random() * 0.4));
+}
+
+/**
+ * Delivers the outbox: claims due mail under a lease, sends it, erases it once sent. A failed send
+ * is retried with backoff until the link inside has expired; only then is the mail given up, and
+ * that is recorded. A crash between sending and erasing can send a mail twice, never lose one.
+ */
+export function startOutboxWorker(context: PorticoContext, transport: MailTransport, options: OutboxWorkerOptions = {}): OutboxWorker {
+  const pollIntervalMs = options.pollIntervalMs ?? 500;
+  const leaseMs = options.leaseMs ?? 60_000;
+  const batchSize = options.batchSize ?? 50;
+  const logError = options.logError ?? (() => {});
+  let stopped = false;
+  let running: Promise<void> | null = null;
+  let wakeRequested = false;
+  let timer: NodeJS.Timeout | null = null;
+
+  async function deliver(mail: OutboxMail): Promise<void> {
+    const now = context.clock.now();
+    const payload = JSON.parse(mail.payload) as Record<string, unknown>;
+    if (mail.give_up_at <= now) {
+      await eraseMail(context.db, mail.id);
+      await recordAuditEvents(context.db, [
+        { workspaceId: mail.workspace_id, at: now, type: 'magic_link.mail_failed', email: mail.recipient, detail: { attempts: mail.attempts - 1, lastError: mail.last_error } },
+      ]);
+      return;
+    }
+    try {
+      const rendered = renderMail(mail.template as MailTemplateName, payload);
+      const from = typeof payload.from === 'string' && payload.from ? payload.from : context.config.mailFrom;
+      await transport.send({ ...rendered, from, to: mail.recipient, workspaceId: mail.workspace_id });
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      logError(`sending mail ${mail.id} failed (attempt ${mail.attempts}); retrying`, reason);
+      await scheduleMailRetry(context.db, mail.id, now + retryDelayMs(mail.attempts), reason);
+      return;
+    }
+    await eraseMail(context.db, mail.id);
+    await recordAuditEvents(context.db, [{ workspaceId: mail.workspace_id, at: context.clock.now(), type: 'magic_link.sent', email: mail.recipient }]);
+  }
+
+  async function drain(): Promise<void> {
+    do {
+      wakeRequested = false;
+      const batch = await claimDueMail(context.db, context.capabilities, context.clock.now(), leaseMs, batchSize);
+      await Promise.all(batch.map((mail) => deliver(mail).catch((error) => logError(`delivering mail ${mail.id} failed`, error))));
+      if (batch.length === batchSize) wakeRequested = true;
+    } while (wakeRequested && !stopped);
+  }
+
+  function run(): void {
+    if (stopped) return;
+    if (running) {
+      wakeRequested = true;
+      return;
+    }
+    if (timer) clearTimeout(timer);
+    running = drain()
+      .catch((error) => logError('the outbox could not be read; retrying', error))
+      .finally(() => {
+        running = null;
+        if (!stopped) timer = setTimeout(run, wakeRequested ? 0 : pollIntervalMs);
+      });
+  }
+
+  run();
+  return {
+    wake: run,
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      await running;
+    },
+  };
+}

@@ -1,0 +1,77 @@
+import { randomUUID } from 'node:crypto';
+import { sql, type Kysely, type Selectable } from 'kysely';
+import type { DialectCapabilities } from '../storage/dialects/dialect.js';
+import type { Database, OutboxTable } from '../storage/schema.js';
+import type { MailTemplateName } from './templates.js';
+
+export type OutboxMail = Selectable<OutboxTable>;
+
+export interface MailToQueue {
+  workspaceId: string;
+  template: MailTemplateName;
+  recipient: string;
+  payload: Record<string, unknown>;
+  /** When the mail is worthless (its link expired): retries stop and the row is erased. */
+  giveUpAt: number;
+}
+
+/** Queues a mail. Call it inside the transaction that creates what the mail carries, so neither exists without the other. */
+export async function enqueueMail(db: Kysely<Database>, now: number, mail: MailToQueue): Promise<void> {
+  await db
+    .insertInto('outbox')
+    .values({
+      id: randomUUID(),
+      workspace_id: mail.workspaceId,
+      template: mail.template,
+      recipient: mail.recipient,
+      payload: JSON.stringify(mail.payload),
+      attempts: 0,
+      next_attempt_at: now,
+      lease_until: null,
+      give_up_at: mail.giveUpAt,
+      last_error: null,
+      created_at: now,
+    })
+    .execute();
+}
+
+/**
+ * Takes up to `batchSize` due mails and leases them to this worker until `now + leaseMs`. A worker
+ * that dies holding a lease loses it when the lease runs out, and another worker takes the mail.
+ */
+export async function claimDueMail(
+  db: Kysely<Database>,
+  capabilities: DialectCapabilities,
+  now: number,
+  leaseMs: number,
+  batchSize: number,
+): Promise<OutboxMail[]> {
+  return db.transaction().execute(async (trx) => {
+    let due = trx
+      .selectFrom('outbox')
+      .select('id')
+      .where('next_attempt_at', '<=', now)
+      .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<=', now)]))
+      .orderBy('next_attempt_at')
+      .limit(batchSize);
+    if (capabilities.supportsSkipLocked) due = due.forUpdate().skipLocked();
+    const ids = (await due.execute()).map((row) => row.id);
+    if (ids.length === 0) return [];
+    return trx
+      .updateTable('outbox')
+      .set({ lease_until: now + leaseMs, attempts: sql`attempts + 1` })
+      .where('id', 'in', ids)
+      .returningAll()
+      .execute();
+  });
+}
+
+/** Erases a mail that went out or can no longer be of use; with its row goes the link it held. */
+export async function eraseMail(db: Kysely<Database>, id: string): Promise<void> {
+  await db.deleteFrom('outbox').where('id', '=', id).execute();
+}
+
+/** Puts a mail back in the queue after a failed attempt, to be tried again at `retryAt`. */
+export async function scheduleMailRetry(db: Kysely<Database>, id: string, retryAt: number, error: string): Promise<void> {
+  await db.updateTable('outbox').set({ next_attempt_at: retryAt, lease_until: null, last_error: error.slice(0, 500) }).where('id', '=', id).execute();
+}

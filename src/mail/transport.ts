@@ -1,0 +1,39 @@
+import nodemailer from 'nodemailer';
+import type { RenderedMail } from './templates.js';
+
+export interface OutgoingMail extends RenderedMail {
+  from: string;
+  to: string;
+  /** The workspace the mail is sent for; the dev mailbox shows each workspace only its own mail. */
+  workspaceId: string;
+}
+
+/** Where mail goes: an SMTP server, or the dev mailbox when none is configured outside production. */
+export interface MailTransport {
+  send(mail: OutgoingMail): Promise<void>;
+  close(): void;
+}
+
+/** Sends over `SMTP_URL` with a small pool of reused connections. */
+export function createSmtpTransport(smtpUrl: string): MailTransport {
+  const url = new URL(smtpUrl);
+  const transporter = nodemailer.createTransport({
+    host: url.hostname,
+    port: url.port ? Number(url.port) : url.protocol === 'smtps:' ? 465 : 587,
+    secure: url.protocol === 'smtps:',
+    auth: url.username ? { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) } : undefined,
+    pool: true,
+    maxConnections: 5,
+    connectionTimeout: 10_000,
+    greetingTimeout: 10_000,
+    socketTimeout: 30_000,
+  });
+  return {
+    async send(mail) {
+      await transporter.sendMail({ from: mail.from, to: mail.to, subject: mail.subject, text: mail.text, html: mail.html });
+    },
+    close() {
+      transporter.close();
+    },
+  };
+}

@@ -1,0 +1,76 @@
+import type { FastifyInstance } from 'fastify';
+import type { Config } from './config.js';
+import type { PorticoContext } from './context.js';
+import { seedDemoWorkspace } from './demo.js';
+import { buildHttpServer } from './http/server.js';
+import { DevMailbox } from './mail/dev-mailbox.js';
+import { startOutboxWorker, type OutboxWorker } from './mail/outbox-worker.js';
+import { createSmtpTransport, type MailTransport } from './mail/transport.js';
+import { systemClock, type Clock } from './shared/clock.js';
+import { openDatabase, type DatabaseHandle } from './storage/database.js';
+import type { Workspace } from './workspaces/workspaces.js';
+
+export interface PorticoOptions {
+  clock?: Clock;
+  /** Where logs go; stdout when absent. */
+  logStream?: NodeJS.WritableStream;
+  /** Where the dev mailbox prints mail; stdout when absent. */
+  printDevMail?: (text: string) => void;
+  outboxPollIntervalMs?: number;
+}
+
+export interface RunningPortico {
+  app: FastifyInstance;
+  context: PorticoContext;
+  database: DatabaseHandle;
+  devMailbox: DevMailbox | null;
+  /** The demo workspace, when this start created it. */
+  demoWorkspace: Workspace | null;
+  /** Where the server listens, e.g. `http://127.0.0.1:3000`. */
+  address: string;
+  stop(): Promise<void>;
+}
+
+/** The composition root: opens the database, starts the outbox worker and the HTTP server. */
+export async function startPortico(config: Config, options: PorticoOptions = {}): Promise<RunningPortico> {
+  const database = await openDatabase(config.databaseUrl);
+  let worker: OutboxWorker | null = null;
+  const context: PorticoContext = {
+    db: database.db,
+    capabilities: database.capabilities,
+    clock: options.clock ?? systemClock,
+    config,
+    notifyMailQueued: () => worker?.wake(),
+  };
+  const demoWorkspace = await seedDemoWorkspace(context);
+  const devMailbox = config.smtpUrl ? null : new DevMailbox(options.printDevMail);
+  const transport: MailTransport = config.smtpUrl ? createSmtpTransport(config.smtpUrl) : (devMailbox as DevMailbox);
+  const app = buildHttpServer({ context, devMailbox, logStream: options.logStream });
+  worker = startOutboxWorker(context, transport, {
+    pollIntervalMs: options.outboxPollIntervalMs,
+    logError: (message, error) => app.log.warn({ reason: error instanceof Error ? error.message : String(error) }, message),
+  });
+  let address: string;
+  try {
+    address = await app.listen({ port: config.port, host: config.host });
+  } catch (error) {
+    await worker.stop();
+    transport.close();
+    await database.close();
+    throw error;
+  }
+  return {
+    app,
+    context,
+    database,
+    devMailbox,
+    demoWorkspace,
+    address,
+    async stop() {
+      await app.close();
+      await worker?.stop();
+      transport.close();
+      await database.close();
+    },
+  };
+}

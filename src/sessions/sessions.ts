@@ -1,0 +1,131 @@
+import type { Kysely } from 'kysely';
+import { generateSecretToken, hashSecretToken } from '../crypto/tokens.js';
+import type { Clock } from '../shared/clock.js';
+import type { Database } from '../storage/schema.js';
+
+export type SignInMethod = 'magic_link' | 'password';
+
+export interface SessionLifetimes {
+  idleTimeoutMs: number;
+  maxAgeMs: number;
+}
+
+export interface StartedSession {
+  /** The secret for the cookie. Only its hash is stored. */
+  token: string;
+  idHash: string;
+  expiresAt: number;
+}
+
+export interface ValidSession {
+  idHash: string;
+  workspaceId: string;
+  clientId: string;
+  clientEmail: string;
+  clientName: string;
+  expiresAt: number;
+}
+
+/** Writes `last_seen_at` at most this often, so reading pages does not turn into a write per request. */
+const lastSeenResolutionMs = 60_000;
+
+/** Starts a session with a fresh id: an id is never carried over from before sign-in (session fixation). */
+export async function startSession(
+  db: Kysely<Database>,
+  clock: Clock,
+  lifetimes: SessionLifetimes,
+  input: { workspaceId: string; clientId: string; method: SignInMethod; userAgent: string; ip: string },
+): Promise<StartedSession> {
+  const now = clock.now();
+  const token = generateSecretToken();
+  const idHash = hashSecretToken(token);
+  const expiresAt = now + lifetimes.maxAgeMs;
+  await db
+    .insertInto('sessions')
+    .values({
+      id_hash: idHash,
+      workspace_id: input.workspaceId,
+      client_id: input.clientId,
+      sign_in_method: input.method,
+      user_agent: input.userAgent.slice(0, 400),
+      ip: input.ip,
+      created_at: now,
+      last_seen_at: now,
+      expires_at: expiresAt,
+    })
+    .execute();
+  return { token, idHash, expiresAt };
+}
+
+/**
+ * The live session a cookie names in this workspace, or null: unknown, another workspace's,
+ * idle too long, past its absolute lifetime, or its client disabled.
+ */
+export async function validateSessionToken(
+  db: Kysely<Database>,
+  clock: Clock,
+  lifetimes: SessionLifetimes,
+  workspaceId: string,
+  token: string,
+): Promise<ValidSession | null> {
+  const now = clock.now();
+  const idHash = hashSecretToken(token);
+  const row = await db
+    .selectFrom('sessions')
+    .innerJoin('clients', 'clients.id', 'sessions.client_id')
+    .select(['sessions.client_id', 'sessions.last_seen_at', 'sessions.expires_at', 'clients.email', 'clients.name', 'clients.disabled_at'])
+    .where('sessions.id_hash', '=', idHash)
+    .where('sessions.workspace_id', '=', workspaceId)
+    .executeTakeFirst();
+  if (!row || row.disabled_at !== null) return null;
+  if (row.expires_at <= now || row.last_seen_at + lifetimes.idleTimeoutMs <= now) {
+    await db.deleteFrom('sessions').where('id_hash', '=', idHash).execute();
+    return null;
+  }
+  if (now - row.last_seen_at >= lastSeenResolutionMs) {
+    await db.updateTable('sessions').set({ last_seen_at: now }).where('id_hash', '=', idHash).execute();
+  }
+  return { idHash, workspaceId, clientId: row.client_id, clientEmail: row.email, clientName: row.name, expiresAt: row.expires_at };
+}
+
+export interface SessionSummary {
+  idHash: string;
+  signInMethod: string;
+  userAgent: string;
+  ip: string;
+  createdAt: number;
+  lastSeenAt: number;
+}
+
+/** A client's live sessions, most recently seen first. */
+export async function listClientSessions(db: Kysely<Database>, clock: Clock, lifetimes: SessionLifetimes, clientId: string): Promise<SessionSummary[]> {
+  const now = clock.now();
+  const rows = await db
+    .selectFrom('sessions')
+    .select(['id_hash', 'sign_in_method', 'user_agent', 'ip', 'created_at', 'last_seen_at'])
+    .where('client_id', '=', clientId)
+    .where('expires_at', '>', now)
+    .where('last_seen_at', '>', now - lifetimes.idleTimeoutMs)
+    .orderBy('last_seen_at', 'desc')
+    .execute();
+  return rows.map((row) => ({
+    idHash: row.id_hash,
+    signInMethod: row.sign_in_method,
+    userAgent: row.user_agent,
+    ip: row.ip,
+    createdAt: row.created_at,
+    lastSeenAt: row.last_seen_at,
+  }));
+}
+
+/** Ends one session of a client; true when there was one to end. */
+export async function endClientSession(db: Kysely<Database>, clientId: string, idHash: string): Promise<boolean> {
+  const result = await db.deleteFrom('sessions').where('client_id', '=', clientId).where('id_hash', '=', idHash).executeTakeFirst();
+  return Number(result.numDeletedRows) > 0;
+}
+
+/** Ends every session of a client; returns how many ended. */
+export async function endAllClientSessions(db: Kysely<Database>, clientId: string): Promise<number> {
+  const result = await db.deleteFrom('sessions').where('client_id', '=', clientId).executeTakeFirst();
+  return Number(result.numDeletedRows);
+}

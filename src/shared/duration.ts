@@ -1,0 +1,36 @@
+const unitToMilliseconds = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+export type DurationParseResult = { ok: true; milliseconds: number } | { ok: false; reason: string };
+
+/** Reads `90s`, `15m`, `1h`, `7d`, `500ms` or `0` into milliseconds. */
+export function parseDuration(text: string): DurationParseResult {
+  const trimmed = text.trim();
+  if (trimmed === '0') return { ok: true, milliseconds: 0 };
+  const match = /^(\d{1,9})(ms|s|m|h|d)$/.exec(trimmed);
+  if (!match) {
+    return { ok: false, reason: `"${text}" is not a duration: write a whole number and a unit (ms, s, m, h or d), such as 90s, 15m or 1h` };
+  }
+  const unit = match[2] as keyof typeof unitToMilliseconds;
+  return { ok: true, milliseconds: Number(match[1]) * unitToMilliseconds[unit] };
+}
+
+/** Writes milliseconds back in the largest whole unit: 900000 → `15m`. */
+export function formatDuration(milliseconds: number): string {
+  for (const unit of ['d', 'h', 'm', 's'] as const) {
+    const size = unitToMilliseconds[unit];
+    if (milliseconds >= size && milliseconds % size === 0) return `${milliseconds / size}${unit}`;
+  }
+  return `${milliseconds}ms`;
+}
+
+/** Human words for a lifetime, for emails and pages: 900000 → `15 minutes`. */
+export function describeDuration(milliseconds: number): string {
+  const minutes = Math.round(milliseconds / 60_000);
+  if (minutes >= 60 && minutes % 60 === 0) {
+    const hours = minutes / 60;
+    return hours === 1 ? '1 hour' : `${hours} hours`;
+  }
+  if (minutes >= 1) return minutes === 1 ? '1 minute' : `${minutes} minutes`;
+  const seconds = Math.max(1, Math.round(milliseconds / 1000));
+  return seconds === 1 ? '1 second' : `${seconds} seconds`;
+}

@@ -1,0 +1,26 @@
+import type { Kysely } from 'kysely';
+import type { Database } from '../schema.js';
+
+/**
+ * What differs between SQL engines, as capabilities rather than `if (dialect === …)` scattered
+ * through the domain code (after Kysely's own dialect folders).
+ */
+export interface DialectCapabilities {
+  readonly name: 'sqlite' | 'postgres';
+  /** `FOR UPDATE SKIP LOCKED` exists, so several instances can claim outbox rows without waiting. */
+  readonly supportsSkipLocked: boolean;
+  /** Column type of an auto-incrementing integer key, for migrations. */
+  readonly autoIncrementType: 'integer' | 'bigserial';
+  /** Column type of a millisecond timestamp (SQLite integers are 64-bit; PostgreSQL needs bigint). */
+  readonly timestampType: 'integer' | 'bigint';
+}
+
+export interface DatabaseHandle {
+  readonly db: Kysely<Database>;
+  readonly capabilities: DialectCapabilities;
+  /** Runs `work` while holding a database-wide lock, so two instances never migrate at once. */
+  withMigrationLock<T>(work: () => Promise<T>): Promise<T>;
+  /** Answers whether the database responds, for `/healthz`. */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}

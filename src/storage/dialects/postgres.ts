@@ -1,0 +1,50 @@
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import pg from 'pg';
+import type { Database } from '../schema.js';
+import type { DatabaseHandle, DialectCapabilities } from './dialect.js';
+
+export const postgresCapabilities: DialectCapabilities = {
+  name: 'postgres',
+  supportsSkipLocked: true,
+  autoIncrementType: 'bigserial',
+  timestampType: 'bigint',
+};
+
+// bigint (int8) columns hold millisecond timestamps and counters, all well inside 2^53.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
+
+/** An arbitrary, fixed key for `pg_advisory_lock`, shared by every Portico instance. */
+const migrationLockKey = 7_231_905_118;
+
+/** Opens a `postgres://` URL through a connection pool. */
+export function openPostgresDatabase(url: string, poolSize = 10): DatabaseHandle {
+  const pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 5000 });
+  // An idle client losing its connection (database restarted) must not crash the process.
+  pool.on('error', () => {});
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return {
+    db,
+    capabilities: postgresCapabilities,
+    async withMigrationLock(work) {
+      const client = await pool.connect();
+      try {
+        await client.query('select pg_advisory_lock($1)', [migrationLockKey]);
+        return await work();
+      } finally {
+        await client.query('select pg_advisory_unlock($1)', [migrationLockKey]).catch(() => {});
+        client.release();
+      }
+    },
+    async ping() {
+      try {
+        await sql`select 1`.execute(db);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    async close() {
+      await db.destroy();
+    },
+  };
+}

@@ -1,0 +1,12 @@
+import type { Kysely } from 'kysely';
+import type { DialectCapabilities } from '../dialects/dialect.js';
+import { initialSchema } from './0001-initial-schema.js';
+
+export interface PorticoMigration {
+  up(db: Kysely<any>, capabilities: DialectCapabilities): Promise<void>;
+}
+
+/** Every migration, in order. Names sort in the order they run; never rename or edit a shipped one. */
+export const migrations: Record<string, PorticoMigration> = {
+  '0001-initial-schema': initialSchema,
+};

@@ -1,0 +1,88 @@
+import type { Generated } from 'kysely';
+
+/** Times are integer milliseconds since the epoch in both dialects, so comparisons are plain numbers. */
+export interface WorkspaceTable {
+  id: string;
+  slug: string;
+  name: string;
+  /** The origin clients use, e.g. `https://portal.acme.example`; every link is built from it. */
+  url: string;
+  /** `host[:port]` as it appears in a `Host` header, lower-case, default port omitted. */
+  host: string;
+  magic_link_ttl_ms: number;
+  mail_from: string | null;
+  created_at: number;
+}
+
+export interface ClientTable {
+  id: string;
+  workspace_id: string;
+  /** As the operator entered it; mail goes to this exact address. */
+  email: string;
+  /** Lower-cased, for case-insensitive matching and the unique key. */
+  email_normalized: string;
+  name: string;
+  password_hash: string | null;
+  disabled_at: number | null;
+  created_at: number;
+}
+
+export interface MagicLinkTable {
+  token_hash: string;
+  workspace_id: string;
+  client_id: string;
+  /** Hash of the secret cookie of the browser that asked for the link, to tell it apart from others. */
+  browser_binding_hash: string | null;
+  next_path: string | null;
+  created_at: number;
+  expires_at: number;
+  ended_at: number | null;
+  /** `used` for the link that signed in, `superseded` for the client's other links that died with it. */
+  end_reason: string | null;
+}
+
+export interface SessionTable {
+  id_hash: string;
+  workspace_id: string;
+  client_id: string;
+  sign_in_method: string;
+  user_agent: string;
+  ip: string;
+  created_at: number;
+  last_seen_at: number;
+  expires_at: number;
+}
+
+export interface OutboxTable {
+  id: string;
+  workspace_id: string;
+  template: string;
+  recipient: string;
+  /** JSON the template needs; holds the raw link, so the row is erased once sent or expired. */
+  payload: string;
+  attempts: number;
+  next_attempt_at: number;
+  lease_until: number | null;
+  give_up_at: number;
+  last_error: string | null;
+  created_at: number;
+}
+
+export interface EventTable {
+  id: Generated<number>;
+  workspace_id: string;
+  at: number;
+  type: string;
+  email: string | null;
+  ip: string | null;
+  detail: string | null;
+}
+
+export interface Database {
+  workspaces: WorkspaceTable;
+  clients: ClientTable;
+  magic_links: MagicLinkTable;
+  sessions: SessionTable;
+  outbox: OutboxTable;
+  events: EventTable;
+}
