@@ -24,8 +24,8 @@ export function renderMail(template: MailTemplateName, payload: Record<string, u
       const view = { ...data, validFor: describeDuration(data.ttlMs) };
       return {
         subject: `Sign in to ${data.workspaceName}`,
-        text: textTemplates.render('./mail/magic-link.text', view),
-        html: htmlTemplates.render('./mail/magic-link.html', view),
+        text: textTemplates.render('./mail/magic-link-text', view),
+        html: htmlTemplates.render('./mail/magic-link-html', view),
       };
     }
   }

@@ -1,0 +1,98 @@
+import { simpleParser, type ParsedMail } from 'mailparser';
+import { SMTPServer } from 'smtp-server';
+
+export interface ReceivedMail {
+  to: string[];
+  from: string;
+  subject: string;
+  text: string;
+  html: string;
+  raw: string;
+}
+
+/** A real SMTP server on loopback that keeps what nodemailer sends it. */
+export class SmtpSink {
+  readonly mails: ReceivedMail[] = [];
+  private server: SMTPServer | null = null;
+  private waiters: (() => void)[] = [];
+  port = 0;
+
+  /** Starts listening; on the same port as before when restarted. */
+  async start(): Promise<this> {
+    const server = new SMTPServer({
+      authOptional: true,
+      disabledCommands: ['STARTTLS', 'AUTH'],
+      logger: false,
+      onData: (stream, session, callback) => {
+        const chunks: Buffer[] = [];
+        stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+        stream.on('end', async () => {
+          const raw = Buffer.concat(chunks).toString('utf8');
+          const parsed: ParsedMail = await simpleParser(raw);
+          this.mails.push({
+            to: session.envelope.rcptTo.map((recipient) => recipient.address),
+            from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+            subject: parsed.subject ?? '',
+            text: parsed.text ?? '',
+            html: typeof parsed.html === 'string' ? parsed.html : '',
+            raw,
+          });
+          this.waiters.splice(0).forEach((wake) => wake());
+          callback();
+        });
+      },
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.port, '127.0.0.1', () => resolve());
+    });
+    this.server = server;
+    this.port = (server.server.address() as { port: number }).port;
+    return this;
+  }
+
+  get url(): string {
+    return `smtp://127.0.0.1:${this.port}`;
+  }
+
+  /** Stops listening; queued mail then waits in Portico's outbox. */
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = null;
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  mailsTo(address: string): ReceivedMail[] {
+    return this.mails.filter((mail) => mail.to.includes(address));
+  }
+
+  /** Waits until `count` mails have arrived for `address`, or fails after `timeoutMs`. */
+  async waitForMails(address: string, count = 1, timeoutMs = 10_000): Promise<ReceivedMail[]> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.mailsTo(address).length < count) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`expected ${count} mail(s) to ${address}, got ${this.mailsTo(address).length}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.min(left, 200));
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    return this.mailsTo(address);
+  }
+}
+
+/** The sign-in link in a mail's plain-text part: the line that starts with the workspace URL. */
+export function linkFromMail(mail: ReceivedMail, workspaceUrl: string): string {
+  const line = mail.text.split('\n').find((candidate) => candidate.trim().startsWith(`${workspaceUrl}/`));
+  if (!line) throw new Error(`no line starting with ${workspaceUrl}/ in mail: ${mail.text}`);
+  return line.trim();
+}
+
+export function tokenFromLink(link: string): string {
+  const token = new URL(link).searchParams.get('token');
+  if (!token) throw new Error(`no token in ${link}`);
+  return token;
+}
