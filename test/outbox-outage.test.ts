@@ -1,0 +1,87 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { listAuditEvents } from '../src/events/audit-events.js';
+import { createTestDatabase, testDialects, type TestDatabase } from './helpers/databases.js';
+import { linkFromMail, SmtpSink } from './helpers/smtp-sink.js';
+import { startTestPortico, type TestPortico } from './helpers/test-portico.js';
+
+async function waitFor(condition: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+async function outboxRows(server: TestPortico) {
+  return server.portico.context.db.selectFrom('outbox').select(['attempts', 'last_error']).execute();
+}
+
+describe.each(testDialects)('mail that is never lost, on %s', (dialect) => {
+  const cleanups: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  async function setUp() {
+    const sink = await new SmtpSink().start();
+    cleanups.push(() => sink.stop());
+    const database: TestDatabase = await createTestDatabase(dialect);
+    cleanups.push(() => database.drop());
+    return { sink, database };
+  }
+
+  it('delivers a link asked for while the SMTP server was down, once it is back', async () => {
+    const { sink, database } = await setUp();
+    const server = await startTestPortico({ dialect, database, smtpUrl: sink.url });
+    cleanups.push(() => server.stop());
+    const workspace = await server.createWorkspace('Outage');
+    await server.addClient(workspace, 'patient@example.com');
+    await sink.stop();
+
+    expect((await server.agent(workspace).post('/magic-login', { email: 'patient@example.com' })).status).toBe(200);
+    await waitFor(async () => (await outboxRows(server)).some((row) => row.attempts >= 1 && row.last_error !== null));
+
+    await sink.start();
+    const [mail] = await sink.waitForMails('patient@example.com', 1, 20_000);
+    expect(linkFromMail(mail!, workspace.url)).toContain('/magic-login/verify?token=');
+    // Once sent, the row holding the raw link is erased.
+    await waitFor(async () => (await outboxRows(server)).length === 0);
+  });
+
+  it('still delivers it when the server was restarted in between', async () => {
+    const { sink, database } = await setUp();
+    const first = await startTestPortico({ dialect, database, smtpUrl: sink.url });
+    const workspace = await first.createWorkspace('Restart');
+    await first.addClient(workspace, 'restart@example.com');
+    await sink.stop();
+    expect((await first.agent(workspace).post('/magic-login', { email: 'restart@example.com' })).status).toBe(200);
+    await waitFor(async () => (await outboxRows(first)).some((row) => row.attempts >= 1));
+    await first.stop();
+
+    await sink.start();
+    const second = await startTestPortico({ dialect, database, smtpUrl: sink.url });
+    cleanups.push(() => second.stop());
+    const [mail] = await sink.waitForMails('restart@example.com', 1, 20_000);
+    expect(linkFromMail(mail!, workspace.url)).toContain('/magic-login/verify?token=');
+  });
+
+  it('gives up only once the link inside has expired, and records it', async () => {
+    const { sink, database } = await setUp();
+    const server = await startTestPortico({ dialect, database, smtpUrl: sink.url });
+    cleanups.push(() => server.stop());
+    const workspace = await server.createWorkspace('Expiry', { ttl: '1m' });
+    await server.addClient(workspace, 'never@example.com');
+    await sink.stop();
+    await server.agent(workspace).post('/magic-login', { email: 'never@example.com' });
+    await waitFor(async () => (await outboxRows(server)).some((row) => row.attempts >= 1));
+    expect(await outboxRows(server)).toHaveLength(1);
+
+    server.clock.advance(61_000);
+    await waitFor(async () => (await outboxRows(server)).length === 0, 20_000);
+    const events = await listAuditEvents(server.portico.context.db, workspace.id, 10);
+    expect(events[0]).toMatchObject({ type: 'magic_link.mail_failed', email: 'never@example.com' });
+    await sink.start();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(sink.mailsTo('never@example.com')).toHaveLength(0);
+  });
+});
