@@ -3,8 +3,10 @@ import { generateNonce } from '../crypto/tokens.js';
 
 /**
  * Headers on every response. The CSP allows only this response's inline script and style (by
- * nonce), forbids framing (clickjacking) and plugins. `no-referrer` keeps a link's token out of any
- * `Referer`, and `no-store` keeps signed-in and token pages out of shared and browser caches.
+ * nonce), forbids framing (clickjacking) and plugins. `same-origin` sends no `Referer` to other
+ * sites while keeping `Origin` on our own form posts (under `no-referrer` browsers send
+ * `Origin: null`); token pages tighten it with `useNoReferrerPolicy`. `no-store` keeps signed-in
+ * and token pages out of shared and browser caches.
  */
 export function setSecurityHeaders(request: FastifyRequest, reply: FastifyReply): void {
   const nonce = generateNonce();
@@ -13,7 +15,7 @@ export function setSecurityHeaders(request: FastifyRequest, reply: FastifyReply)
     'content-security-policy': `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'`,
     'x-content-type-options': 'nosniff',
     'x-frame-options': 'DENY',
-    'referrer-policy': 'no-referrer',
+    'referrer-policy': 'same-origin',
     'cross-origin-opener-policy': 'same-origin',
     'cross-origin-resource-policy': 'same-origin',
     'permissions-policy': 'camera=(), microphone=(), geolocation=(), payment=()',
@@ -24,4 +26,9 @@ export function setSecurityHeaders(request: FastifyRequest, reply: FastifyReply)
 /** HSTS for workspaces served over https: browsers will not try plain http for a year. */
 export function setTransportSecurity(reply: FastifyReply, workspaceUrl: string): void {
   if (workspaceUrl.startsWith('https:')) reply.header('strict-transport-security', 'max-age=31536000');
+}
+
+/** On pages whose address holds a token: no `Referer` at all, not even to this site. */
+export function useNoReferrerPolicy(reply: FastifyReply): void {
+  reply.header('referrer-policy', 'no-referrer');
 }

@@ -13,6 +13,7 @@ import { registerDevMailboxRoutes } from './routes/dev-mailbox-routes.js';
 import { registerMagicLoginRoutes } from './routes/magic-login-routes.js';
 import { registerPortalRoutes } from './routes/portal-routes.js';
 import { setSecurityHeaders, setTransportSecurity } from './security-headers.js';
+import { readBrowserCookie } from './session-cookie.js';
 
 export interface HttpServerOptions {
   context: PorticoContext;
@@ -57,7 +58,7 @@ export function buildHttpServer({ context, devMailbox, logStream }: HttpServerOp
     if (!workspace) return sendAppError(request, reply, new AppError('WORKSPACE_NOT_FOUND'));
     request.workspace = workspace;
     setTransportSecurity(reply, workspace.url);
-    if (request.method === 'POST' && !isSameOriginRequest(request, workspace.url)) {
+    if (request.method === 'POST' && !isSameOriginRequest(request, workspace.url, readBrowserCookie(request) !== undefined)) {
       return sendAppError(request, reply, new AppError('CROSS_SITE_REQUEST'));
     }
   });
@@ -75,6 +76,9 @@ export function buildHttpServer({ context, devMailbox, logStream }: HttpServerOp
     const healthy = await context.db.selectNoFrom((eb) => eb.lit(1).as('ok')).execute().then(() => true, () => false);
     return reply.code(healthy ? 200 : 503).send({ status: healthy ? 'ok' : 'database_unavailable' });
   });
+
+  // Browsers ask for an icon on every first visit; answering 204 keeps a 404 out of their console.
+  app.get('/favicon.ico', async (_request, reply) => reply.code(204).send());
 
   registerMagicLoginRoutes(app, context);
   registerPortalRoutes(app, context);

@@ -9,6 +9,7 @@ import { endClientSession } from '../../sessions/sessions.js';
 import { describeDuration } from '../../shared/duration.js';
 import { readCurrentSession } from '../current-session.js';
 import { renderPage } from '../render.js';
+import { useNoReferrerPolicy } from '../security-headers.js';
 import { readBrowserCookie, setBrowserCookie, setSessionCookie } from '../session-cookie.js';
 
 type FormBody = Record<string, unknown> | undefined;
@@ -49,11 +50,14 @@ export function registerMagicLoginRoutes(app: FastifyInstance, context: PorticoC
 
   // GET and HEAD consume nothing: mail scanners and link previews open links before people do.
   app.get('/magic-login/verify', async (request, reply) => {
+    useNoReferrerPolicy(reply);
     const token = (request.query as Record<string, unknown>).token;
     if (!looksLikeSecretToken(token)) return renderRejection(request, reply, 'malformed');
     const link = await inspectMagicLinkToken(context.db, context.clock.now(), request.workspace.id, token);
     if (!link.ok) return renderRejection(request, reply, link.reason);
     const browserToken = readBrowserCookie(request);
+    // Every browser on this page gets the SameSite cookie its sign-in POST is vouched for by.
+    if (browserToken === undefined) ensureBrowserCookie(request, reply);
     // Only the browser that asked for the link signs in without a click; any other browser is
     // shown whose account it is, so an attacker's own link cannot sign a victim in unawares.
     const sameBrowser =
@@ -62,6 +66,7 @@ export function registerMagicLoginRoutes(app: FastifyInstance, context: PorticoC
   });
 
   app.post('/magic-login/verify', async (request, reply) => {
+    useNoReferrerPolicy(reply);
     const token = (request.body as FormBody)?.token;
     if (!looksLikeSecretToken(token)) return renderRejection(request, reply, 'malformed');
     const previous = await readCurrentSession(context, request);

@@ -1,0 +1,119 @@
+import { mkdirSync } from 'node:fs';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Workspace } from '../src/workspaces/workspaces.js';
+import { launchChromium } from './helpers/chromium.js';
+import { linkFromMail, SmtpSink } from './helpers/smtp-sink.js';
+import { startTestPortico, type TestPortico } from './helpers/test-portico.js';
+
+const screenshots = 'test-results/screenshots';
+
+describe('signing in by magic link in Chromium', () => {
+  let sink: SmtpSink;
+  let server: TestPortico;
+  let workspace: Workspace;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    mkdirSync(screenshots, { recursive: true });
+    sink = await new SmtpSink().start();
+    server = await startTestPortico({ dialect: 'sqlite', smtpUrl: sink.url, env: { HOST: '127.0.0.1' } });
+    workspace = await server.createWorkspace('Northwind Studio');
+    browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop({ dropDatabase: true });
+    await sink?.stop();
+  });
+
+  async function askForLink(page: Page, email: string): Promise<string> {
+    const before = sink.mailsTo(email).length;
+    await page.goto(`${workspace.url}/magic-login`);
+    await page.getByLabel('Email address').fill(email);
+    await page.getByRole('button', { name: 'Email me a sign-in link' }).click();
+    await page.getByRole('heading', { name: 'Check your email' }).waitFor();
+    const mails = await sink.waitForMails(email, before + 1);
+    return linkFromMail(mails[mails.length - 1]!, workspace.url);
+  }
+
+  it('signs in by itself in the browser that asked for the link', async () => {
+    await server.addClient(workspace, 'ines@example.com', 'Inès Moreau');
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const cspViolations: string[] = [];
+    page.on('console', (message) => {
+      if (/Content Security Policy/i.test(message.text())) cspViolations.push(message.text());
+    });
+    await page.goto(`${workspace.url}/magic-login`);
+    await page.screenshot({ path: `${screenshots}/magic-login.png`, fullPage: true });
+    const link = await askForLink(page, 'ines@example.com');
+    await page.screenshot({ path: `${screenshots}/check-your-email.png`, fullPage: true });
+
+    await page.goto(link);
+    await page.waitForURL(`${workspace.url}/`);
+    await expect(page.getByRole('heading', { name: 'Welcome, Inès Moreau' }).isVisible()).resolves.toBe(true);
+    await expect(page.getByText('Northwind Studio').first().isVisible()).resolves.toBe(true);
+    await page.screenshot({ path: `${screenshots}/home.png`, fullPage: true });
+    expect(cspViolations).toEqual([]);
+
+    await page.goto(`${workspace.url}/account`);
+    await expect(page.getByText('This browser').isVisible()).resolves.toBe(true);
+    await page.screenshot({ path: `${screenshots}/account.png`, fullPage: true });
+    await page.getByRole('button', { name: 'Sign out everywhere' }).click();
+    await page.waitForURL(`${workspace.url}/login?signed_out=1`);
+    await expect(page.getByText('You are signed out.').isVisible()).resolves.toBe(true);
+    await context.close();
+  });
+
+  it('in another browser, names the account and signs in only after the button', async () => {
+    await server.addClient(workspace, 'tomas@example.com', 'Tomás');
+    const asking = await browser.newContext();
+    const link = await askForLink(await asking.newPage(), 'tomas@example.com');
+    await asking.close();
+
+    const other = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true });
+    const page = await other.newPage();
+    await page.goto(link);
+    await expect(page.getByText('tomas@example.com', { exact: true }).isVisible()).resolves.toBe(true);
+    await page.screenshot({ path: `${screenshots}/confirm-other-browser-phone.png`, fullPage: true });
+    await page.waitForTimeout(300);
+    expect(new URL(page.url()).pathname).toBe('/magic-login/verify');
+    const probe = await other.newPage();
+    const api = await probe.goto(`${workspace.url}/api/me`);
+    expect(api!.status()).toBe(401);
+    await probe.close();
+
+    await page.getByRole('button', { name: 'Sign in as tomas@example.com' }).click();
+    await page.waitForURL(`${workspace.url}/`);
+    await expect(page.getByRole('heading', { name: 'Welcome, Tomás' }).isVisible()).resolves.toBe(true);
+    await other.close();
+  });
+
+  it('works without JavaScript: the asking browser gets a button instead', async () => {
+    await server.addClient(workspace, 'nojs@example.com', 'No Script');
+    const context = await browser.newContext({ javaScriptEnabled: false });
+    const page = await context.newPage();
+    const link = await askForLink(page, 'nojs@example.com');
+    await page.goto(link);
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.waitForURL(`${workspace.url}/`);
+    await expect(page.getByRole('heading', { name: 'Welcome, No Script' }).isVisible()).resolves.toBe(true);
+    await context.close();
+  });
+
+  it('shows a used link as such, with a way to ask for a new one', async () => {
+    await server.addClient(workspace, 'twice@example.com');
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const link = await askForLink(page, 'twice@example.com');
+    await page.goto(link);
+    await page.waitForURL(`${workspace.url}/`);
+    await page.goto(link);
+    await expect(page.getByRole('heading', { name: 'This sign-in link has already been used' }).isVisible()).resolves.toBe(true);
+    await page.screenshot({ path: `${screenshots}/link-used.png`, fullPage: true });
+    await page.getByRole('link', { name: 'Email me a new link' }).click();
+    await page.waitForURL(`${workspace.url}/magic-login`);
+    await context.close();
+  });
+});
