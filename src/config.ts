@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { parseDuration } from './shared/duration.js';
+import { redactDatabaseUrl } from './storage/database-url.js';
 
 /** Everything Portico reads from the environment, parsed once at start-up and frozen. */
 export interface Config {
@@ -11,7 +12,7 @@ export interface Config {
   readonly mailFrom: string;
   readonly production: boolean;
   /** What Fastify's `trustProxy` accepts: `false`, `true`, a hop count or a list of addresses/CIDRs. */
-  readonly trustProxy: boolean | number | string[];
+  readonly trustProxy: boolean | number | readonly string[];
   readonly limits: {
     readonly emailCooldownMs: number;
     readonly emailsPerHour: number;
@@ -44,10 +45,8 @@ export function loadConfig(env: Env = process.env): ConfigResult {
   const emailCooldownMs = readDuration(env, 'LIMIT_EMAIL_COOLDOWN', '60s', problems);
   const emailsPerHour = readInteger(env, 'LIMIT_EMAIL_PER_HOUR', 5, 1, 1_000_000, problems);
   const ipRequestsPerMinute = readInteger(env, 'LIMIT_IP_PER_MINUTE', 10, 1, 1_000_000_000, problems);
-  const idleTimeoutMs = readDuration(env, 'SESSION_IDLE_TIMEOUT', '7d', problems);
-  const maxAgeMs = readDuration(env, 'SESSION_MAX_AGE', '30d', problems);
-  if (idleTimeoutMs === 0) problems.push('SESSION_IDLE_TIMEOUT: must be longer than 0, such as 7d');
-  if (maxAgeMs === 0) problems.push('SESSION_MAX_AGE: must be longer than 0, such as 30d');
+  const idleTimeoutMs = readDuration(env, 'SESSION_IDLE_TIMEOUT', '7d', problems, 'such as 7d');
+  const maxAgeMs = readDuration(env, 'SESSION_MAX_AGE', '30d', problems, 'such as 30d');
   const logLevel = env.LOG_LEVEL?.trim() || 'info';
   if (!logLevels.includes(logLevel)) problems.push(`LOG_LEVEL: "${logLevel}" is not one of ${logLevels.join(', ')}`);
 
@@ -79,19 +78,21 @@ function readInteger(env: Env, name: string, fallback: number, min: number, max:
   return Number(raw);
 }
 
-function readDuration(env: Env, name: string, fallback: string, problems: string[]): number {
+/** Reads a duration; with `positiveExample`, 0 is refused (a session cannot last no time). */
+function readDuration(env: Env, name: string, fallback: string, problems: string[], positiveExample?: string): number {
   const parsed = parseDuration(env[name]?.trim() || fallback);
   if (!parsed.ok) {
     problems.push(`${name}: ${parsed.reason}`);
     return 0;
   }
+  if (positiveExample && parsed.milliseconds === 0) problems.push(`${name}: must be longer than 0, ${positiveExample}`);
   return parsed.milliseconds;
 }
 
 function readDatabaseUrl(env: Env, problems: string[]): string {
   const raw = env.DATABASE_URL?.trim() || 'sqlite:data/portico.sqlite';
   if (/^sqlite:.+/.test(raw) || /^postgres(ql)?:\/\/.+/.test(raw)) return raw;
-  problems.push(`DATABASE_URL: "${raw}" is neither sqlite:<path> nor postgres://user@host:port/database`);
+  problems.push(`DATABASE_URL: "${redactDatabaseUrl(raw)}" is neither sqlite:<path> nor postgres://user@host:port/database`);
   return raw;
 }
 
@@ -117,7 +118,7 @@ function readSmtpUrl(env: Env, production: boolean, problems: string[]): string 
   return raw;
 }
 
-function readTrustProxy(env: Env, problems: string[]): boolean | number | string[] {
+function readTrustProxy(env: Env, problems: string[]): boolean | number | readonly string[] {
   const raw = env.TRUST_PROXY?.trim();
   if (!raw || raw === 'false') return false;
   if (raw === 'true') return true;
@@ -128,7 +129,7 @@ function readTrustProxy(env: Env, problems: string[]): boolean | number | string
     problems.push(`TRUST_PROXY: "${raw}" must be true, a hop count such as 1, or a comma-separated list of addresses or CIDRs such as 10.0.0.0/8`);
     return false;
   }
-  return entries;
+  return Object.freeze(entries);
 }
 
 function isAddressOrCidr(entry: string): boolean {

@@ -1,8 +1,9 @@
 import { loadConfig, type Config } from '../config.js';
 import type { PorticoContext } from '../context.js';
-import { AppError, isAppError } from '../errors.js';
+import { isAppError } from '../errors.js';
 import { systemClock } from '../shared/clock.js';
 import { openDatabase } from '../storage/database.js';
+import { redactDatabaseUrl } from '../storage/database-url.js';
 
 /** Thrown to end a command with a one-line message and a non-zero exit. */
 export class CommandFailure extends Error {}
@@ -50,14 +51,8 @@ function describeCause(error: unknown): string {
   return text.split('\n')[0] ?? text;
 }
 
-/** Hides the password in a database URL before it is printed. */
-export function redactDatabaseUrl(url: string): string {
-  return url.replace(/\/\/([^:/@]+):[^@/]*@/, '//$1:***@');
-}
 
 export function requireOption(value: string | undefined, flag: string): string {
   if (value === undefined || value.trim() === '') throw new CommandFailure(`${flag} is required`);
   return value;
 }
-
-export { AppError };

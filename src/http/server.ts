@@ -87,7 +87,7 @@ export function buildHttpServer({ context, devMailbox, logStream }: HttpServerOp
 }
 
 /** A hop count becomes "trust the nearest N proxies", as Express and Fastify read it. */
-function toFastifyTrustProxy(trustProxy: boolean | number | string[]): boolean | string[] | ((address: string, hop: number) => boolean) {
+function toFastifyTrustProxy(trustProxy: boolean | number | readonly string[]): boolean | string[] | ((address: string, hop: number) => boolean) {
   if (typeof trustProxy === 'number') return (_address, hop) => hop < trustProxy;
-  return trustProxy;
+  return typeof trustProxy === 'boolean' ? trustProxy : [...trustProxy];
 }

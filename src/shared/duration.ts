@@ -23,14 +23,13 @@ export function formatDuration(milliseconds: number): string {
   return `${milliseconds}ms`;
 }
 
-/** Human words for a lifetime, for emails and pages: 900000 → `15 minutes`. */
+/**
+ * Human words for a lifetime, for emails and pages: 900000 → `15 minutes`, 90000 → `90 seconds`.
+ * Never rounds up: the text must not promise a link more time than it has.
+ */
 export function describeDuration(milliseconds: number): string {
-  const minutes = Math.round(milliseconds / 60_000);
-  if (minutes >= 60 && minutes % 60 === 0) {
-    const hours = minutes / 60;
-    return hours === 1 ? '1 hour' : `${hours} hours`;
-  }
-  if (minutes >= 1) return minutes === 1 ? '1 minute' : `${minutes} minutes`;
-  const seconds = Math.max(1, Math.round(milliseconds / 1000));
-  return seconds === 1 ? '1 second' : `${seconds} seconds`;
+  const plural = (count: number, unit: string) => (count === 1 ? `1 ${unit}` : `${count} ${unit}s`);
+  if (milliseconds >= 3_600_000 && milliseconds % 3_600_000 === 0) return plural(milliseconds / 3_600_000, 'hour');
+  if (milliseconds >= 60_000 && milliseconds % 60_000 === 0) return plural(milliseconds / 60_000, 'minute');
+  return plural(Math.max(1, Math.floor(milliseconds / 1000)), 'second');
 }

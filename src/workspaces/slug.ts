@@ -5,9 +5,14 @@ export function isValidSlug(slug: string): boolean {
   return slugPattern.test(slug);
 }
 
+// Letters that Unicode decomposition leaves whole, spelled out as people write them in ASCII.
+const letterSpellings: Record<string, string> = { æ: 'ae', ø: 'o', œ: 'oe', ł: 'l', ß: 'ss', đ: 'd', þ: 'th', ð: 'd' };
+
 /** A slug made from a workspace name: "Acme Design Studio" → "acme-design-studio". */
 export function slugFromName(name: string): string {
   const slug = name
+    .toLowerCase()
+    .replace(/[æøœłßđþð]/g, (letter) => letterSpellings[letter] ?? letter)
     .normalize('NFKD')
     .replace(/[\u0300-\u036f]/g, '')
     .toLowerCase()

@@ -17,6 +17,9 @@ export function parseWorkspaceOrigin(text: string): WorkspaceOriginResult {
   if (url.username || url.password) return { ok: false, reason: 'the URL must not hold a user name or password' };
   if (url.search || url.hash || text.includes('?') || text.includes('#')) return { ok: false, reason: 'the URL must not have a query or fragment' };
   if (url.pathname !== '/' || /^[a-z]+:\/\/[^/]+\/./i.test(text.trim())) return { ok: false, reason: 'the URL must not have a path' };
+  // A fully qualified `x.example.` names the same host as `x.example`; requests are matched without the dot.
+  if (url.hostname.endsWith('.')) url.hostname = url.hostname.replace(/\.+$/, '');
+  if (!url.hostname) return { ok: false, reason: `"${text}" is not a URL` };
   return { ok: true, url: url.origin, host: url.host };
 }
 

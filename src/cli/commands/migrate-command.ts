@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { connectDatabase } from '../../storage/database.js';
 import { migrateToLatest } from '../../storage/migrate.js';
-import { CommandFailure, loadConfigOrFail, redactDatabaseUrl } from '../command-runner.js';
+import { redactDatabaseUrl } from '../../storage/database-url.js';
+import { CommandFailure, loadConfigOrFail } from '../command-runner.js';
 
 /** `portico migrate`: brings the schema up to date; running it again changes nothing. */
 export function registerMigrateCommand(program: Command): void {

@@ -1,0 +1,4 @@
+/** Hides the password in a database URL before it is printed or logged. */
+export function redactDatabaseUrl(url: string): string {
+  return url.replace(/\/\/([^:/@]+):[^@/]*@/, '//$1:***@');
+}
