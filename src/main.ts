@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
 import type { PorticoContext } from './context.js';
 import { seedDemoWorkspace } from './demo.js';
+import { purgeExpiredRecords } from './maintenance/purge-expired.js';
 import { buildHttpServer } from './http/server.js';
 import { DevMailbox } from './mail/dev-mailbox.js';
 import { startOutboxWorker, type OutboxWorker } from './mail/outbox-worker.js';
@@ -50,10 +51,18 @@ export async function startPortico(config: Config, options: PorticoOptions = {})
     pollIntervalMs: options.outboxPollIntervalMs,
     logError: (message, error) => app.log.warn({ reason: error instanceof Error ? error.message : String(error) }, message),
   });
+  const purgeEveryMs = 10 * 60_000;
+  const purgeTimer = setInterval(() => {
+    purgeExpiredRecords(context.db, context.clock.now(), config.session.idleTimeoutMs).catch((error: unknown) =>
+      app.log.warn({ reason: error instanceof Error ? error.message : String(error) }, 'purging expired records failed; will retry'),
+    );
+  }, purgeEveryMs);
+  purgeTimer.unref();
   let address: string;
   try {
     address = await app.listen({ port: config.port, host: config.host });
   } catch (error) {
+    clearInterval(purgeTimer);
     await worker.stop();
     transport.close();
     await database.close();
@@ -67,6 +76,7 @@ export async function startPortico(config: Config, options: PorticoOptions = {})
     demoWorkspace,
     address,
     async stop() {
+      clearInterval(purgeTimer);
       await app.close();
       await worker?.stop();
       transport.close();

@@ -13,6 +13,8 @@ declare module 'fastify' {
     anyHost?: boolean;
     /** Answers in JSON rather than pages, errors included. */
     api?: boolean;
+    /** A sign-in door whose POSTs count against the per-IP limit (`LIMIT_IP_PER_MINUTE`). */
+    door?: 'magic-login' | 'magic-link-redemption';
   }
 }
 

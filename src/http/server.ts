@@ -4,6 +4,8 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { PorticoContext } from '../context.js';
 import { AppError } from '../errors.js';
 import type { DevMailbox } from '../mail/dev-mailbox.js';
+import { hitRateLimit } from '../rate-limits/rate-limits.js';
+import { describeDuration } from '../shared/duration.js';
 import { normalizeRequestHost } from '../workspaces/workspace-url.js';
 import { findWorkspaceByHost } from '../workspaces/workspaces.js';
 import { sendAppError, toAppError } from './error-pages.js';
@@ -61,6 +63,20 @@ export function buildHttpServer({ context, devMailbox, logStream }: HttpServerOp
     if (request.method === 'POST' && !isSameOriginRequest(request, workspace.url, readBrowserCookie(request) !== undefined)) {
       return sendAppError(request, reply, new AppError('CROSS_SITE_REQUEST'));
     }
+  });
+
+  app.addHook('preHandler', async (request, reply) => {
+    const door = request.routeOptions.config?.door;
+    if (!door || request.method !== 'POST') return;
+    const decision = await hitRateLimit(context.db, context.clock.now(), {
+      key: `ip:${request.workspace.id}:${door}:${request.ip}`,
+      windowMs: 60_000,
+      limit: context.config.limits.ipRequestsPerMinute,
+    });
+    if (decision.allowed) return;
+    const seconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
+    reply.header('retry-after', String(seconds));
+    return sendAppError(request, reply, new AppError('TOO_MANY_REQUESTS'), { retryAfter: describeDuration(seconds * 1000) });
   });
 
   app.setErrorHandler((error, request, reply) => {

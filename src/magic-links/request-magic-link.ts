@@ -4,6 +4,7 @@ import type { PorticoContext } from '../context.js';
 import { hashSecretToken } from '../crypto/tokens.js';
 import { recordAuditEvents } from '../events/audit-events.js';
 import { enqueueMail } from '../mail/outbox.js';
+import { takeEmailSlot } from '../rate-limits/rate-limits.js';
 import type { Workspace } from '../workspaces/workspaces.js';
 import { buildMagicLinkUrl, issueMagicLinkToken } from './magic-links.js';
 import { parseNextPath } from './next-path.js';
@@ -23,11 +24,15 @@ export async function requestMagicLink(
   if (!email.ok) return { ok: false, formError: email.reason };
   const nextPath = parseNextPath(input.next);
   const now = context.clock.now();
-  const client = await findClientByNormalizedEmail(context.db, workspace.id, email.normalized);
+  // The per-address limits apply to unknown addresses too, and never show in the answer.
+  const { emailCooldownMs, emailsPerHour } = context.config.limits;
+  const slot = await takeEmailSlot(context.db, now, { key: `email:${workspace.id}:${email.normalized}`, cooldownMs: emailCooldownMs, perHour: emailsPerHour });
+  const client = slot ? await findClientByNormalizedEmail(context.db, workspace.id, email.normalized) : null;
 
-  if (!client || client.disabled_at !== null) {
+  if (!slot || !client || client.disabled_at !== null) {
+    const outcome = !slot ? 'rate_limited' : client ? 'client_disabled' : 'unknown_email';
     await recordAuditEvents(context.db, [
-      { workspaceId: workspace.id, at: now, type: 'magic_link.requested', email: email.email, ip: input.ip, detail: { outcome: client ? 'client_disabled' : 'unknown_email' } },
+      { workspaceId: workspace.id, at: now, type: 'magic_link.requested', email: email.email, ip: input.ip, detail: { outcome } },
     ]);
     return { ok: true, email: email.email };
   }

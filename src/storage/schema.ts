@@ -78,7 +78,18 @@ export interface EventTable {
   detail: string | null;
 }
 
+/** One counter per limited thing (an IP at a door, an email address), in fixed windows. */
+export interface RateLimitTable {
+  key: string;
+  window_start: number;
+  hits: number;
+  last_hit_at: number;
+  /** Random id of the last hit that was let through, so a caller can tell its own hit was counted. */
+  last_hit_id: string;
+}
+
 export interface Database {
+  rate_limits: RateLimitTable;
   workspaces: WorkspaceTable;
   clients: ClientTable;
   magic_links: MagicLinkTable;

@@ -31,7 +31,7 @@ export function registerMagicLoginRoutes(app: FastifyInstance, context: PorticoC
     return renderPage(request, reply, 'magic-login', { title: 'Sign in', next: parseNextPath(query.next), passwordDoor: false });
   });
 
-  app.post('/magic-login', async (request, reply) => {
+  app.post('/magic-login', { config: { door: 'magic-login' } }, async (request, reply) => {
     const body = request.body as FormBody;
     const next = parseNextPath(body?.next);
     const browserToken = ensureBrowserCookie(request, reply);
@@ -65,7 +65,7 @@ export function registerMagicLoginRoutes(app: FastifyInstance, context: PorticoC
     return renderPage(request, reply, 'magic-link-confirm', { title: 'Sign in', token, email: link.clientEmail, sameBrowser });
   });
 
-  app.post('/magic-login/verify', async (request, reply) => {
+  app.post('/magic-login/verify', { config: { door: 'magic-link-redemption' } }, async (request, reply) => {
     useNoReferrerPolicy(reply);
     const token = (request.body as FormBody)?.token;
     if (!looksLikeSecretToken(token)) return renderRejection(request, reply, 'malformed');

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { DialectCapabilities } from '../dialects/dialect.js';
 import { initialSchema } from './0001-initial-schema.js';
+import { rateLimits } from './0002-rate-limits.js';
 
 export interface PorticoMigration {
   up(db: Kysely<any>, capabilities: DialectCapabilities): Promise<void>;
@@ -9,4 +10,5 @@ export interface PorticoMigration {
 /** Every migration, in order. Names sort in the order they run; never rename or edit a shipped one. */
 export const migrations: Record<string, PorticoMigration> = {
   '0001-initial-schema': initialSchema,
+  '0002-rate-limits': rateLimits,
 };

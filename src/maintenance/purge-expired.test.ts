@@ -1,0 +1,46 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createTestDatabase, testDialects } from '../../test/helpers/databases.js';
+import { openDatabase, type DatabaseHandle } from '../storage/database.js';
+import { purgeExpiredRecords } from './purge-expired.js';
+
+const day = 24 * 3600_000;
+
+describe.each(testDialects)('purging expired records on %s', (dialect) => {
+  const cleanups: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  it('deletes dead sessions, day-old links and stale counters, and keeps the rest', async () => {
+    const database = await createTestDatabase(dialect);
+    cleanups.push(() => database.drop());
+    const handle: DatabaseHandle = await openDatabase(database.url);
+    cleanups.push(() => handle.close());
+    const { db } = handle;
+    const now = Date.now();
+    await db.insertInto('workspaces').values({ id: 'w', slug: 'w', name: 'W', url: 'http://w.test', host: 'w.test', magic_link_ttl_ms: 900_000, mail_from: null, created_at: now }).execute();
+    await db.insertInto('clients').values({ id: 'c', workspace_id: 'w', email: 'c@example.com', email_normalized: 'c@example.com', name: '', password_hash: null, disabled_at: null, created_at: now }).execute();
+    const session = { workspace_id: 'w', client_id: 'c', sign_in_method: 'magic_link', user_agent: '', ip: '', created_at: now };
+    await db.insertInto('sessions').values([
+      { ...session, id_hash: 'live', last_seen_at: now, expires_at: now + day },
+      { ...session, id_hash: 'past-absolute', last_seen_at: now, expires_at: now - 1 },
+      { ...session, id_hash: 'idle', last_seen_at: now - 8 * day, expires_at: now + day },
+    ]).execute();
+    const link = { workspace_id: 'w', client_id: 'c', browser_binding_hash: null, next_path: null, created_at: now, ended_at: null, end_reason: null };
+    await db.insertInto('magic_links').values([
+      { ...link, token_hash: 'fresh', expires_at: now + 60_000 },
+      { ...link, token_hash: 'expired-an-hour-ago', expires_at: now - 3600_000 },
+      { ...link, token_hash: 'expired-two-days-ago', expires_at: now - 2 * day },
+    ]).execute();
+    await db.insertInto('rate_limits').values([
+      { key: 'recent', window_start: now, hits: 1, last_hit_at: now, last_hit_id: '' },
+      { key: 'stale', window_start: now - 3 * 3600_000, hits: 1, last_hit_at: now - 3 * 3600_000, last_hit_id: '' },
+    ]).execute();
+
+    await purgeExpiredRecords(db, now, 7 * day);
+
+    expect((await db.selectFrom('sessions').select('id_hash').execute()).map((row) => row.id_hash)).toEqual(['live']);
+    expect((await db.selectFrom('magic_links').select('token_hash').orderBy('token_hash').execute()).map((row) => row.token_hash)).toEqual(['expired-an-hour-ago', 'fresh']);
+    expect((await db.selectFrom('rate_limits').select('key').execute()).map((row) => row.key)).toEqual(['recent']);
+  });
+});

@@ -1,0 +1,68 @@
+import { randomUUID } from 'node:crypto';
+import { sql, type Kysely } from 'kysely';
+import type { Database } from '../storage/schema.js';
+
+export type RateLimitDecision = { allowed: true } | { allowed: false; retryAfterMs: number };
+
+/**
+ * Counts one hit against `key` in fixed windows of `windowMs` and says whether it is within
+ * `limit`. One upsert, atomic in both dialects, so the limit holds across every instance sharing
+ * the database (an in-process Map would not).
+ */
+export async function hitRateLimit(
+  db: Kysely<Database>,
+  now: number,
+  rule: { key: string; windowMs: number; limit: number },
+): Promise<RateLimitDecision> {
+  const windowStart = now - (now % rule.windowMs);
+  const row = await db
+    .insertInto('rate_limits')
+    .values({ key: rule.key, window_start: windowStart, hits: 1, last_hit_at: now, last_hit_id: '' })
+    .onConflict((conflict) =>
+      conflict.column('key').doUpdateSet({
+        hits: sql`case when rate_limits.window_start = excluded.window_start then rate_limits.hits + 1 else 1 end`,
+        window_start: sql`excluded.window_start`,
+        last_hit_at: sql`excluded.last_hit_at`,
+      }),
+    )
+    .returning(['hits'])
+    .executeTakeFirstOrThrow();
+  if (row.hits <= rule.limit) return { allowed: true };
+  return { allowed: false, retryAfterMs: windowStart + rule.windowMs - now };
+}
+
+/**
+ * Takes a slot to send one email to an address, or says no: at least `cooldownMs` since the last
+ * email, and at most `perHour` in the current hour. A refused attempt changes nothing, so trying
+ * again and again does not push the cooldown further out.
+ */
+export async function takeEmailSlot(
+  db: Kysely<Database>,
+  now: number,
+  rule: { key: string; cooldownMs: number; perHour: number },
+): Promise<boolean> {
+  const hour = 3_600_000;
+  const windowStart = now - (now % hour);
+  const hitId = randomUUID();
+  const allowed = sql<boolean>`(rate_limits.last_hit_at <= ${now - rule.cooldownMs} and (rate_limits.window_start <> excluded.window_start or rate_limits.hits < ${rule.perHour}))`;
+  const row = await db
+    .insertInto('rate_limits')
+    .values({ key: rule.key, window_start: windowStart, hits: 1, last_hit_at: now, last_hit_id: hitId })
+    .onConflict((conflict) =>
+      conflict.column('key').doUpdateSet({
+        hits: sql`case when ${allowed} then (case when rate_limits.window_start = excluded.window_start then rate_limits.hits + 1 else 1 end) else rate_limits.hits end`,
+        window_start: sql`case when ${allowed} then excluded.window_start else rate_limits.window_start end`,
+        last_hit_at: sql`case when ${allowed} then excluded.last_hit_at else rate_limits.last_hit_at end`,
+        last_hit_id: sql`case when ${allowed} then excluded.last_hit_id else rate_limits.last_hit_id end`,
+      }),
+    )
+    .returning(['last_hit_id'])
+    .executeTakeFirstOrThrow();
+  // Our own id came back only if our hit was the one let through, even among simultaneous ones.
+  return row.last_hit_id === hitId;
+}
+
+/** Forgets counters whose window ended more than `retentionMs` ago. */
+export async function purgeRateLimits(db: Kysely<Database>, now: number, retentionMs: number): Promise<void> {
+  await db.deleteFrom('rate_limits').where('last_hit_at', '<', now - retentionMs).execute();
+}
