@@ -64,6 +64,24 @@ describe('guards on every door', () => {
       expect((await browser.get('/api/me')).status).toBe(200);
     });
 
+    it('but a form on the no-referrer link page (Origin: null, Sec-Fetch-Site: same-origin) passes', async () => {
+      const response = await server.agent(acme).request('/magic-login', {
+        method: 'POST',
+        form: { email: 'guarded@example.com' },
+        headers: { origin: 'null', 'sec-fetch-site': 'same-origin' },
+      });
+      expect(response.status).toBe(200);
+    });
+
+    it('and, on plain-http hosts without Sec-Fetch-Site, one that carries our SameSite cookie', async () => {
+      const token = tokenFromLink(await linkFor(server.agent(acme), 'redeem@example.com'));
+      const browser = server.agent(acme);
+      await browser.get(`/magic-login/verify?token=${token}`);
+      expect([...browser.cookies.keys()]).toContain('portico_browser');
+      const response = await browser.request('/magic-login/verify', { method: 'POST', form: { token }, headers: { origin: 'null' } });
+      expect(response.status).toBe(303);
+    });
+
     it('but a request without any browser header (a script, curl) passes', async () => {
       const response = await server.agent(acme).request('/magic-login', { method: 'POST', form: { email: 'guarded@example.com' } });
       expect(response.status).toBe(200);
@@ -94,7 +112,7 @@ describe('guards on every door', () => {
     expect(csp).toContain("object-src 'none'");
     expect(csp).toContain("base-uri 'none'");
     expect(response.headers['x-content-type-options']).toBe('nosniff');
-    expect(response.headers['referrer-policy']).toBe('no-referrer');
+    expect(response.headers['referrer-policy']).toBe('same-origin');
     expect(response.headers['strict-transport-security']).toBeUndefined();
     const again = await server.agent(acme).get('/magic-login');
     expect(again.headers['content-security-policy']).not.toBe(csp);
