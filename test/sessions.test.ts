@@ -52,7 +52,8 @@ describe.each(testDialects)('sessions on %s', (dialect) => {
     expect(response.status).toBe(303);
     expect(response.headers.location).toBe('/login');
     const login = await server.agent(workspace).get('/login');
-    expect(login.body).toContain('action="/magic-login"');
+    expect(login.body).toContain('href="/magic-login"');
+    expect(login.body).toContain('Email me a sign-in link');
   });
 
   it('lists active sessions on /account with browser and sign-in method, and signs one out', async () => {

@@ -8,6 +8,13 @@ export type AuditEventType =
   | 'magic_link.used'
   | 'magic_link.rejected'
   | 'magic_link.mail_failed'
+  | 'login.succeeded'
+  | 'login.failed'
+  | 'password.reset_requested'
+  | 'password.reset'
+  | 'password.set'
+  | 'password.changed'
+  | 'client.invited'
   | 'session.started'
   | 'session.ended'
   | 'client.disabled';

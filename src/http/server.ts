@@ -13,6 +13,7 @@ import { isSameOriginRequest } from './origin-check.js';
 import './request-context.js';
 import { registerDevMailboxRoutes } from './routes/dev-mailbox-routes.js';
 import { registerMagicLoginRoutes } from './routes/magic-login-routes.js';
+import { registerPasswordRoutes } from './routes/password-routes.js';
 import { registerPortalRoutes } from './routes/portal-routes.js';
 import { setSecurityHeaders, setTransportSecurity } from './security-headers.js';
 import { readBrowserCookie } from './session-cookie.js';
@@ -97,6 +98,7 @@ export function buildHttpServer({ context, devMailbox, logStream }: HttpServerOp
   app.get('/favicon.ico', async (_request, reply) => reply.code(204).send());
 
   registerMagicLoginRoutes(app, context);
+  registerPasswordRoutes(app, context);
   registerPortalRoutes(app, context);
   if (devMailbox) registerDevMailboxRoutes(app, devMailbox);
   return app;

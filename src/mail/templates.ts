@@ -1,32 +1,39 @@
 import { describeDuration } from '../shared/duration.js';
 import { htmlTemplates, textTemplates } from '../views/eta.js';
 
-export type MailTemplateName = 'magic-link';
-
 export interface RenderedMail {
   subject: string;
   text: string;
   html: string;
 }
 
-interface MagicLinkMailPayload {
-  link: string;
-  ttlMs: number;
+interface MailPayload {
   workspaceName: string;
   clientName: string;
+  link?: string;
+  ttlMs?: number;
+  signInUrl?: string;
 }
+
+/** Every mail Portico sends: its subject and the view pair in `views/mail/<name>-text|html.eta`. */
+const mailTemplates = {
+  'magic-link': (payload: MailPayload) => `Sign in to ${payload.workspaceName}`,
+  'password-reset': (payload: MailPayload) => `Reset your ${payload.workspaceName} password`,
+  'password-changed': (payload: MailPayload) => `Your ${payload.workspaceName} password was changed`,
+  invitation: (payload: MailPayload) => `You are invited to ${payload.workspaceName}`,
+} as const;
+
+export type MailTemplateName = keyof typeof mailTemplates;
 
 /** Renders a queued mail's subject, plain-text part and HTML part from its template and payload. */
 export function renderMail(template: MailTemplateName, payload: Record<string, unknown>): RenderedMail {
-  switch (template) {
-    case 'magic-link': {
-      const data = payload as unknown as MagicLinkMailPayload;
-      const view = { ...data, validFor: describeDuration(data.ttlMs) };
-      return {
-        subject: `Sign in to ${data.workspaceName}`,
-        text: textTemplates.render('./mail/magic-link-text', view),
-        html: htmlTemplates.render('./mail/magic-link-html', view),
-      };
-    }
-  }
+  const data = payload as unknown as MailPayload;
+  const subject = mailTemplates[template];
+  if (!subject) throw new Error(`unknown mail template ${template}`);
+  const view = { ...data, validFor: data.ttlMs === undefined ? null : describeDuration(data.ttlMs) };
+  return {
+    subject: subject(data),
+    text: textTemplates.render(`./mail/${template}-text`, view),
+    html: htmlTemplates.render(`./mail/${template}-html`, view),
+  };
 }

@@ -61,6 +61,8 @@ describe('describeDuration', () => {
     [60_000, '1 minute'],
     [3_600_000, '1 hour'],
     [7_200_000, '2 hours'],
+    [7 * 86_400_000, '7 days'],
+    [86_400_000, '1 day'],
     [5_400_000, '90 minutes'],
     [45 * 60_000, '45 minutes'],
     [20_000, '20 seconds'],

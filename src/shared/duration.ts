@@ -29,6 +29,7 @@ export function formatDuration(milliseconds: number): string {
  */
 export function describeDuration(milliseconds: number): string {
   const plural = (count: number, unit: string) => (count === 1 ? `1 ${unit}` : `${count} ${unit}s`);
+  if (milliseconds >= 86_400_000 && milliseconds % 86_400_000 === 0) return plural(milliseconds / 86_400_000, 'day');
   if (milliseconds >= 3_600_000 && milliseconds % 3_600_000 === 0) return plural(milliseconds / 3_600_000, 'hour');
   if (milliseconds >= 60_000 && milliseconds % 60_000 === 0) return plural(milliseconds / 60_000, 'minute');
   return plural(Math.max(1, Math.floor(milliseconds / 1000)), 'second');

@@ -88,7 +88,18 @@ export interface RateLimitTable {
   last_hit_id: string;
 }
 
+/** Single-use password reset links, stored as hashes like sign-in links. */
+export interface PasswordResetTable {
+  token_hash: string;
+  workspace_id: string;
+  client_id: string;
+  created_at: number;
+  expires_at: number;
+  ended_at: number | null;
+}
+
 export interface Database {
+  password_resets: PasswordResetTable;
   rate_limits: RateLimitTable;
   workspaces: WorkspaceTable;
   clients: ClientTable;

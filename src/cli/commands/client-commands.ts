@@ -2,11 +2,24 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { addClient, describeClient, disableClient, listClients } from '../../clients/clients.js';
 import { importClients } from '../../clients/import-clients.js';
+import { hashPassword } from '../../crypto/password-hashing.js';
 import { AppError } from '../../errors.js';
+import { inviteClient } from '../../magic-links/invite-client.js';
+import { checkNewPassword } from '../../passwords/password-rules.js';
 import { requireWorkspaceBySlug } from '../../workspaces/workspaces.js';
 import { runDatabaseCommand } from '../command-runner.js';
 
-type ClientOptions = { workspace: string; email: string; name?: string; json?: boolean };
+type ClientOptions = { workspace: string; email: string; name?: string; passwordStdin?: boolean; json?: boolean };
+
+/** Reads a password piped to the command: everything on stdin but one trailing line break. */
+async function readPasswordFromStdin(): Promise<string> {
+  if (process.stdin.isTTY) throw new AppError('PASSWORD_MISSING', { message: 'No password was piped in: use `printf %s "$PASSWORD" | portico client add … --password-stdin`.' });
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  const password = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  if (password === '') throw new AppError('PASSWORD_MISSING');
+  return password;
+}
 
 /** `portico client add|import|list|disable`. */
 export function registerClientCommands(program: Command): void {
@@ -18,17 +31,45 @@ export function registerClientCommands(program: Command): void {
     .requiredOption('--workspace <slug>', 'the workspace')
     .requiredOption('--email <email>', 'the client’s email address')
     .option('--name <name>', 'the client’s name')
+    .option('--password-stdin', 'read a password for the client from standard input')
     .option('--json', 'print JSON')
     .action((options: ClientOptions) =>
       runDatabaseCommand(
         options,
         async (context) => {
           const workspace = await requireWorkspaceBySlug(context.db, options.workspace);
-          const added = describeClient(await addClient(context.db, context.clock, workspace, options));
+          let passwordHash: string | null = null;
+          if (options.passwordStdin) {
+            const password = await readPasswordFromStdin();
+            const rules = checkNewPassword(password, [options.email, options.name ?? '', workspace.name]);
+            if (!rules.ok) throw new AppError('PASSWORD_REJECTED', { message: `The password cannot be used: ${rules.reason}` });
+            passwordHash = await hashPassword(password);
+          }
+          const added = describeClient(await addClient(context.db, context.clock, workspace, { ...options, passwordHash }));
           const { disabled: _disabled, ...shown } = added;
           return shown;
         },
         (added) => `Added ${added.email}${added.name ? ` (${added.name})` : ''} to "${options.workspace}"`,
+      ),
+    );
+
+  client
+    .command('invite')
+    .description('add the client when needed and email them a welcome link that signs them in')
+    .requiredOption('--workspace <slug>', 'the workspace')
+    .requiredOption('--email <email>', 'the client’s email address')
+    .option('--name <name>', 'the client’s name, for a new client')
+    .option('--json', 'print JSON')
+    .action((options: ClientOptions) =>
+      runDatabaseCommand(
+        options,
+        async (context) => {
+          const workspace = await requireWorkspaceBySlug(context.db, options.workspace);
+          const invitation = await inviteClient(context, workspace, { email: options.email, name: options.name });
+          return { ...describeClient(invitation.client), clientAdded: invitation.clientAdded, linkExpiresAt: new Date(invitation.expiresAt).toISOString() };
+        },
+        (invited) =>
+          `Invited ${invited.email}${invited.clientAdded ? ' (new client)' : ''}: the welcome mail is queued and goes out from the running server; its link works until ${invited.linkExpiresAt}`,
       ),
     );
 

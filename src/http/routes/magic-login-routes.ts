@@ -28,7 +28,7 @@ const rejectionPages: Record<MagicLinkRejection | 'malformed', { status: number;
 export function registerMagicLoginRoutes(app: FastifyInstance, context: PorticoContext): void {
   app.get('/magic-login', async (request, reply) => {
     const query = request.query as Record<string, unknown>;
-    return renderPage(request, reply, 'magic-login', { title: 'Sign in', next: parseNextPath(query.next), passwordDoor: false });
+    return renderPage(request, reply, 'magic-login', { title: 'Sign in', next: parseNextPath(query.next), passwordDoor: true });
   });
 
   app.post('/magic-login', { config: { door: 'magic-login' } }, async (request, reply) => {
@@ -38,7 +38,7 @@ export function registerMagicLoginRoutes(app: FastifyInstance, context: PorticoC
     const result = await requestMagicLink(context, request.workspace, { email: body?.email, next, browserBindingToken: browserToken, ip: request.ip });
     if (!result.ok) {
       const typed = typeof body?.email === 'string' ? body.email.slice(0, 254) : '';
-      return renderPage(request, reply, 'magic-login', { title: 'Sign in', next, email: typed, formError: result.formError, passwordDoor: false }, 400);
+      return renderPage(request, reply, 'magic-login', { title: 'Sign in', next, email: typed, formError: result.formError, passwordDoor: true }, 400);
     }
     return renderPage(request, reply, 'magic-login-sent', {
       title: 'Check your email',

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { DialectCapabilities } from '../dialects/dialect.js';
 import { initialSchema } from './0001-initial-schema.js';
 import { rateLimits } from './0002-rate-limits.js';
+import { passwordResets } from './0003-password-resets.js';
 
 export interface PorticoMigration {
   up(db: Kysely<any>, capabilities: DialectCapabilities): Promise<void>;
@@ -11,4 +12,5 @@ export interface PorticoMigration {
 export const migrations: Record<string, PorticoMigration> = {
   '0001-initial-schema': initialSchema,
   '0002-rate-limits': rateLimits,
+  '0003-password-resets': passwordResets,
 };

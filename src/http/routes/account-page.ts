@@ -1,0 +1,65 @@
+import Bowser from 'bowser';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { findClientById } from '../../clients/clients.js';
+import type { PorticoContext } from '../../context.js';
+import { listClientSessions, type ValidSession } from '../../sessions/sessions.js';
+import { renderPage } from '../render.js';
+
+const signInMethodLabels: Record<string, string> = { magic_link: 'Email link', password: 'Password' };
+
+export interface AccountPageExtras {
+  notice?: string | null;
+  passwordError?: { field: string; message: string } | null;
+}
+
+/** `/account`: who is signed in, the password form, and every live session with its sign-out button. */
+export async function renderAccountPage(
+  context: PorticoContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  session: ValidSession,
+  extras: AccountPageExtras = {},
+  status = 200,
+) {
+  const [client, sessions] = await Promise.all([
+    findClientById(context.db, request.workspace.id, session.clientId),
+    listClientSessions(context.db, context.clock, context.config.session, session.clientId),
+  ]);
+  const now = context.clock.now();
+  return renderPage(request, reply, 'account', {
+    title: 'Account and security',
+    wide: true,
+    email: session.clientEmail,
+    clientName: session.clientName,
+    hasPassword: client?.password_hash != null,
+    notice: extras.notice ?? null,
+    passwordError: extras.passwordError ?? null,
+    sessions: sessions.map((summary) => ({
+      id: summary.idHash,
+      current: summary.idHash === session.idHash,
+      browser: describeBrowser(summary.userAgent),
+      method: signInMethodLabels[summary.signInMethod] ?? summary.signInMethod,
+      lastSeen: describeLastSeen(now, summary.lastSeenAt),
+      lastSeenIso: new Date(summary.lastSeenAt).toISOString(),
+    })),
+  }, status);
+}
+
+function describeBrowser(userAgent: string): string {
+  if (!userAgent) return 'Unknown browser';
+  const parsed = Bowser.parse(userAgent);
+  const browser = [parsed.browser.name, parsed.browser.version?.split('.')[0]].filter(Boolean).join(' ');
+  const system = parsed.os.name;
+  if (!browser) return system ? `Unknown browser on ${system}` : 'Unknown browser';
+  return system ? `${browser} on ${system}` : browser;
+}
+
+function describeLastSeen(now: number, lastSeenAt: number): string {
+  const minutes = Math.floor((now - lastSeenAt) / 60_000);
+  if (minutes < 2) return 'Just now';
+  if (minutes < 60) return `${minutes} minutes ago`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 24) return hours === 1 ? '1 hour ago' : `${hours} hours ago`;
+  const days = Math.floor(hours / 24);
+  return days === 1 ? 'Yesterday' : `${days} days ago`;
+}

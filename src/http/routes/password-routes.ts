@@ -1,0 +1,134 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { findClientById } from '../../clients/clients.js';
+import type { PorticoContext } from '../../context.js';
+import { looksLikeSecretToken } from '../../crypto/tokens.js';
+import { AppError } from '../../errors.js';
+import { parseNextPath } from '../../magic-links/next-path.js';
+import { inspectPasswordResetToken, passwordResetTtlMs, requestPasswordReset, resetPasswordWithToken } from '../../passwords/password-reset.js';
+import { signInWithPassword } from '../../passwords/password-sign-in.js';
+import { setClientPassword } from '../../passwords/set-password.js';
+import { endClientSession } from '../../sessions/sessions.js';
+import { describeDuration } from '../../shared/duration.js';
+import { readCurrentSession } from '../current-session.js';
+import { sendAppError } from '../error-pages.js';
+import { renderPage } from '../render.js';
+import { useNoReferrerPolicy } from '../security-headers.js';
+import { setSessionCookie } from '../session-cookie.js';
+import { renderAccountPage } from './account-page.js';
+
+type FormBody = Record<string, unknown> | undefined;
+
+const invalidCredentials = 'That email and password do not match an account here, or the account has no password. Check them and try again.';
+
+const resetLinkProblems = {
+  unknown: { status: 404, heading: 'This reset link is not valid', explanation: 'The link may be incomplete: some email programs break long links. Ask for a new one.' },
+  expired: { status: 410, heading: 'This reset link has expired', explanation: 'Reset links work for a short time only. Ask for a new one.' },
+  used: { status: 410, heading: 'This reset link has already been used', explanation: 'Each reset link works once. Ask for a new one if you still need to change your password.' },
+};
+
+/** The password door: `/login`, `/forgot-password`, `/reset-password`, setting a password on the account. */
+export function registerPasswordRoutes(app: FastifyInstance, context: PorticoContext): void {
+  app.get('/login', async (request, reply) => {
+    const query = request.query as Record<string, unknown>;
+    const notice = query.signed_out === '1' ? 'You are signed out.' : query.password_reset === '1' ? 'Your password is set. Sign in with it now.' : null;
+    const email = typeof query.email === 'string' ? query.email.slice(0, 254) : '';
+    return renderPage(request, reply, 'login', { title: 'Sign in', next: parseNextPath(query.next), notice, email });
+  });
+
+  app.post('/login', { config: { door: 'login' } }, async (request, reply) => {
+    const body = request.body as FormBody;
+    const next = parseNextPath(body?.next);
+    const typedEmail = typeof body?.email === 'string' ? body.email.slice(0, 254) : '';
+    const previous = await readCurrentSession(context, request);
+    const result = await signInWithPassword(context, request.workspace, {
+      email: body?.email,
+      password: body?.password,
+      ip: request.ip,
+      userAgent: request.headers['user-agent'] ?? '',
+    });
+    if (!result.ok) {
+      if (result.reason === 'throttled') {
+        const wait = describeDuration(Math.ceil(result.retryAfterMs / 1000) * 1000);
+        reply.header('retry-after', String(Math.ceil(result.retryAfterMs / 1000)));
+        const formError = `Too many failed attempts for this account. Try again in ${wait}, or email yourself a sign-in link.`;
+        return renderPage(request, reply, 'login', { title: 'Sign in', next, email: typedEmail, formError }, 429);
+      }
+      // The same status and body for every failure: no account enumeration (OWASP ASVS 6.3).
+      return renderPage(request, reply, 'login', { title: 'Sign in', next, email: typedEmail, formError: invalidCredentials }, 401);
+    }
+    if (previous) await endClientSession(context.db, previous.clientId, previous.idHash);
+    setSessionCookie(reply, request.workspace, result.session.token, result.session.expiresAt, context.clock.now());
+    return reply.redirect(next ?? '/', 303);
+  });
+
+  app.get('/forgot-password', async (request, reply) => renderPage(request, reply, 'forgot-password', { title: 'Reset your password' }));
+
+  app.post('/forgot-password', { config: { door: 'forgot-password' } }, async (request, reply) => {
+    const body = request.body as FormBody;
+    const result = await requestPasswordReset(context, request.workspace, { email: body?.email, ip: request.ip });
+    if (!result.ok) {
+      const typed = typeof body?.email === 'string' ? body.email.slice(0, 254) : '';
+      return renderPage(request, reply, 'forgot-password', { title: 'Reset your password', email: typed, formError: result.formError }, 400);
+    }
+    return renderPage(request, reply, 'forgot-password-sent', { title: 'Check your email', email: result.email, validFor: describeDuration(passwordResetTtlMs) });
+  });
+
+  // GET consumes nothing: scanners open links before people do.
+  app.get('/reset-password', async (request, reply) => {
+    useNoReferrerPolicy(reply);
+    const token = (request.query as Record<string, unknown>).token;
+    if (!looksLikeSecretToken(token)) return renderResetLinkProblem(request, reply, 'unknown');
+    const link = await inspectPasswordResetToken(context.db, context.clock.now(), request.workspace.id, token);
+    if (!link.ok) return renderResetLinkProblem(request, reply, link.reason);
+    return renderPage(request, reply, 'reset-password', { title: 'Choose a new password', token, email: link.clientEmail });
+  });
+
+  app.post('/reset-password', { config: { door: 'reset-password' } }, async (request, reply) => {
+    useNoReferrerPolicy(reply);
+    const body = request.body as FormBody;
+    const token = body?.token;
+    if (!looksLikeSecretToken(token)) return renderResetLinkProblem(request, reply, 'unknown');
+    const result = await resetPasswordWithToken(context, request.workspace, { token, password: body?.password, ip: request.ip });
+    if (result.ok) {
+      // Signed out everywhere, this browser included: the person signs in with the new password,
+      // which shows it was typed (and saved) as meant. See docs/passwords.md.
+      return reply.redirect(`/login?password_reset=1&email=${encodeURIComponent(result.clientEmail)}`, 303);
+    }
+    if ('linkProblem' in result) return renderResetLinkProblem(request, reply, result.linkProblem);
+    const link = await inspectPasswordResetToken(context.db, context.clock.now(), request.workspace.id, token);
+    return renderPage(request, reply, 'reset-password', { title: 'Choose a new password', token, email: link.ok ? link.clientEmail : '', formError: result.formError }, 400);
+  });
+
+  app.get('/welcome', async (request, reply) => {
+    const session = await readCurrentSession(context, request);
+    if (!session) return reply.redirect('/login', 303);
+    const client = await findClientById(context.db, request.workspace.id, session.clientId);
+    return renderPage(request, reply, 'welcome', { title: 'Welcome', email: session.clientEmail, clientName: session.clientName, hasPassword: client?.password_hash != null, next: '/' });
+  });
+
+  app.post('/account/password', async (request, reply) => {
+    const session = await readCurrentSession(context, request);
+    if (!session) return reply.redirect('/login', 303);
+    const client = await findClientById(context.db, request.workspace.id, session.clientId);
+    if (!client) return sendAppError(request, reply, new AppError('NOT_SIGNED_IN'));
+    const body = request.body as FormBody;
+    const next = parseNextPath(body?.next);
+    const result = await setClientPassword(context, request.workspace, client, {
+      currentPassword: body?.current_password,
+      newPassword: body?.new_password,
+      keepSessionIdHash: session.idHash,
+      ip: request.ip,
+    });
+    if (result.ok) return reply.redirect(next ?? `/account?password=${result.changed ? 'changed' : 'set'}`, 303);
+    const passwordError = { field: result.field, message: result.formError };
+    if (next) {
+      return renderPage(request, reply, 'welcome', { title: 'Welcome', email: session.clientEmail, clientName: session.clientName, hasPassword: false, next, passwordError }, 400);
+    }
+    return renderAccountPage(context, request, reply, session, { passwordError }, 400);
+  });
+}
+
+function renderResetLinkProblem(request: FastifyRequest, reply: FastifyReply, problem: keyof typeof resetLinkProblems) {
+  const page = resetLinkProblems[problem];
+  return renderPage(request, reply, 'message', { title: page.heading, heading: page.heading, message: page.explanation, actionHref: '/forgot-password', actionLabel: 'Email me a new reset link' }, page.status);
+}

@@ -1,0 +1,44 @@
+import { addClient, findClientByNormalizedEmail, type Client } from '../clients/clients.js';
+import { parseEmailAddress } from '../clients/email.js';
+import type { PorticoContext } from '../context.js';
+import { AppError } from '../errors.js';
+import { recordAuditEvents } from '../events/audit-events.js';
+import { enqueueMail } from '../mail/outbox.js';
+import type { Workspace } from '../workspaces/workspaces.js';
+import { buildMagicLinkUrl, issueMagicLinkToken } from './magic-links.js';
+
+/**
+ * An invitation is a sign-in link that lasts longer than the everyday ones (people do not read a
+ * welcome mail within minutes) and lands on `/welcome`, which offers to set a password.
+ */
+export const invitationTtlMs = 7 * 24 * 3600_000;
+
+export interface Invitation {
+  client: Client;
+  clientAdded: boolean;
+  expiresAt: number;
+}
+
+/** Adds the client when needed and queues a welcome mail whose link signs them in. */
+export async function inviteClient(context: PorticoContext, workspace: Workspace, input: { email: string; name?: string }): Promise<Invitation> {
+  const email = parseEmailAddress(input.email);
+  if (!email.ok) throw new AppError('CLIENT_EMAIL_INVALID', { message: `"${input.email}" is not a valid email address: ${email.reason}` });
+  const existing = await findClientByNormalizedEmail(context.db, workspace.id, email.normalized);
+  if (existing?.disabled_at) throw new AppError('CLIENT_DISABLED', { message: `${existing.email} is disabled in the workspace "${workspace.slug}", so they cannot be invited.` });
+  const client = existing ?? (await addClient(context.db, context.clock, workspace, { email: email.email, name: input.name }));
+  const now = context.clock.now();
+  const expiresAt = await context.db.transaction().execute(async (trx) => {
+    const link = await issueMagicLinkToken(trx, now, { workspaceId: workspace.id, clientId: client.id, ttlMs: invitationTtlMs, nextPath: '/welcome', browserBindingHash: null });
+    await enqueueMail(trx, now, {
+      workspaceId: workspace.id,
+      template: 'invitation',
+      recipient: client.email,
+      payload: { link: buildMagicLinkUrl(workspace.url, link.token), ttlMs: invitationTtlMs, workspaceName: workspace.name, clientName: client.name, from: workspace.mail_from },
+      giveUpAt: link.expiresAt,
+    });
+    await recordAuditEvents(trx, [{ workspaceId: workspace.id, at: now, type: 'client.invited', email: client.email, detail: { clientAdded: existing === undefined || existing === null } }]);
+    return link.expiresAt;
+  });
+  context.notifyMailQueued();
+  return { client, clientAdded: !existing, expiresAt };
+}

@@ -1,0 +1,142 @@
+import type { Kysely } from 'kysely';
+import { findClientByNormalizedEmail, type Client } from '../clients/clients.js';
+import { parseEmailAddress } from '../clients/email.js';
+import type { PorticoContext } from '../context.js';
+import { hashPassword } from '../crypto/password-hashing.js';
+import { generateSecretToken, hashSecretToken } from '../crypto/tokens.js';
+import { recordAuditEvents } from '../events/audit-events.js';
+import { enqueueMail } from '../mail/outbox.js';
+import { takeEmailSlot } from '../rate-limits/rate-limits.js';
+import { endAllClientSessions } from '../sessions/sessions.js';
+import type { Database } from '../storage/schema.js';
+import type { Workspace } from '../workspaces/workspaces.js';
+import { checkNewPassword } from './password-rules.js';
+
+/** Reset links last 30 minutes: long enough to find the mail, short enough to limit a leaked one. */
+export const passwordResetTtlMs = 30 * 60_000;
+/** The "your password was changed" notice is worth sending for a day. */
+const noticeLifetimeMs = 24 * 3600_000;
+
+export type PasswordResetRequestResult = { ok: true; email: string } | { ok: false; formError: string };
+
+/** "Forgot password": the same answer for every email; a known, enabled client gets a reset link. */
+export async function requestPasswordReset(
+  context: PorticoContext,
+  workspace: Workspace,
+  input: { email: unknown; ip: string },
+): Promise<PasswordResetRequestResult> {
+  const email = parseEmailAddress(input.email);
+  if (!email.ok) return { ok: false, formError: email.reason };
+  const now = context.clock.now();
+  // Sign-in and reset emails share one per-address budget (cooldown and hourly cap).
+  const { emailCooldownMs, emailsPerHour } = context.config.limits;
+  const slot = await takeEmailSlot(context.db, now, { key: `email:${workspace.id}:${email.normalized}`, cooldownMs: emailCooldownMs, perHour: emailsPerHour });
+  const client = slot ? await findClientByNormalizedEmail(context.db, workspace.id, email.normalized) : null;
+  if (!slot || !client || client.disabled_at !== null) {
+    const outcome = !slot ? 'rate_limited' : client ? 'client_disabled' : 'unknown_email';
+    await recordAuditEvents(context.db, [{ workspaceId: workspace.id, at: now, type: 'password.reset_requested', email: email.email, ip: input.ip, detail: { outcome } }]);
+    return { ok: true, email: email.email };
+  }
+  const token = generateSecretToken();
+  const expiresAt = now + passwordResetTtlMs;
+  await context.db.transaction().execute(async (trx) => {
+    await trx
+      .insertInto('password_resets')
+      .values({ token_hash: hashSecretToken(token), workspace_id: workspace.id, client_id: client.id, created_at: now, expires_at: expiresAt, ended_at: null })
+      .execute();
+    await enqueueMail(trx, now, {
+      workspaceId: workspace.id,
+      template: 'password-reset',
+      recipient: client.email,
+      payload: { link: `${workspace.url}/reset-password?token=${token}`, ttlMs: passwordResetTtlMs, workspaceName: workspace.name, clientName: client.name, from: workspace.mail_from },
+      giveUpAt: expiresAt,
+    });
+    await recordAuditEvents(trx, [{ workspaceId: workspace.id, at: now, type: 'password.reset_requested', email: client.email, ip: input.ip, detail: { outcome: 'link_queued' } }]);
+  });
+  context.notifyMailQueued();
+  return { ok: true, email: email.email };
+}
+
+export type ResetLinkInspection = { ok: true; clientEmail: string } | { ok: false; reason: 'unknown' | 'expired' | 'used' };
+
+/** Looks at a reset link without using it (scanners open links). */
+export async function inspectPasswordResetToken(db: Kysely<Database>, now: number, workspaceId: string, token: string): Promise<ResetLinkInspection> {
+  const row = await db
+    .selectFrom('password_resets')
+    .innerJoin('clients', 'clients.id', 'password_resets.client_id')
+    .select(['password_resets.expires_at', 'password_resets.ended_at', 'clients.email', 'clients.disabled_at'])
+    .where('password_resets.token_hash', '=', hashSecretToken(token))
+    .where('password_resets.workspace_id', '=', workspaceId)
+    .executeTakeFirst();
+  if (!row) return { ok: false, reason: 'unknown' };
+  if (row.ended_at !== null || row.disabled_at !== null) return { ok: false, reason: 'used' };
+  if (row.expires_at <= now) return { ok: false, reason: 'expired' };
+  return { ok: true, clientEmail: row.email };
+}
+
+export type PasswordResetResult = { ok: true; clientEmail: string } | { ok: false; formError: string } | { ok: false; linkProblem: 'unknown' | 'expired' | 'used' };
+
+/**
+ * Sets a new password with a reset link: the link is used atomically, every session of the client
+ * ends, every outstanding sign-in and reset link dies, and a notice goes to the client.
+ */
+export async function resetPasswordWithToken(
+  context: PorticoContext,
+  workspace: Workspace,
+  input: { token: string; password: unknown; ip: string },
+): Promise<PasswordResetResult> {
+  const inspection = await inspectPasswordResetToken(context.db, context.clock.now(), workspace.id, input.token);
+  if (!inspection.ok) return { ok: false, linkProblem: inspection.reason };
+  const rules = checkNewPassword(input.password, [inspection.clientEmail, workspace.name]);
+  if (!rules.ok) return { ok: false, formError: rules.reason };
+  const passwordHash = await hashPassword(input.password as string);
+
+  const now = context.clock.now();
+  const tokenHash = hashSecretToken(input.token);
+  const client = await context.db.transaction().execute(async (trx) => {
+    const used = await trx
+      .updateTable('password_resets')
+      .set({ ended_at: now })
+      .where('token_hash', '=', tokenHash)
+      .where('workspace_id', '=', workspace.id)
+      .where('ended_at', 'is', null)
+      .where('expires_at', '>', now)
+      .returning('client_id')
+      .executeTakeFirst();
+    if (!used) return null;
+    const updated = await trx
+      .updateTable('clients')
+      .set({ password_hash: passwordHash })
+      .where('id', '=', used.client_id)
+      .where('disabled_at', 'is', null)
+      .returningAll()
+      .executeTakeFirst();
+    if (!updated) return null;
+    await endEverythingOfClient(trx, updated.id, now);
+    await queuePasswordChangedNotice(trx, workspace, updated, now);
+    await recordAuditEvents(trx, [{ workspaceId: workspace.id, at: now, type: 'password.reset', email: updated.email, ip: input.ip }]);
+    return updated;
+  });
+  // Lost a race with another use of the same link, or the client was disabled meanwhile.
+  if (!client) return { ok: false, linkProblem: 'used' };
+  context.notifyMailQueued();
+  return { ok: true, clientEmail: client.email };
+}
+
+/** Ends every session and every outstanding sign-in and reset link of a client. */
+export async function endEverythingOfClient(db: Kysely<Database>, clientId: string, now: number): Promise<void> {
+  await endAllClientSessions(db, clientId);
+  await db.updateTable('magic_links').set({ ended_at: now, end_reason: 'superseded' }).where('client_id', '=', clientId).where('ended_at', 'is', null).execute();
+  await db.updateTable('password_resets').set({ ended_at: now }).where('client_id', '=', clientId).where('ended_at', 'is', null).execute();
+}
+
+/** Queues the "your password was changed" notice, so a client whose account was taken over hears of it. */
+export async function queuePasswordChangedNotice(db: Kysely<Database>, workspace: Workspace, client: Client, now: number): Promise<void> {
+  await enqueueMail(db, now, {
+    workspaceId: workspace.id,
+    template: 'password-changed',
+    recipient: client.email,
+    payload: { workspaceName: workspace.name, clientName: client.name, signInUrl: `${workspace.url}/magic-login`, from: workspace.mail_from },
+    giveUpAt: now + noticeLifetimeMs,
+  });
+}

@@ -1,0 +1,72 @@
+import { findClientByNormalizedEmail } from '../clients/clients.js';
+import { parseEmailAddress } from '../clients/email.js';
+import type { PorticoContext } from '../context.js';
+import { hashPassword, passwordHashNeedsUpgrade, verifyAgainstDummyPassword, verifyPassword } from '../crypto/password-hashing.js';
+import { recordAuditEvents } from '../events/audit-events.js';
+import { startSession, type StartedSession } from '../sessions/sessions.js';
+import type { Workspace } from '../workspaces/workspaces.js';
+import { clearLoginFailures, loginRetryAfterMs, loginThrottleKey, recordLoginFailure } from './login-throttle.js';
+import { maxPasswordLength } from './password-rules.js';
+
+export type PasswordSignInResult =
+  | { ok: true; session: StartedSession }
+  | { ok: false; reason: 'invalid_credentials' }
+  | { ok: false; reason: 'throttled'; retryAfterMs: number };
+
+/**
+ * Signs a client in with email and password. An unknown email, a wrong password, a client without
+ * a password and a disabled client all fail the same way, after the same argon2id work.
+ */
+export async function signInWithPassword(
+  context: PorticoContext,
+  workspace: Workspace,
+  input: { email: unknown; password: unknown; ip: string; userAgent: string },
+): Promise<PasswordSignInResult> {
+  const now = context.clock.now();
+  const email = parseEmailAddress(input.email);
+  const password = typeof input.password === 'string' ? input.password : '';
+  const fail = async (reason: string, emailForLog: string | null) => {
+    await recordAuditEvents(context.db, [{ workspaceId: workspace.id, at: now, type: 'login.failed', email: emailForLog, ip: input.ip, detail: { reason } }]);
+  };
+  if (!email.ok || password.length === 0 || password.length > maxPasswordLength * 4) {
+    await verifyAgainstDummyPassword(password.slice(0, maxPasswordLength));
+    await fail('malformed_input', email.ok ? email.email : null);
+    return { ok: false, reason: 'invalid_credentials' };
+  }
+
+  const throttleKey = loginThrottleKey(workspace.id, email.normalized);
+  const retryAfterMs = await loginRetryAfterMs(context.db, now, throttleKey);
+  if (retryAfterMs > 0) {
+    await fail('throttled', email.email);
+    return { ok: false, reason: 'throttled', retryAfterMs };
+  }
+
+  const client = await findClientByNormalizedEmail(context.db, workspace.id, email.normalized);
+  const matches = client?.password_hash ? await verifyPassword(client.password_hash, password) : await verifyAgainstDummyPassword(password);
+  if (!client || !matches || client.disabled_at !== null) {
+    await recordLoginFailure(context.db, now, throttleKey);
+    const reason = !client ? 'unknown_email' : !client.password_hash ? 'no_password' : !matches ? 'wrong_password' : 'client_disabled';
+    await fail(reason, email.email);
+    return { ok: false, reason: 'invalid_credentials' };
+  }
+
+  // Hashes made with older parameters are redone now, while the password is at hand.
+  const upgradedHash = passwordHashNeedsUpgrade(client.password_hash!) ? await hashPassword(password) : null;
+  const session = await context.db.transaction().execute(async (trx) => {
+    if (upgradedHash) await trx.updateTable('clients').set({ password_hash: upgradedHash }).where('id', '=', client.id).execute();
+    await clearLoginFailures(trx, throttleKey);
+    const started = await startSession(trx, context.clock, context.config.session, {
+      workspaceId: workspace.id,
+      clientId: client.id,
+      method: 'password',
+      userAgent: input.userAgent,
+      ip: input.ip,
+    });
+    await recordAuditEvents(trx, [
+      { workspaceId: workspace.id, at: now, type: 'login.succeeded', email: client.email, ip: input.ip, detail: { hashUpgraded: upgradedHash !== null } },
+      { workspaceId: workspace.id, at: now, type: 'session.started', email: client.email, ip: input.ip, detail: { method: 'password' } },
+    ]);
+    return started;
+  });
+  return { ok: true, session };
+}
