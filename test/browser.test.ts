@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashPassword } from '../src/crypto/password-hashing.js';
 import type { Workspace } from '../src/workspaces/workspaces.js';
 import { launchChromium } from './helpers/chromium.js';
 import { linkFromMail, SmtpSink } from './helpers/smtp-sink.js';
@@ -100,6 +101,54 @@ describe('signing in by magic link in Chromium', () => {
     await page.waitForURL(`${workspace.url}/`);
     await expect(page.getByRole('heading', { name: 'Welcome, No Script' }).isVisible()).resolves.toBe(true);
     await context.close();
+  });
+
+  it('signs in by password, then resets the password', async () => {
+    const client = await server.addClient(workspace, 'paula@example.com', 'Paula');
+    await server.portico.context.db
+      .updateTable('clients')
+      .set({ password_hash: await hashPassword('lantern meadow copper violin') })
+      .where('id', '=', client.id)
+      .execute();
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${workspace.url}/login`);
+    await page.getByLabel('Email address').fill('paula@example.com');
+    await page.getByLabel('Password', { exact: true }).fill('not the password');
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await page.getByRole('link', { name: 'Email me a sign-in link instead' }).waitFor();
+    await page.screenshot({ path: `${screenshots}/login-failed.png`, fullPage: true });
+    await page.getByLabel('Password', { exact: true }).fill('lantern meadow copper violin');
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await page.waitForURL(`${workspace.url}/`);
+    await expect(page.getByRole('heading', { name: 'Welcome, Paula' }).isVisible()).resolves.toBe(true);
+
+    const resetting = await browser.newContext();
+    const resetPage = await resetting.newPage();
+    await resetPage.goto(`${workspace.url}/login`);
+    await resetPage.getByRole('link', { name: 'Forgot your password?' }).click();
+    await resetPage.getByLabel('Email address').fill('paula@example.com');
+    await resetPage.getByRole('button', { name: 'Email me a reset link' }).click();
+    await resetPage.getByRole('heading', { name: 'Check your email' }).waitFor();
+    const [mail] = await sink.waitForMails('paula@example.com');
+    await resetPage.goto(linkFromMail(mail!, workspace.url));
+    await resetPage.getByLabel('New password').fill('too short');
+    await resetPage.getByRole('button', { name: 'Set new password' }).click();
+    await resetPage.getByText('Use at least 15 characters').waitFor();
+    await resetPage.screenshot({ path: `${screenshots}/reset-password-error.png`, fullPage: true });
+    await resetPage.getByLabel('New password').fill('harbor pepper glacier tulip');
+    await resetPage.getByRole('button', { name: 'Set new password' }).click();
+    await resetPage.waitForURL(/\/login\?password_reset=1/);
+    await expect(resetPage.getByText('Your password is set.').isVisible()).resolves.toBe(true);
+    await resetPage.getByLabel('Password', { exact: true }).fill('harbor pepper glacier tulip');
+    await resetPage.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await resetPage.waitForURL(`${workspace.url}/`);
+
+    // The reset signed out the browser that was signed in with the old password.
+    await page.goto(`${workspace.url}/`);
+    await page.waitForURL(`${workspace.url}/login`);
+    await context.close();
+    await resetting.close();
   });
 
   it('shows a used link as such, with a way to ask for a new one', async () => {

@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { generateNonce } from '../crypto/tokens.js';
+import { ensureBrowserCookie, readBrowserCookie } from './session-cookie.js';
 
 /**
  * Headers on every response. The CSP allows only this response's inline script and style (by
@@ -28,7 +29,12 @@ export function setTransportSecurity(reply: FastifyReply, workspaceUrl: string):
   if (workspaceUrl.startsWith('https:')) reply.header('strict-transport-security', 'max-age=31536000');
 }
 
-/** On pages whose address holds a token: no `Referer` at all, not even to this site. */
-export function useNoReferrerPolicy(reply: FastifyReply): void {
+/**
+ * For pages whose address holds a token: no `Referer` at all, not even to this site. Their forms
+ * then post with `Origin: null`, so the browser also gets the SameSite cookie that vouches for
+ * them where it sends no `Sec-Fetch-Site` (see origin-check.ts).
+ */
+export function prepareTokenPage(request: FastifyRequest, reply: FastifyReply): void {
   reply.header('referrer-policy', 'no-referrer');
+  if (readBrowserCookie(request) === undefined) ensureBrowserCookie(request, reply);
 }

@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { generateSecretToken, looksLikeSecretToken } from '../crypto/tokens.js';
 import type { Workspace } from '../workspaces/workspaces.js';
 
 /**
@@ -41,4 +42,12 @@ export function readBrowserCookie(request: FastifyRequest): string | undefined {
 
 export function setBrowserCookie(reply: FastifyReply, workspace: Workspace, token: string): void {
   reply.setCookie(cookieName(workspace, browserCookieBase), token, cookieOptions(workspace, 24 * 3600));
+}
+
+/** This browser's secret, set now when it has none (or a malformed one). */
+export function ensureBrowserCookie(request: FastifyRequest, reply: FastifyReply): string {
+  const existing = readBrowserCookie(request);
+  const token = existing !== undefined && looksLikeSecretToken(existing) ? existing : generateSecretToken();
+  setBrowserCookie(reply, request.workspace, token);
+  return token;
 }

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { PorticoContext } from '../../context.js';
-import { constantTimeEqual, generateSecretToken, hashSecretToken, looksLikeSecretToken } from '../../crypto/tokens.js';
+import { constantTimeEqual, hashSecretToken, looksLikeSecretToken } from '../../crypto/tokens.js';
 import { inspectMagicLinkToken, type MagicLinkRejection } from '../../magic-links/magic-links.js';
 import { parseNextPath } from '../../magic-links/next-path.js';
 import { redeemMagicLink } from '../../magic-links/redeem-magic-link.js';
@@ -9,8 +9,8 @@ import { endClientSession } from '../../sessions/sessions.js';
 import { describeDuration } from '../../shared/duration.js';
 import { readCurrentSession } from '../current-session.js';
 import { renderPage } from '../render.js';
-import { useNoReferrerPolicy } from '../security-headers.js';
-import { readBrowserCookie, setBrowserCookie, setSessionCookie } from '../session-cookie.js';
+import { prepareTokenPage } from '../security-headers.js';
+import { ensureBrowserCookie, readBrowserCookie, setSessionCookie } from '../session-cookie.js';
 
 type FormBody = Record<string, unknown> | undefined;
 
@@ -50,14 +50,12 @@ export function registerMagicLoginRoutes(app: FastifyInstance, context: PorticoC
 
   // GET and HEAD consume nothing: mail scanners and link previews open links before people do.
   app.get('/magic-login/verify', async (request, reply) => {
-    useNoReferrerPolicy(reply);
+    prepareTokenPage(request, reply);
     const token = (request.query as Record<string, unknown>).token;
     if (!looksLikeSecretToken(token)) return renderRejection(request, reply, 'malformed');
     const link = await inspectMagicLinkToken(context.db, context.clock.now(), request.workspace.id, token);
     if (!link.ok) return renderRejection(request, reply, link.reason);
     const browserToken = readBrowserCookie(request);
-    // Every browser on this page gets the SameSite cookie its sign-in POST is vouched for by.
-    if (browserToken === undefined) ensureBrowserCookie(request, reply);
     // Only the browser that asked for the link signs in without a click; any other browser is
     // shown whose account it is, so an attacker's own link cannot sign a victim in unawares.
     const sameBrowser =
@@ -66,7 +64,7 @@ export function registerMagicLoginRoutes(app: FastifyInstance, context: PorticoC
   });
 
   app.post('/magic-login/verify', { config: { door: 'magic-link-redemption' } }, async (request, reply) => {
-    useNoReferrerPolicy(reply);
+    prepareTokenPage(request, reply);
     const token = (request.body as FormBody)?.token;
     if (!looksLikeSecretToken(token)) return renderRejection(request, reply, 'malformed');
     const previous = await readCurrentSession(context, request);
@@ -77,13 +75,6 @@ export function registerMagicLoginRoutes(app: FastifyInstance, context: PorticoC
     setSessionCookie(reply, request.workspace, result.session.token, result.session.expiresAt, context.clock.now());
     return reply.redirect(result.nextPath ?? '/', 303);
   });
-}
-
-function ensureBrowserCookie(request: FastifyRequest, reply: FastifyReply): string {
-  const existing = readBrowserCookie(request);
-  const token = existing !== undefined && looksLikeSecretToken(existing) ? existing : generateSecretToken();
-  setBrowserCookie(reply, request.workspace, token);
-  return token;
 }
 
 function renderRejection(request: FastifyRequest, reply: FastifyReply, reason: MagicLinkRejection | 'malformed') {

@@ -12,7 +12,7 @@ import { describeDuration } from '../../shared/duration.js';
 import { readCurrentSession } from '../current-session.js';
 import { sendAppError } from '../error-pages.js';
 import { renderPage } from '../render.js';
-import { useNoReferrerPolicy } from '../security-headers.js';
+import { prepareTokenPage } from '../security-headers.js';
 import { setSessionCookie } from '../session-cookie.js';
 import { renderAccountPage } from './account-page.js';
 
@@ -75,7 +75,7 @@ export function registerPasswordRoutes(app: FastifyInstance, context: PorticoCon
 
   // GET consumes nothing: scanners open links before people do.
   app.get('/reset-password', async (request, reply) => {
-    useNoReferrerPolicy(reply);
+    prepareTokenPage(request, reply);
     const token = (request.query as Record<string, unknown>).token;
     if (!looksLikeSecretToken(token)) return renderResetLinkProblem(request, reply, 'unknown');
     const link = await inspectPasswordResetToken(context.db, context.clock.now(), request.workspace.id, token);
@@ -84,7 +84,7 @@ export function registerPasswordRoutes(app: FastifyInstance, context: PorticoCon
   });
 
   app.post('/reset-password', { config: { door: 'reset-password' } }, async (request, reply) => {
-    useNoReferrerPolicy(reply);
+    prepareTokenPage(request, reply);
     const body = request.body as FormBody;
     const token = body?.token;
     if (!looksLikeSecretToken(token)) return renderResetLinkProblem(request, reply, 'unknown');
