@@ -79,7 +79,7 @@ describe.each(testDialects)('mail that is never lost, on %s', (dialect) => {
     server.clock.advance(61_000);
     await waitFor(async () => (await outboxRows(server)).length === 0, 20_000);
     const events = await listAuditEvents(server.portico.context.db, workspace.id, 10);
-    expect(events[0]).toMatchObject({ type: 'magic_link.mail_failed', email: 'never@example.com' });
+    expect(events[0]).toMatchObject({ type: 'mail.failed', template: 'magic-link', email: 'never@example.com' });
     await sink.start();
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(sink.mailsTo('never@example.com')).toHaveLength(0);

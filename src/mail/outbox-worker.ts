@@ -1,10 +1,12 @@
 import type { PorticoContext } from '../context.js';
 import { recordAuditEvents } from '../events/audit-events.js';
-import { claimDueMail, eraseMail, scheduleMailRetry, type OutboxMail } from './outbox.js';
+import { claimDueMail, eraseMail, scheduleMailRetry, type MailPreparer, type OutboxMail, type OutboxTemplate } from './outbox.js';
 import { renderMail, type MailTemplateName } from './templates.js';
 import type { MailTransport } from './transport.js';
 
 export interface OutboxWorkerOptions {
+  /** Rows that are requests rather than mails, by template: turned into mails (or dropped) before sending. */
+  preparers?: Partial<Record<OutboxTemplate, MailPreparer>>;
   pollIntervalMs?: number;
   leaseMs?: number;
   batchSize?: number;
@@ -35,18 +37,22 @@ export function startOutboxWorker(context: PorticoContext, transport: MailTransp
   const leaseMs = options.leaseMs ?? 60_000;
   const batchSize = options.batchSize ?? 50;
   const logError = options.logError ?? (() => {});
+  const preparers = options.preparers ?? {};
   let stopped = false;
   let running: Promise<void> | null = null;
   let wakeRequested = false;
   let timer: NodeJS.Timeout | null = null;
 
-  async function deliver(mail: OutboxMail): Promise<void> {
+  async function deliver(claimed: OutboxMail): Promise<void> {
     const now = context.clock.now();
+    const prepare = preparers[claimed.template as OutboxTemplate];
+    const mail = prepare ? await prepare(context.db, claimed) : claimed;
+    if (!mail) return;
     const payload = JSON.parse(mail.payload) as Record<string, unknown>;
     if (mail.give_up_at <= now) {
       await eraseMail(context.db, mail.id);
       await recordAuditEvents(context.db, [
-        { workspaceId: mail.workspace_id, at: now, type: 'magic_link.mail_failed', email: mail.recipient, detail: { attempts: mail.attempts - 1, lastError: mail.last_error } },
+        { workspaceId: mail.workspace_id, at: now, type: 'mail.failed', email: mail.recipient, detail: { template: mail.template, attempts: mail.attempts - 1, lastError: mail.last_error } },
       ]);
       return;
     }
@@ -61,7 +67,8 @@ export function startOutboxWorker(context: PorticoContext, transport: MailTransp
       return;
     }
     await eraseMail(context.db, mail.id);
-    await recordAuditEvents(context.db, [{ workspaceId: mail.workspace_id, at: context.clock.now(), type: 'magic_link.sent', email: mail.recipient }]);
+    const sentType = mail.template === 'magic-link' ? 'magic_link.sent' : 'mail.sent';
+    await recordAuditEvents(context.db, [{ workspaceId: mail.workspace_id, at: context.clock.now(), type: sentType, email: mail.recipient, detail: { template: mail.template } }]);
   }
 
   async function drain(): Promise<void> {

@@ -6,9 +6,18 @@ import type { MailTemplateName } from './templates.js';
 
 export type OutboxMail = Selectable<OutboxTable>;
 
+/**
+ * What an outbox row holds: a mail ready to render, or a request the worker first turns into one
+ * (or erases) through a `MailPreparer`.
+ */
+export type OutboxTemplate = MailTemplateName | 'magic-link-request';
+
+/** Turns a request row into a mail row, or erases it and returns null. */
+export type MailPreparer = (db: Kysely<Database>, row: OutboxMail) => Promise<OutboxMail | null>;
+
 export interface MailToQueue {
   workspaceId: string;
-  template: MailTemplateName;
+  template: OutboxTemplate;
   recipient: string;
   payload: Record<string, unknown>;
   /** When the mail is worthless (its link expired): retries stop and the row is erased. */
