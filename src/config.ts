@@ -23,6 +23,10 @@ export interface Config {
     readonly maxAgeMs: number;
   };
   readonly logLevel: string;
+  /** How long an instance may hold claimed mail before another instance takes it over. */
+  readonly outboxLeaseMs: number;
+  /** Connections each instance keeps to PostgreSQL. */
+  readonly databasePoolSize: number;
 }
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: string[] };
@@ -47,6 +51,9 @@ export function loadConfig(env: Env = process.env): ConfigResult {
   const ipRequestsPerMinute = readInteger(env, 'LIMIT_IP_PER_MINUTE', 10, 1, 1_000_000_000, problems);
   const idleTimeoutMs = readDuration(env, 'SESSION_IDLE_TIMEOUT', '7d', problems, 'such as 7d');
   const maxAgeMs = readDuration(env, 'SESSION_MAX_AGE', '30d', problems, 'such as 30d');
+  const outboxLeaseMs = readDuration(env, 'OUTBOX_LEASE', '60s', problems, 'such as 60s');
+  if (outboxLeaseMs > 0 && outboxLeaseMs < 1000) problems.push('OUTBOX_LEASE: must be at least 1s, longer than one mail takes to send');
+  const databasePoolSize = readInteger(env, 'DATABASE_POOL_SIZE', 10, 1, 1000, problems);
   const logLevel = env.LOG_LEVEL?.trim() || 'info';
   if (!logLevels.includes(logLevel)) problems.push(`LOG_LEVEL: "${logLevel}" is not one of ${logLevels.join(', ')}`);
 
@@ -64,6 +71,8 @@ export function loadConfig(env: Env = process.env): ConfigResult {
       limits: Object.freeze({ emailCooldownMs, emailsPerHour, ipRequestsPerMinute }),
       session: Object.freeze({ idleTimeoutMs, maxAgeMs }),
       logLevel,
+      outboxLeaseMs,
+      databasePoolSize,
     }),
   };
 }

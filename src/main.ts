@@ -35,7 +35,7 @@ export interface RunningPortico {
 
 /** The composition root: opens the database, starts the outbox worker and the HTTP server. */
 export async function startPortico(config: Config, options: PorticoOptions = {}): Promise<RunningPortico> {
-  const database = await openDatabase(config.databaseUrl);
+  const database = await openDatabase(config.databaseUrl, config.databasePoolSize);
   let worker: OutboxWorker | null = null;
   const context: PorticoContext = {
     db: database.db,
@@ -50,6 +50,7 @@ export async function startPortico(config: Config, options: PorticoOptions = {})
   const app = buildHttpServer({ context, devMailbox, logStream: options.logStream });
   worker = startOutboxWorker(context, transport, {
     preparers: { 'magic-link-request': resolveMagicLinkRequest },
+    leaseMs: config.outboxLeaseMs,
     pollIntervalMs: options.outboxPollIntervalMs,
     logError: (message, error) => app.log.warn({ reason: error instanceof Error ? error.message : String(error) }, message),
   });

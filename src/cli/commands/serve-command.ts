@@ -12,7 +12,7 @@ export function registerServeCommand(program: Command): void {
     .action(async () => {
       const config = loadConfigOrFail();
       const portico = await startPortico(config);
-      const lines = [`Portico is listening on ${config.host}:${config.port} (database: ${config.databaseUrl.startsWith('sqlite:') ? config.databaseUrl : 'PostgreSQL'}).`];
+      const lines = [`Portico is listening on ${portico.address} (database: ${config.databaseUrl.startsWith('sqlite:') ? config.databaseUrl : 'PostgreSQL'}).`];
       const demo = config.production ? null : await findWorkspaceBySlug(portico.context.db, 'demo');
       if (demo) {
         lines.push(

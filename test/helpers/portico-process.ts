@@ -1,0 +1,55 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const cliPath = fileURLToPath(new URL('../../bin/portico.js', import.meta.url));
+
+export interface PorticoProcess {
+  /** Where it listens, e.g. `http://127.0.0.1:41234`. */
+  address: string;
+  process: ChildProcess;
+  output: string[];
+  /** SIGKILL: the process dies at once, holding whatever it held. */
+  kill(): Promise<void>;
+  /** SIGTERM: the process shuts down cleanly. */
+  stop(): Promise<void>;
+}
+
+/** Starts `portico serve` as its own process (the built CLI, as operators run it) on a free port. */
+export async function startPorticoProcess(env: Record<string, string>): Promise<PorticoProcess> {
+  const child = spawn(process.execPath, [cliPath, 'serve'], {
+    env: { PATH: process.env.PATH ?? '', NODE_ENV: 'test', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output: string[] = [];
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const address = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`portico serve did not start:\n${output.join('')}`)), 20_000);
+    const onData = (chunk: Buffer) => {
+      output.push(chunk.toString());
+      const match = /Portico is listening on (http:\/\/[^\s]+) /.exec(output.join(''));
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]!);
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`portico serve exited with ${code}:\n${output.join('')}`));
+    });
+  });
+  return {
+    address,
+    process: child,
+    output,
+    async kill() {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}

@@ -1,0 +1,193 @@
+import net from 'node:net';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { addClient } from '../src/clients/clients.js';
+import { importClients } from '../src/clients/import-clients.js';
+import { systemClock } from '../src/shared/clock.js';
+import { openDatabase, type DatabaseHandle } from '../src/storage/database.js';
+import { createWorkspace, type Workspace } from '../src/workspaces/workspaces.js';
+import { createTestDatabase, type TestDatabase } from './helpers/databases.js';
+import { HttpAgent } from './helpers/http-agent.js';
+import { startPorticoProcess, type PorticoProcess } from './helpers/portico-process.js';
+import { linkFromMail, SmtpSink, tokenFromLink } from './helpers/smtp-sink.js';
+import { createThrowawayPostgres } from './helpers/throwaway-postgres.js';
+
+// Several `portico serve` processes behind one address share one PostgreSQL database (issue 4).
+// The address clients use is the workspace URL; the tests send it as `Host` to either instance.
+const generousLimits = { LIMIT_EMAIL_COOLDOWN: '0', LIMIT_EMAIL_PER_HOUR: '1000000', LIMIT_IP_PER_MINUTE: '1000000' };
+
+async function waitFor(condition: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+async function seedWorkspace(database: DatabaseHandle, emails: string[]): Promise<Workspace> {
+  const workspace = await createWorkspace(database.db, systemClock, { name: 'Scale', url: 'http://scale.test:8080' });
+  for (const email of emails) await addClient(database.db, systemClock, workspace, { email });
+  return workspace;
+}
+
+describe('two instances on one PostgreSQL database', () => {
+  let sink: SmtpSink;
+  let database: TestDatabase;
+  let handle: DatabaseHandle;
+  let instances: PorticoProcess[];
+  let workspace: Workspace;
+  const agentOn = (instance: PorticoProcess) => new HttpAgent(instance.address, workspace.url);
+
+  beforeAll(async () => {
+    sink = await new SmtpSink().start();
+    database = await createTestDatabase('postgres');
+    // Both start, and so migrate, at once: the advisory lock keeps them from colliding.
+    instances = await Promise.all([1, 2].map(() => startPorticoProcess({ DATABASE_URL: database.url, SMTP_URL: sink.url, ...generousLimits })));
+    handle = await openDatabase(database.url);
+    workspace = await seedWorkspace(handle, [...Array.from({ length: 200 }, (_, index) => `bulk${index}@example.com`), 'roam@example.com', 'race@example.com']);
+  });
+  afterAll(async () => {
+    await Promise.all((instances ?? []).map((instance) => instance.stop()));
+    await handle?.close();
+    await database?.drop();
+    await sink?.stop();
+  });
+
+  it('redeems on B a link asked for on A, and shares the session', async () => {
+    const [a, b] = instances as [PorticoProcess, PorticoProcess];
+    expect((await agentOn(a).post('/magic-login', { email: 'roam@example.com' })).status).toBe(200);
+    const [mail] = await sink.waitForMails('roam@example.com');
+    const browserOnB = agentOn(b);
+    expect((await browserOnB.post('/magic-login/verify', { token: tokenFromLink(linkFromMail(mail!, workspace.url)) })).status).toBe(303);
+    const browserOnA = agentOn(a);
+    for (const [name, value] of browserOnB.cookies) browserOnA.cookies.set(name, value);
+    expect((await browserOnA.get('/api/me')).status).toBe(200);
+  });
+
+  it('lets exactly one of 100 concurrent redemptions across both sign in', async () => {
+    await agentOn(instances[0]!).post('/magic-login', { email: 'race@example.com' });
+    const [mail] = await sink.waitForMails('race@example.com');
+    const token = tokenFromLink(linkFromMail(mail!, workspace.url));
+    const responses = await Promise.all(Array.from({ length: 100 }, (_, index) => agentOn(instances[index % 2]!).post('/magic-login/verify', { token })));
+    expect(responses.filter((response) => response.status === 303)).toHaveLength(1);
+    expect(responses.filter((response) => response.status === 410)).toHaveLength(99);
+    const sessions = await handle.db.selectFrom('sessions').innerJoin('clients', 'clients.id', 'sessions.client_id').where('clients.email', '=', 'race@example.com').select('id_hash').execute();
+    expect(sessions).toHaveLength(1);
+  });
+
+  it('delivers each of 200 link requests spread over both exactly once', async () => {
+    const emails = Array.from({ length: 200 }, (_, index) => `bulk${index}@example.com`);
+    const statuses = await Promise.all(emails.map((email, index) => agentOn(instances[index % 2]!).post('/magic-login', { email }).then((response) => response.status)));
+    expect(statuses.every((status) => status === 200)).toBe(true);
+    await waitFor(async () => emails.every((email) => sink.mailsTo(email).length >= 1), 30_000, 'all 200 mails');
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const duplicates = emails.filter((email) => sink.mailsTo(email).length !== 1);
+    expect(duplicates).toEqual([]);
+    expect(await handle.db.selectFrom('outbox').select('id').execute()).toEqual([]);
+  });
+});
+
+describe('an instance killed while it holds claimed mail', () => {
+  const cleanups: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  it('loses nothing: another instance delivers it once the lease runs out', async () => {
+    const sink = await new SmtpSink().start();
+    cleanups.push(() => sink.stop());
+    // An SMTP server that accepts connections and never answers: the mail stays in flight.
+    const sockets: net.Socket[] = [];
+    const blackHole = net.createServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => blackHole.listen(0, '127.0.0.1', () => resolve()));
+    cleanups.push(async () => {
+      sockets.forEach((socket) => socket.destroy());
+      await new Promise((resolve) => blackHole.close(resolve));
+    });
+    const database = await createTestDatabase('postgres');
+    cleanups.push(() => database.drop());
+    const handle = await openDatabase(database.url);
+    cleanups.push(() => handle.close());
+    const workspace = await seedWorkspace(handle, ['survivor@example.com']);
+
+    const doomed = await startPorticoProcess({ DATABASE_URL: database.url, SMTP_URL: `smtp://127.0.0.1:${(blackHole.address() as net.AddressInfo).port}`, OUTBOX_LEASE: '3s', ...generousLimits });
+    cleanups.push(() => doomed.kill());
+    expect((await new HttpAgent(doomed.address, workspace.url).post('/magic-login', { email: 'survivor@example.com' })).status).toBe(200);
+    await waitFor(async () => {
+      const row = await handle.db.selectFrom('outbox').select(['lease_until', 'template']).executeTakeFirst();
+      return row?.template === 'magic-link' && row.lease_until !== null;
+    }, 10_000, 'the doomed instance to claim the mail');
+    await doomed.kill();
+
+    const heir = await startPorticoProcess({ DATABASE_URL: database.url, SMTP_URL: sink.url, OUTBOX_LEASE: '3s', ...generousLimits });
+    cleanups.push(() => heir.stop());
+    const [mail] = await sink.waitForMails('survivor@example.com', 1, 15_000);
+    expect(linkFromMail(mail!, workspace.url)).toContain('/magic-login/verify?token=');
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect(sink.mailsTo('survivor@example.com')).toHaveLength(1);
+  });
+});
+
+describe('PostgreSQL stopped and started again under load', () => {
+  it('answers 503 while it is away, no 500 ever, recovers by itself, and loses no mail', async () => {
+    const postgres = await createThrowawayPostgres();
+    const sink = await new SmtpSink().start();
+    const instances: PorticoProcess[] = [];
+    let handle: DatabaseHandle | null = null;
+    try {
+      instances.push(...(await Promise.all([1, 2].map(() => startPorticoProcess({ DATABASE_URL: postgres.url, SMTP_URL: sink.url, ...generousLimits })))));
+      handle = await openDatabase(postgres.url);
+      const emails = Array.from({ length: 2000 }, (_, index) => `load${index}@example.com`);
+      const workspace = await seedWorkspace(handle, []);
+      await importClients(handle.db, systemClock, workspace, ['email,name', ...emails].join('\n'));
+      await handle.close();
+      handle = null;
+
+      const answered: { email: string; status: number; phase: 'before' | 'outage' | 'after' }[] = [];
+      let phase: 'before' | 'outage' | 'after' = 'before';
+      let next = 0;
+      let loadRunning = true;
+      const load = async (lane: number) => {
+        while (loadRunning && next < emails.length) {
+          const email = emails[next++]!;
+          const agent = new HttpAgent(instances[lane % 2]!.address, workspace.url);
+          const requestPhase = phase;
+          const response = await agent.post('/magic-login', { email }).catch(() => ({ status: 0 }));
+          answered.push({ email, status: response.status, phase: requestPhase });
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      };
+      const lanes = Promise.all([0, 1, 2, 3].map(load));
+
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      phase = 'outage';
+      postgres.stop();
+      const health = await new HttpAgent(instances[0]!.address, workspace.url).get('/healthz');
+      expect(health.status).toBe(503);
+      const page = await new HttpAgent(instances[1]!.address, workspace.url).get('/magic-login');
+      expect(page.status).toBe(503);
+      expect(page.body).toContain('right back');
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      postgres.start();
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      phase = 'after';
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      loadRunning = false;
+      await lanes;
+
+      expect(answered.filter((answer) => answer.status === 500 || answer.status === 0)).toEqual([]);
+      expect(answered.filter((answer) => answer.phase === 'outage' && answer.status === 503).length).toBeGreaterThan(0);
+      const after = answered.filter((answer) => answer.phase === 'after');
+      expect(after.length).toBeGreaterThan(10);
+      expect(after.filter((answer) => answer.status !== 200)).toEqual([]);
+      expect((await new HttpAgent(instances[0]!.address, workspace.url).get('/healthz')).status).toBe(200);
+
+      const accepted = answered.filter((answer) => answer.status === 200).map((answer) => answer.email);
+      await waitFor(async () => accepted.every((email) => sink.mailsTo(email).length >= 1), 30_000, 'every accepted request to be mailed');
+    } finally {
+      await Promise.all(instances.map((instance) => instance.stop()));
+      await handle?.close();
+      await sink.stop();
+      postgres.destroy();
+    }
+  }, 90_000);
+});
