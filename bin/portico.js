@@ -1,5 +1,9 @@
 #!/usr/bin/env node
-import { runCli } from '../dist/cli/main.js';
+const { runCli } = await import('../dist/cli/main.js').catch((error) => {
+  if (error?.code !== 'ERR_MODULE_NOT_FOUND') throw error;
+  process.stderr.write('portico: not built yet: run `npm run build` (npm install does it) and try again\n');
+  process.exit(1);
+});
 
 const exitCode = await runCli(process.argv);
 // `serve` keeps running; every other command ends here.

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { parseDuration } from './shared/duration.js';
+import type { Limits } from './rate-limits/limits.js';
 import { redactDatabaseUrl } from './storage/database-url.js';
 
 /** Everything Portico reads from the environment, parsed once at start-up and frozen. */
@@ -13,11 +14,7 @@ export interface Config {
   readonly production: boolean;
   /** What Fastify's `trustProxy` accepts: `false`, `true`, a hop count or a list of addresses/CIDRs. */
   readonly trustProxy: boolean | number | readonly string[];
-  readonly limits: {
-    readonly emailCooldownMs: number;
-    readonly emailsPerHour: number;
-    readonly ipRequestsPerMinute: number;
-  };
+  readonly limits: Limits;
   readonly session: {
     readonly idleTimeoutMs: number;
     readonly maxAgeMs: number;
@@ -49,6 +46,8 @@ export function loadConfig(env: Env = process.env): ConfigResult {
   const emailCooldownMs = readDuration(env, 'LIMIT_EMAIL_COOLDOWN', '60s', problems);
   const emailsPerHour = readInteger(env, 'LIMIT_EMAIL_PER_HOUR', 5, 1, 1_000_000, problems);
   const ipRequestsPerMinute = readInteger(env, 'LIMIT_IP_PER_MINUTE', 10, 1, 1_000_000_000, problems);
+  const redemptionsPer5Minutes = readInteger(env, 'LIMIT_IP_REDEMPTIONS_PER_5_MINUTES', 30, 1, 1_000_000_000, problems);
+  const workspaceEmailsPerHour = readInteger(env, 'LIMIT_WORKSPACE_EMAILS_PER_HOUR', 1000, 1, 1_000_000_000, problems);
   const idleTimeoutMs = readDuration(env, 'SESSION_IDLE_TIMEOUT', '7d', problems, 'such as 7d');
   const maxAgeMs = readDuration(env, 'SESSION_MAX_AGE', '30d', problems, 'such as 30d');
   const outboxLeaseMs = readDuration(env, 'OUTBOX_LEASE', '60s', problems, 'such as 60s');
@@ -68,7 +67,7 @@ export function loadConfig(env: Env = process.env): ConfigResult {
       mailFrom,
       production,
       trustProxy,
-      limits: Object.freeze({ emailCooldownMs, emailsPerHour, ipRequestsPerMinute }),
+      limits: Object.freeze({ emailCooldownMs, emailsPerHour, ipRequestsPerMinute, redemptionsPer5Minutes, workspaceEmailsPerHour }),
       session: Object.freeze({ idleTimeoutMs, maxAgeMs }),
       logLevel,
       outboxLeaseMs,

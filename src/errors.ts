@@ -14,7 +14,7 @@ export const errorRegistry = {
     status: 400,
     message: 'A slug is 1 to 63 lower-case letters, digits and dashes, starting with a letter or digit.',
   },
-  WORKSPACE_NAME_INVALID: { status: 400, message: 'A workspace name is 1 to 100 characters.' },
+  WORKSPACE_NAME_INVALID: { status: 400, message: 'A workspace name is 1 to 100 characters, without line breaks or control characters.' },
   MAGIC_LINK_TTL_INVALID: {
     status: 400,
     message: 'The magic-link lifetime must be a duration from 1m to 60m, such as 15m, 90s or 1h.',

@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test as base } from 'vitest';
+import { verifyPassword } from '../src/crypto/password-hashing.js';
+import { openDatabase } from '../src/storage/database.js';
 
 // Behaviour tests of `portico <command>`: the real bin/portico.js (over dist/, so `npm run build`
 // first) in a child process, each test against its own fresh SQLite database. They check what a
@@ -62,7 +64,7 @@ function expectOneLineFailure(run: CliRun, ...mentions: string[]): void {
   for (const mention of mentions) expect(run.stderr).toContain(mention);
 }
 
-type WorkspaceJson = { slug: string; name: string; url: string };
+type WorkspaceJson = { slug: string; name: string; url: string; magicLinkTtl: string; limits: Record<string, string | number> };
 type ClientJson = { id: string; email: string; name: string; hasPassword: boolean; disabled: boolean };
 type ImportJson = { added: number; updated: number; rejected: { line: number; reason: string }[] };
 
@@ -126,9 +128,9 @@ const test = base.extend<{ portico: PorticoCli }>({
 // Every test has its own database and processes, so they may run side by side.
 describe.concurrent('portico command line', () => {
   describe('workspace create', () => {
-    test('makes the slug from the name and prints {slug, name, url}', async ({ portico }) => {
+    test('makes the slug from the name and prints {slug, name, url} and its settings', async ({ portico }) => {
       const created = await portico.createWorkspace('Acme Studio', 'https://portal.acme.example');
-      expect(created).toEqual({ slug: 'acme-studio', name: 'Acme Studio', url: 'https://portal.acme.example' });
+      expect(created).toEqual({ slug: 'acme-studio', name: 'Acme Studio', url: 'https://portal.acme.example', magicLinkTtl: '15m', limits: {} });
       expect(await portico.listWorkspaces()).toEqual([created]);
 
       const human = await portico.run(['workspace', 'create', '--name', 'Globex', '--url', 'http://localhost:4000']);
@@ -142,6 +144,8 @@ describe.concurrent('portico command line', () => {
         slug: 'acme',
         name: 'Acme Studio',
         url: 'https://portal.acme.example',
+        magicLinkTtl: '15m',
+        limits: {},
       });
       expectOneLineFailure(await portico.run(['workspace', 'create', '--name', 'X', '--url', 'https://x.example', '--slug', 'Not A Slug']), 'Not A Slug');
     });
@@ -188,10 +192,23 @@ describe.concurrent('portico command line', () => {
   });
 
   describe('workspace update', () => {
+    test('sets per-workspace limits, and "default" takes one back', async ({ portico }) => {
+      await portico.createWorkspace('Acme Studio', 'https://portal.acme.example');
+      const limited = await portico.json<WorkspaceJson>([
+        'workspace', 'update', 'acme-studio', '--limit-email-cooldown', '2m', '--limit-ip-redemptions-per-5-minutes', '12', '--limit-workspace-emails-per-hour', '300',
+      ]);
+      expect(limited).toMatchObject({ limits: { limitEmailCooldown: '2m', limitIpRedemptionsPer5Minutes: 12, limitWorkspaceEmailsPerHour: 300 } });
+      const reset = await portico.json<WorkspaceJson>(['workspace', 'update', 'acme-studio', '--limit-email-cooldown', 'default']);
+      expect(reset).toMatchObject({ limits: { limitIpRedemptionsPer5Minutes: 12, limitWorkspaceEmailsPerHour: 300 } });
+      expect(reset).not.toHaveProperty('limits.limitEmailCooldown');
+      expectOneLineFailure(await portico.run(['workspace', 'update', 'acme-studio', '--limit-ip-per-minute', 'lots']), '--limit-ip-per-minute');
+      expectOneLineFailure(await portico.run(['workspace', 'update', 'acme-studio', '--limit-email-cooldown', '3d']), '--limit-email-cooldown');
+    });
+
     test('changes the name and URL, and frees the old URL', async ({ portico }) => {
       await portico.createWorkspace('Acme Studio', 'https://portal.acme.example');
       const updated = await portico.json<WorkspaceJson>(['workspace', 'update', 'acme-studio', '--name', 'Acme', '--url', 'https://clients.acme.example']);
-      expect(updated).toEqual({ slug: 'acme-studio', name: 'Acme', url: 'https://clients.acme.example' });
+      expect(updated).toEqual({ slug: 'acme-studio', name: 'Acme', url: 'https://clients.acme.example', magicLinkTtl: '15m', limits: {} });
       expect(await portico.listWorkspaces()).toEqual([updated]);
       await portico.createWorkspace('Newcomer', 'https://portal.acme.example');
 
@@ -221,9 +238,9 @@ describe.concurrent('portico command line', () => {
       await portico.createWorkspace('Alpha', 'https://alpha.example');
       await portico.createWorkspace('Mid', 'http://localhost:3001', '--slug', 'mid');
       expect(await portico.listWorkspaces()).toEqual([
-        { slug: 'alpha', name: 'Alpha', url: 'https://alpha.example' },
-        { slug: 'mid', name: 'Mid', url: 'http://localhost:3001' },
-        { slug: 'zeta', name: 'Zeta', url: 'https://zeta.example' },
+        { slug: 'alpha', name: 'Alpha', url: 'https://alpha.example', magicLinkTtl: '15m', limits: {} },
+        { slug: 'mid', name: 'Mid', url: 'http://localhost:3001', magicLinkTtl: '15m', limits: {} },
+        { slug: 'zeta', name: 'Zeta', url: 'https://zeta.example', magicLinkTtl: '15m', limits: {} },
       ]);
 
       const human = await portico.run(['workspace', 'list']);
@@ -297,6 +314,49 @@ describe.concurrent('portico command line', () => {
       expect(run.code).toBe(0);
       expect(run.stdout).not.toContain(password);
       expect(JSON.parse(run.stdout)).toMatchObject({ email: 'ada@example.com', hasPassword: true });
+      const database = await openDatabase(portico.databaseUrl);
+      try {
+        const stored = await database.db.selectFrom('clients').select('password_hash').executeTakeFirstOrThrow();
+        expect(stored.password_hash).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
+        expect(await verifyPassword(stored.password_hash!, password)).toBe(true);
+        expect(await verifyPassword(stored.password_hash!, `${password}\n`)).toBe(false);
+      } finally {
+        await database.close();
+      }
+    });
+
+    test('refuses a short or common password from stdin, and adds nobody', async ({ portico }) => {
+      await portico.createWorkspace('Acme Studio', 'https://portal.acme.example');
+      const add = (input: string) => portico.run(['client', 'add', '--workspace', 'acme-studio', '--email', 'ada@example.com', '--password-stdin'], { input });
+      expectOneLineFailure(await add('short one\n'), 'at least 15 characters');
+      expectOneLineFailure(await add('password1234567\n'), 'commonly used');
+      expectOneLineFailure(await add(''), 'No password');
+      expect(await portico.listClients('acme-studio')).toEqual([]);
+    });
+  });
+
+  describe('client invite', () => {
+    test('adds the client when needed and queues a welcome mail for the running server to send', async ({ portico }) => {
+      await portico.createWorkspace('Acme Studio', 'https://portal.acme.example');
+      const invited = await portico.json<ClientJson & { clientAdded: boolean; linkExpiresAt: string }>([
+        'client', 'invite', '--workspace', 'acme-studio', '--email', 'new@example.com', '--name', 'New Person',
+      ]);
+      expect(invited).toMatchObject({ email: 'new@example.com', name: 'New Person', hasPassword: false, clientAdded: true });
+      expect(Date.parse(invited.linkExpiresAt) - Date.now()).toBeGreaterThan(6 * 24 * 3600_000);
+      const again = await portico.json<{ clientAdded: boolean }>(['client', 'invite', '--workspace', 'acme-studio', '--email', 'NEW@example.com']);
+      expect(again.clientAdded).toBe(false);
+      expect(await portico.listClients('acme-studio')).toHaveLength(1);
+      const database = await openDatabase(portico.databaseUrl);
+      try {
+        const queued = await database.db.selectFrom('outbox').select(['template', 'recipient']).execute();
+        expect(queued).toEqual([
+          { template: 'invitation', recipient: 'new@example.com' },
+          { template: 'invitation', recipient: 'new@example.com' },
+        ]);
+      } finally {
+        await database.close();
+      }
+      expectOneLineFailure(await portico.run(['client', 'invite', '--workspace', 'acme-studio', '--email', 'not-an-email']), 'not-an-email');
     });
   });
 

@@ -67,6 +67,35 @@ describe.each(testDialects)('limits against abuse, on %s', (dialect) => {
     expect((await browser.post('/magic-login', { email: 'later@example.com' })).status).toBe(200);
   });
 
+  it('caps the emails a workspace sends per hour, whatever the addresses', async () => {
+    const { server, sink, workspace } = await start({ LIMIT_WORKSPACE_EMAILS_PER_HOUR: '3', LIMIT_EMAIL_COOLDOWN: '0' });
+    const emails = ['one@example.com', 'two@example.com', 'three@example.com', 'four@example.com', 'five@example.com'];
+    for (const email of emails) await server.addClient(workspace, email);
+    for (const email of emails) expect((await server.agent(workspace).post('/magic-login', { email })).status).toBe(200);
+    await sink.waitForMails('three@example.com', 1);
+    await settle();
+    expect(emails.map((email) => sink.mailsTo(email).length)).toEqual([1, 1, 1, 0, 0]);
+    // Another workspace on the same server has a budget of its own.
+    const other = await server.createWorkspace('Other');
+    await server.addClient(other, 'four@example.com');
+    await server.agent(other).post('/magic-login', { email: 'four@example.com' });
+    await sink.waitForMails('four@example.com', 1);
+  });
+
+  it('limits link redemptions per IP per 5 minutes, and a workspace may set its own limits', async () => {
+    const { server, workspace } = await start({ LIMIT_IP_REDEMPTIONS_PER_5_MINUTES: '4', LIMIT_IP_PER_MINUTE: '1000' });
+    const statuses: number[] = [];
+    for (let attempt = 0; attempt < 5; attempt += 1) statuses.push((await server.agent(workspace).post('/magic-login/verify', { token: 'y'.repeat(43) })).status);
+    expect(statuses).toEqual([404, 404, 404, 404, 429]);
+
+    const { updateWorkspace } = await import('../src/workspaces/workspaces.js');
+    const strict = await server.createWorkspace('Strict');
+    await updateWorkspace(server.portico.context.db, strict.slug, { limits: { limitIpPerMinute: '2' } });
+    const strictStatuses: number[] = [];
+    for (let attempt = 0; attempt < 3; attempt += 1) strictStatuses.push((await server.agent(strict).post('/magic-login', { email: 'x@example.com' })).status);
+    expect(strictStatuses).toEqual([200, 200, 429]);
+  });
+
   it('believes X-Forwarded-For only under TRUST_PROXY', async () => {
     const { server, workspace } = await start({ LIMIT_IP_PER_MINUTE: '2', TRUST_PROXY: '127.0.0.1' });
     const statuses: number[] = [];

@@ -8,10 +8,17 @@ import { redactDatabaseUrl } from '../storage/database-url.js';
 /** Thrown to end a command with a one-line message and a non-zero exit. */
 export class CommandFailure extends Error {}
 
+/** Thrown to end a command with one line per problem. */
+export class CommandFailures extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.join('; '));
+  }
+}
+
 /** Loads config or ends the command with one line per problem, each naming its variable. */
 export function loadConfigOrFail(): Config {
   const result = loadConfig();
-  if (!result.ok) throw new CommandFailure(result.problems.join('\nportico: '));
+  if (!result.ok) throw new CommandFailures(result.problems.map(escapeControlCharacters));
   return result.config;
 }
 
@@ -37,11 +44,20 @@ export async function runDatabaseCommand<T>(
   }
 }
 
-/** The one line the CLI prints for a failure; never a stack trace. */
+/**
+ * What the CLI prints for a failure: one line (one per problem for bad configuration), with what
+ * the user typed escaped so it cannot break the line or drive the terminal. Never a stack trace.
+ */
 export function describeFailure(error: unknown): string {
-  if (error instanceof CommandFailure) return error.message;
-  if (isAppError(error)) return error.message;
-  return `unexpected failure: ${describeCause(error)}`;
+  if (error instanceof CommandFailures) return error.problems.join('\n');
+  if (error instanceof CommandFailure || isAppError(error)) return escapeControlCharacters(error.message);
+  return escapeControlCharacters(`unexpected failure: ${describeCause(error)}`);
+}
+
+/** `a\nb` → `a\\nb`, other control characters as `\\xNN`. */
+export function escapeControlCharacters(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\x00-\x1f\x7f]/g, (character) => (character === '\n' ? '\\n' : `\\x${character.charCodeAt(0).toString(16).padStart(2, '0')}`));
 }
 
 function describeCause(error: unknown): string {

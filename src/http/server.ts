@@ -4,6 +4,7 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { PorticoContext } from '../context.js';
 import { AppError } from '../errors.js';
 import type { DevMailbox } from '../mail/dev-mailbox.js';
+import { workspaceLimits } from '../rate-limits/limits.js';
 import { hitRateLimit } from '../rate-limits/rate-limits.js';
 import { describeDuration } from '../shared/duration.js';
 import { normalizeRequestHost } from '../workspaces/workspace-url.js';
@@ -69,10 +70,12 @@ export function buildHttpServer({ context, devMailbox, logStream }: HttpServerOp
   app.addHook('preHandler', async (request, reply) => {
     const door = request.routeOptions.config?.door;
     if (!door || request.method !== 'POST') return;
+    const limits = workspaceLimits(context.config.limits, request.workspace);
+    const redemption = door === 'magic-link-redemption';
     const decision = await hitRateLimit(context.db, context.clock.now(), {
       key: `ip:${request.workspace.id}:${door}:${request.ip}`,
-      windowMs: 60_000,
-      limit: context.config.limits.ipRequestsPerMinute,
+      windowMs: redemption ? 5 * 60_000 : 60_000,
+      limit: redemption ? limits.redemptionsPer5Minutes : limits.ipRequestsPerMinute,
     });
     if (decision.allowed) return;
     const seconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));

@@ -5,7 +5,7 @@ import type { PorticoContext } from '../context.js';
 import { hashSecretToken } from '../crypto/tokens.js';
 import { recordAuditEvents } from '../events/audit-events.js';
 import { enqueueMail, eraseMail, type OutboxMail } from '../mail/outbox.js';
-import { takeEmailSlot } from '../rate-limits/rate-limits.js';
+import { decideEmailSend, workspaceLimits } from '../rate-limits/limits.js';
 import type { Database } from '../storage/schema.js';
 import type { Workspace } from '../workspaces/workspaces.js';
 import { buildMagicLinkUrl, issueMagicLinkToken } from './magic-links.js';
@@ -35,12 +35,11 @@ export async function requestMagicLink(
   const email = parseEmailAddress(input.email);
   if (!email.ok) return { ok: false, formError: email.reason };
   const now = context.clock.now();
-  // The per-address limits apply to unknown addresses too, and never show in the answer.
-  const { emailCooldownMs, emailsPerHour } = context.config.limits;
-  const slot = await takeEmailSlot(context.db, now, { key: `email:${workspace.id}:${email.normalized}`, cooldownMs: emailCooldownMs, perHour: emailsPerHour });
-  if (!slot) {
+  // The per-address and per-workspace limits apply to unknown addresses too, and never show in the answer.
+  const decision = await decideEmailSend(context.db, now, workspaceLimits(context.config.limits, workspace), workspace.id, email.normalized);
+  if (decision !== 'allowed') {
     await recordAuditEvents(context.db, [
-      { workspaceId: workspace.id, at: now, type: 'magic_link.requested', email: email.email, ip: input.ip, detail: { outcome: 'rate_limited' } },
+      { workspaceId: workspace.id, at: now, type: 'magic_link.requested', email: email.email, ip: input.ip, detail: { outcome: decision } },
     ]);
     return { ok: true, email: email.email };
   }

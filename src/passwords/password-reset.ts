@@ -6,7 +6,7 @@ import { hashPassword } from '../crypto/password-hashing.js';
 import { generateSecretToken, hashSecretToken } from '../crypto/tokens.js';
 import { recordAuditEvents } from '../events/audit-events.js';
 import { enqueueMail } from '../mail/outbox.js';
-import { takeEmailSlot } from '../rate-limits/rate-limits.js';
+import { decideEmailSend, workspaceLimits } from '../rate-limits/limits.js';
 import { endAllClientSessions } from '../sessions/sessions.js';
 import type { Database } from '../storage/schema.js';
 import type { Workspace } from '../workspaces/workspaces.js';
@@ -28,12 +28,11 @@ export async function requestPasswordReset(
   const email = parseEmailAddress(input.email);
   if (!email.ok) return { ok: false, formError: email.reason };
   const now = context.clock.now();
-  // Sign-in and reset emails share one per-address budget (cooldown and hourly cap).
-  const { emailCooldownMs, emailsPerHour } = context.config.limits;
-  const slot = await takeEmailSlot(context.db, now, { key: `email:${workspace.id}:${email.normalized}`, cooldownMs: emailCooldownMs, perHour: emailsPerHour });
-  const client = slot ? await findClientByNormalizedEmail(context.db, workspace.id, email.normalized) : null;
-  if (!slot || !client || client.disabled_at !== null) {
-    const outcome = !slot ? 'rate_limited' : client ? 'client_disabled' : 'unknown_email';
+  // Sign-in and reset emails share one budget per address and one per workspace.
+  const decision = await decideEmailSend(context.db, now, workspaceLimits(context.config.limits, workspace), workspace.id, email.normalized);
+  const client = decision === 'allowed' ? await findClientByNormalizedEmail(context.db, workspace.id, email.normalized) : null;
+  if (decision !== 'allowed' || !client || client.disabled_at !== null) {
+    const outcome = decision !== 'allowed' ? decision : client ? 'client_disabled' : 'unknown_email';
     await recordAuditEvents(context.db, [{ workspaceId: workspace.id, at: now, type: 'password.reset_requested', email: email.email, ip: input.ip, detail: { outcome } }]);
     return { ok: true, email: email.email };
   }

@@ -12,6 +12,12 @@ export interface WorkspaceTable {
   magic_link_ttl_ms: number;
   mail_from: string | null;
   created_at: number;
+  /** Per-workspace overrides of the abuse limits; null: the environment's default. */
+  limit_email_cooldown_ms: number | null;
+  limit_emails_per_hour: number | null;
+  limit_ip_per_minute: number | null;
+  limit_redemptions_per_5_minutes: number | null;
+  limit_workspace_emails_per_hour: number | null;
 }
 
 export interface ClientTable {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely, Selectable } from 'kysely';
 import { AppError } from '../errors.js';
 import type { Clock } from '../shared/clock.js';
-import { parseDuration } from '../shared/duration.js';
+import { formatDuration, parseDuration } from '../shared/duration.js';
 import type { Database, WorkspaceTable } from '../storage/schema.js';
 import { isUniqueViolation } from '../storage/unique-violation.js';
 import { isValidSlug, slugFromName } from './slug.js';
@@ -14,16 +14,33 @@ export const defaultMagicLinkTtlMs = 15 * 60_000;
 const minMagicLinkTtlMs = 60_000;
 const maxMagicLinkTtlMs = 60 * 60_000;
 
+/** The limits a workspace may set for itself, by CLI option name; `default` goes back to the environment's. */
+export const workspaceLimitOptions = {
+  limitEmailCooldown: { column: 'limit_email_cooldown_ms', kind: 'duration', flag: '--limit-email-cooldown' },
+  limitEmailPerHour: { column: 'limit_emails_per_hour', kind: 'count', flag: '--limit-email-per-hour' },
+  limitIpPerMinute: { column: 'limit_ip_per_minute', kind: 'count', flag: '--limit-ip-per-minute' },
+  limitIpRedemptionsPer5Minutes: { column: 'limit_redemptions_per_5_minutes', kind: 'count', flag: '--limit-ip-redemptions-per-5-minutes' },
+  limitWorkspaceEmailsPerHour: { column: 'limit_workspace_emails_per_hour', kind: 'count', flag: '--limit-workspace-emails-per-hour' },
+} as const;
+
+export type WorkspaceLimitOption = keyof typeof workspaceLimitOptions;
+
 export interface WorkspaceInput {
   name?: string;
   url?: string;
   slug?: string;
   magicLinkTtl?: string;
+  limits?: Partial<Record<WorkspaceLimitOption, string>>;
 }
 
-/** The public face of a workspace, as the CLI prints it. */
+/** The public face of a workspace, as the CLI prints it: the contract's slug, name and url, then its settings. */
 export function describeWorkspace(workspace: Workspace) {
-  return { slug: workspace.slug, name: workspace.name, url: workspace.url };
+  const limits: Record<string, string | number> = {};
+  for (const [option, { column, kind }] of Object.entries(workspaceLimitOptions)) {
+    const value = workspace[column];
+    if (value !== null) limits[option] = kind === 'duration' ? formatDuration(value) : value;
+  }
+  return { slug: workspace.slug, name: workspace.name, url: workspace.url, magicLinkTtl: formatDuration(workspace.magic_link_ttl_ms), limits };
 }
 
 /** Creates a workspace; the slug defaults to one made from the name. */
@@ -45,6 +62,11 @@ export async function createWorkspace(
     magic_link_ttl_ms: input.magicLinkTtl === undefined ? defaultMagicLinkTtlMs : readMagicLinkTtl(input.magicLinkTtl),
     mail_from: null,
     created_at: clock.now(),
+    limit_email_cooldown_ms: null,
+    limit_emails_per_hour: null,
+    limit_ip_per_minute: null,
+    limit_redemptions_per_5_minutes: null,
+    limit_workspace_emails_per_hour: null,
   };
   await assertNoConflict(db, workspace);
   try {
@@ -69,10 +91,25 @@ export async function updateWorkspace(db: Kysely<Database>, slug: string, input:
     updated.host = origin.host;
   }
   if (input.magicLinkTtl !== undefined) updated.magic_link_ttl_ms = readMagicLinkTtl(input.magicLinkTtl);
+  for (const [option, text] of Object.entries(input.limits ?? {}) as [WorkspaceLimitOption, string | undefined][]) {
+    if (text === undefined) continue;
+    const { column, kind, flag } = workspaceLimitOptions[option];
+    updated[column] = readLimit(flag, kind, text);
+  }
   await assertNoConflict(db, updated);
   await db
     .updateTable('workspaces')
-    .set({ name: updated.name, url: updated.url, host: updated.host, magic_link_ttl_ms: updated.magic_link_ttl_ms })
+    .set({
+      name: updated.name,
+      url: updated.url,
+      host: updated.host,
+      magic_link_ttl_ms: updated.magic_link_ttl_ms,
+      limit_email_cooldown_ms: updated.limit_email_cooldown_ms,
+      limit_emails_per_hour: updated.limit_emails_per_hour,
+      limit_ip_per_minute: updated.limit_ip_per_minute,
+      limit_redemptions_per_5_minutes: updated.limit_redemptions_per_5_minutes,
+      limit_workspace_emails_per_hour: updated.limit_workspace_emails_per_hour,
+    })
     .where('id', '=', current.id)
     .execute();
   return updated;
@@ -114,7 +151,9 @@ async function assertNoConflict(db: Kysely<Database>, workspace: Workspace): Pro
 
 function readName(name: string): string {
   const trimmed = name.trim();
-  if (trimmed.length < 1 || trimmed.length > 100) throw new AppError('WORKSPACE_NAME_INVALID');
+  // The name goes into email subjects and one-line CLI output: no line breaks or control characters.
+  // eslint-disable-next-line no-control-regex
+  if (trimmed.length < 1 || trimmed.length > 100 || /[\x00-\x1f\x7f]/.test(trimmed)) throw new AppError('WORKSPACE_NAME_INVALID');
   return trimmed;
 }
 
@@ -124,6 +163,21 @@ function readOrigin(url: string) {
     throw new AppError('WORKSPACE_URL_INVALID', { message: `The workspace URL is not valid: ${origin.reason}. Write an origin like https://portal.example.com.` });
   }
   return origin;
+}
+
+function readLimit(flag: string, kind: 'duration' | 'count', text: string): number | null {
+  if (text.trim() === 'default') return null;
+  if (kind === 'duration') {
+    const parsed = parseDuration(text);
+    if (!parsed.ok || parsed.milliseconds > 24 * 3_600_000) {
+      throw new AppError('LIMIT_INVALID', { message: `${flag} "${text}" is not a duration from 0 to 24h (or "default")` });
+    }
+    return parsed.milliseconds;
+  }
+  if (!/^\d{1,9}$/.test(text.trim()) || Number(text) < 1) {
+    throw new AppError('LIMIT_INVALID', { message: `${flag} "${text}" is not a whole number of at least 1 (or "default")` });
+  }
+  return Number(text);
 }
 
 function readMagicLinkTtl(text: string): number {

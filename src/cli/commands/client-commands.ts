@@ -7,7 +7,7 @@ import { AppError } from '../../errors.js';
 import { inviteClient } from '../../magic-links/invite-client.js';
 import { checkNewPassword } from '../../passwords/password-rules.js';
 import { requireWorkspaceBySlug } from '../../workspaces/workspaces.js';
-import { runDatabaseCommand } from '../command-runner.js';
+import { escapeControlCharacters, runDatabaseCommand } from '../command-runner.js';
 
 type ClientOptions = { workspace: string; email: string; name?: string; passwordStdin?: boolean; json?: boolean };
 
@@ -92,7 +92,7 @@ export function registerClientCommands(program: Command): void {
         (report) =>
           [
             `Added ${report.added}, updated ${report.updated}, rejected ${report.rejected.length}.`,
-            ...report.rejected.map((row) => `  line ${row.line}: ${row.reason}`),
+            ...report.rejected.map((row) => `  line ${row.line}: ${escapeControlCharacters(row.reason)}`),
           ].join('\n'),
       ),
     );

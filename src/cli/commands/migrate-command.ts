@@ -12,10 +12,17 @@ export function registerMigrateCommand(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (options: { json?: boolean }) => {
       const config = loadConfigOrFail();
-      const handle = connectDatabase(config.databaseUrl);
+      const cannot = (error: unknown) =>
+        new CommandFailure(`cannot migrate the database at ${redactDatabaseUrl(config.databaseUrl)}: ${error instanceof Error ? error.message : String(error)}`);
+      let handle: ReturnType<typeof connectDatabase>;
+      try {
+        handle = connectDatabase(config.databaseUrl, 1);
+      } catch (error) {
+        throw cannot(error);
+      }
       try {
         const report = await migrateToLatest(handle).catch((error: unknown) => {
-          throw new CommandFailure(`cannot migrate the database at ${redactDatabaseUrl(config.databaseUrl)}: ${error instanceof Error ? error.message : String(error)}`);
+          throw cannot(error);
         });
         const text = report.applied.length === 0 ? 'The database schema is up to date.' : `Applied ${report.applied.length} migration(s): ${report.applied.join(', ')}`;
         process.stdout.write(options.json ? `${JSON.stringify(report)}\n` : `${text}\n`);

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { createWorkspace, describeWorkspace, listWorkspaces, updateWorkspace } from '../../workspaces/workspaces.js';
+import { createWorkspace, describeWorkspace, listWorkspaces, updateWorkspace, workspaceLimitOptions, type WorkspaceLimitOption } from '../../workspaces/workspaces.js';
 import { runDatabaseCommand } from '../command-runner.js';
 
 type WorkspaceOptions = { name?: string; url?: string; slug?: string; magicLinkTtl?: string; json?: boolean };
@@ -31,11 +31,19 @@ export function registerWorkspaceCommands(program: Command): void {
     .option('--name <name>', 'the name clients see')
     .option('--url <origin>', 'the address clients use: scheme://host[:port]')
     .option('--magic-link-ttl <duration>', 'how long sign-in links stay valid, 1m to 60m')
+    .option('--limit-email-cooldown <duration>', 'least time between two emails to one address, or "default"')
+    .option('--limit-email-per-hour <n>', 'emails to one address per hour, or "default"')
+    .option('--limit-ip-per-minute <n>', 'POSTs per client IP per minute on each door, or "default"')
+    .option('--limit-ip-redemptions-per-5-minutes <n>', 'link redemptions per client IP per 5 minutes, or "default"')
+    .option('--limit-workspace-emails-per-hour <n>', 'sign-in and reset emails the workspace may send per hour, or "default"')
     .option('--json', 'print JSON')
-    .action((slug: string, options: WorkspaceOptions) =>
+    .action((slug: string, options: WorkspaceOptions & Partial<Record<WorkspaceLimitOption, string>>) =>
       runDatabaseCommand(
         options,
-        async (context) => describeWorkspace(await updateWorkspace(context.db, slug, options)),
+        async (context) => {
+          const limits = Object.fromEntries(Object.keys(workspaceLimitOptions).map((option) => [option, options[option as WorkspaceLimitOption]]));
+          return describeWorkspace(await updateWorkspace(context.db, slug, { ...options, limits }));
+        },
         (updated) => `Updated workspace "${updated.slug}" (${updated.name}) at ${updated.url}`,
       ),
     );

@@ -3,6 +3,7 @@ import type { DialectCapabilities } from '../dialects/dialect.js';
 import { initialSchema } from './0001-initial-schema.js';
 import { rateLimits } from './0002-rate-limits.js';
 import { passwordResets } from './0003-password-resets.js';
+import { workspaceLimits } from './0004-workspace-limits.js';
 
 export interface PorticoMigration {
   up(db: Kysely<any>, capabilities: DialectCapabilities): Promise<void>;
@@ -13,4 +14,5 @@ export const migrations: Record<string, PorticoMigration> = {
   '0001-initial-schema': initialSchema,
   '0002-rate-limits': rateLimits,
   '0003-password-resets': passwordResets,
+  '0004-workspace-limits': workspaceLimits,
 };
