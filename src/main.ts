@@ -6,6 +6,7 @@ import { purgeExpiredRecords } from './maintenance/purge-expired.js';
 import { buildHttpServer } from './http/server.js';
 import { resolveMagicLinkRequest } from './magic-links/request-magic-link.js';
 import { DevMailbox } from './mail/dev-mailbox.js';
+import { resolvePasswordResetRequest } from './passwords/password-reset.js';
 import { startOutboxWorker, type OutboxWorker } from './mail/outbox-worker.js';
 import { createSmtpTransport, type MailTransport } from './mail/transport.js';
 import { systemClock, type Clock } from './shared/clock.js';
@@ -49,7 +50,7 @@ export async function startPortico(config: Config, options: PorticoOptions = {})
   const transport: MailTransport = config.smtpUrl ? createSmtpTransport(config.smtpUrl) : (devMailbox as DevMailbox);
   const app = buildHttpServer({ context, devMailbox, logStream: options.logStream });
   worker = startOutboxWorker(context, transport, {
-    preparers: { 'magic-link-request': resolveMagicLinkRequest },
+    preparers: { 'magic-link-request': resolveMagicLinkRequest, 'password-reset-request': resolvePasswordResetRequest },
     leaseMs: config.outboxLeaseMs,
     pollIntervalMs: options.outboxPollIntervalMs,
     logError: (message, error) => app.log.warn({ reason: error instanceof Error ? error.message : String(error) }, message),

@@ -10,7 +10,7 @@ export type OutboxMail = Selectable<OutboxTable>;
  * What an outbox row holds: a mail ready to render, or a request the worker first turns into one
  * (or erases) through a `MailPreparer`.
  */
-export type OutboxTemplate = MailTemplateName | 'magic-link-request';
+export type OutboxTemplate = MailTemplateName | 'magic-link-request' | 'password-reset-request';
 
 /** Turns a request row into a mail row, or erases it and returns null. */
 export type MailPreparer = (db: Kysely<Database>, row: OutboxMail) => Promise<OutboxMail | null>;

@@ -1,12 +1,12 @@
 import type { Kysely } from 'kysely';
-import { findClientByNormalizedEmail, type Client } from '../clients/clients.js';
+import type { Client } from '../clients/clients.js';
 import { parseEmailAddress } from '../clients/email.js';
 import type { PorticoContext } from '../context.js';
 import { hashPassword } from '../crypto/password-hashing.js';
 import { generateSecretToken, hashSecretToken } from '../crypto/tokens.js';
 import { recordAuditEvents } from '../events/audit-events.js';
-import { enqueueMail } from '../mail/outbox.js';
-import { decideEmailSend, workspaceLimits } from '../rate-limits/limits.js';
+import { queueClientEmailRequest, resolveClientEmailRequest } from '../mail/client-email-request.js';
+import { enqueueMail, type OutboxMail } from '../mail/outbox.js';
 import { endAllClientSessions } from '../sessions/sessions.js';
 import type { Database } from '../storage/schema.js';
 import type { Workspace } from '../workspaces/workspaces.js';
@@ -19,7 +19,7 @@ const noticeLifetimeMs = 24 * 3600_000;
 
 export type PasswordResetRequestResult = { ok: true; email: string } | { ok: false; formError: string };
 
-/** "Forgot password": the same answer for every email; a known, enabled client gets a reset link. */
+/** "Forgot password": the same answer, and the same work, for every email; a known, enabled client gets a reset link. */
 export async function requestPasswordReset(
   context: PorticoContext,
   workspace: Workspace,
@@ -27,33 +27,26 @@ export async function requestPasswordReset(
 ): Promise<PasswordResetRequestResult> {
   const email = parseEmailAddress(input.email);
   if (!email.ok) return { ok: false, formError: email.reason };
-  const now = context.clock.now();
   // Sign-in and reset emails share one budget per address and one per workspace.
-  const decision = await decideEmailSend(context.db, now, workspaceLimits(context.config.limits, workspace), workspace.id, email.normalized);
-  const client = decision === 'allowed' ? await findClientByNormalizedEmail(context.db, workspace.id, email.normalized) : null;
-  if (decision !== 'allowed' || !client || client.disabled_at !== null) {
-    const outcome = decision !== 'allowed' ? decision : client ? 'client_disabled' : 'unknown_email';
-    await recordAuditEvents(context.db, [{ workspaceId: workspace.id, at: now, type: 'password.reset_requested', email: email.email, ip: input.ip, detail: { outcome } }]);
-    return { ok: true, email: email.email };
-  }
-  const token = generateSecretToken();
-  const expiresAt = now + passwordResetTtlMs;
-  await context.db.transaction().execute(async (trx) => {
+  await queueClientEmailRequest(context, workspace, { template: 'password-reset-request', email, ip: input.ip, ttlMs: passwordResetTtlMs, eventType: 'password.reset_requested' });
+  return { ok: true, email: email.email };
+}
+
+/** In the outbox worker: stores the reset link of a queued request and turns the row into its mail. */
+export async function resolvePasswordResetRequest(db: Kysely<Database>, row: OutboxMail): Promise<OutboxMail | null> {
+  return resolveClientEmailRequest(db, row, 'password.reset_requested', async (trx, workspace, client, _payload, requestedAt) => {
+    const token = generateSecretToken();
+    const expiresAt = requestedAt + passwordResetTtlMs;
     await trx
       .insertInto('password_resets')
-      .values({ token_hash: hashSecretToken(token), workspace_id: workspace.id, client_id: client.id, created_at: now, expires_at: expiresAt, ended_at: null })
+      .values({ token_hash: hashSecretToken(token), workspace_id: workspace.id, client_id: client.id, created_at: requestedAt, expires_at: expiresAt, ended_at: null })
       .execute();
-    await enqueueMail(trx, now, {
-      workspaceId: workspace.id,
+    return {
       template: 'password-reset',
-      recipient: client.email,
       payload: { link: `${workspace.url}/reset-password?token=${token}`, ttlMs: passwordResetTtlMs, workspaceName: workspace.name, clientName: client.name, from: workspace.mail_from },
       giveUpAt: expiresAt,
-    });
-    await recordAuditEvents(trx, [{ workspaceId: workspace.id, at: now, type: 'password.reset_requested', email: client.email, ip: input.ip, detail: { outcome: 'link_queued' } }]);
+    };
   });
-  context.notifyMailQueued();
-  return { ok: true, email: email.email };
 }
 
 export type ResetLinkInspection = { ok: true; clientEmail: string } | { ok: false; reason: 'unknown' | 'expired' | 'used' };

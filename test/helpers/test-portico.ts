@@ -47,6 +47,8 @@ export async function startTestPortico(options: TestPorticoOptions): Promise<Tes
     LIMIT_EMAIL_COOLDOWN: '0',
     LIMIT_EMAIL_PER_HOUR: '1000000',
     LIMIT_IP_PER_MINUTE: '1000000',
+    LIMIT_IP_REDEMPTIONS_PER_5_MINUTES: '1000000',
+    LIMIT_WORKSPACE_EMAILS_PER_HOUR: '1000000',
     ...(options.smtpUrl ? { SMTP_URL: options.smtpUrl } : {}),
     ...options.env,
   });
