@@ -23,9 +23,11 @@ describe('loadConfig', () => {
       mailFrom: 'Portico <no-reply@localhost>',
       production: false,
       trustProxy: false,
-      limits: { emailCooldownMs: 60_000, emailsPerHour: 5, ipRequestsPerMinute: 10 },
+      limits: { emailCooldownMs: 60_000, emailsPerHour: 5, ipRequestsPerMinute: 10, redemptionsPer5Minutes: 30, workspaceEmailsPerHour: 1000 },
       session: { idleTimeoutMs: 7 * 86_400_000, maxAgeMs: 30 * 86_400_000 },
       logLevel: 'info',
+      outboxLeaseMs: 60_000,
+      databasePoolSize: 10,
     });
   });
 
@@ -45,9 +47,13 @@ describe('loadConfig', () => {
       LIMIT_EMAIL_COOLDOWN: '2m',
       LIMIT_EMAIL_PER_HOUR: '20',
       LIMIT_IP_PER_MINUTE: '100',
+      LIMIT_IP_REDEMPTIONS_PER_5_MINUTES: '60',
+      LIMIT_WORKSPACE_EMAILS_PER_HOUR: '250',
       SESSION_IDLE_TIMEOUT: '1d',
       SESSION_MAX_AGE: '14d',
       LOG_LEVEL: 'debug',
+      OUTBOX_LEASE: '2m',
+      DATABASE_POOL_SIZE: '25',
     });
     expect(config).toEqual({
       port: 8080,
@@ -57,9 +63,11 @@ describe('loadConfig', () => {
       mailFrom: 'Acme <login@acme.example>',
       production: true,
       trustProxy: 1,
-      limits: { emailCooldownMs: 120_000, emailsPerHour: 20, ipRequestsPerMinute: 100 },
+      limits: { emailCooldownMs: 120_000, emailsPerHour: 20, ipRequestsPerMinute: 100, redemptionsPer5Minutes: 60, workspaceEmailsPerHour: 250 },
       session: { idleTimeoutMs: 86_400_000, maxAgeMs: 14 * 86_400_000 },
       logLevel: 'debug',
+      outboxLeaseMs: 120_000,
+      databasePoolSize: 25,
     });
   });
 
