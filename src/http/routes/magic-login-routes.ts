@@ -8,13 +8,14 @@ import { requestMagicLink } from '../../magic-links/request-magic-link.js';
 import { endClientSession } from '../../sessions/sessions.js';
 import { describeDuration } from '../../shared/duration.js';
 import { readCurrentSession } from '../current-session.js';
+import { renderLinkProblem, type LinkProblem } from '../link-problem-page.js';
 import { renderPage } from '../render.js';
 import { prepareTokenPage } from '../security-headers.js';
 import { ensureBrowserCookie, readBrowserCookie, setSessionCookie } from '../session-cookie.js';
 
 type FormBody = Record<string, unknown> | undefined;
 
-const rejectionPages: Record<MagicLinkRejection | 'malformed', { status: number; heading: string; explanation: string }> = {
+const rejectionPages: Record<MagicLinkRejection | 'malformed', LinkProblem> = {
   expired: { status: 410, heading: 'This sign-in link has expired', explanation: 'For your safety, sign-in links work only for a short time. Ask for a new one and use it soon after it arrives.' },
   used: { status: 410, heading: 'This sign-in link has already been used', explanation: 'Each sign-in link works once. If that was not you, nobody can use it again. Ask for a new link to sign in.' },
   superseded: { status: 410, heading: 'This sign-in link no longer works', explanation: 'You signed in with a newer link, which ended the earlier ones. Ask for a new link to sign in again.' },
@@ -78,6 +79,5 @@ export function registerMagicLoginRoutes(app: FastifyInstance, context: PorticoC
 }
 
 function renderRejection(request: FastifyRequest, reply: FastifyReply, reason: MagicLinkRejection | 'malformed') {
-  const page = rejectionPages[reason];
-  return renderPage(request, reply, 'magic-link-invalid', { title: page.heading, heading: page.heading, explanation: page.explanation }, page.status);
+  return renderLinkProblem(request, reply, rejectionPages[reason], { href: '/magic-login', label: 'Email me a new link' });
 }

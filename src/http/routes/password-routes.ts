@@ -11,6 +11,7 @@ import { endClientSession } from '../../sessions/sessions.js';
 import { describeDuration } from '../../shared/duration.js';
 import { readCurrentSession } from '../current-session.js';
 import { sendAppError } from '../error-pages.js';
+import { renderLinkProblem, type LinkProblem } from '../link-problem-page.js';
 import { renderPage } from '../render.js';
 import { prepareTokenPage } from '../security-headers.js';
 import { setSessionCookie } from '../session-cookie.js';
@@ -20,7 +21,7 @@ type FormBody = Record<string, unknown> | undefined;
 
 const invalidCredentials = 'That email and password do not match an account here, or the account has no password. Check them and try again.';
 
-const resetLinkProblems = {
+const resetLinkProblems: Record<'unknown' | 'expired' | 'used', LinkProblem> = {
   unknown: { status: 404, heading: 'This reset link is not valid', explanation: 'The link may be incomplete: some email programs break long links. Ask for a new one.' },
   expired: { status: 410, heading: 'This reset link has expired', explanation: 'Reset links work for a short time only. Ask for a new one.' },
   used: { status: 410, heading: 'This reset link has already been used', explanation: 'Each reset link works once. Ask for a new one if you still need to change your password.' },
@@ -129,6 +130,5 @@ export function registerPasswordRoutes(app: FastifyInstance, context: PorticoCon
 }
 
 function renderResetLinkProblem(request: FastifyRequest, reply: FastifyReply, problem: keyof typeof resetLinkProblems) {
-  const page = resetLinkProblems[problem];
-  return renderPage(request, reply, 'message', { title: page.heading, heading: page.heading, message: page.explanation, actionHref: '/forgot-password', actionLabel: 'Email me a new reset link' }, page.status);
+  return renderLinkProblem(request, reply, resetLinkProblems[problem], { href: '/forgot-password', label: 'Email me a new reset link' });
 }
