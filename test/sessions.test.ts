@@ -140,5 +140,8 @@ describe.each(testDialects)('sessions on %s', (dialect) => {
     const { email, browser } = await signedInClient();
     await disableClient(server.portico.context.db, server.clock, workspace, email);
     expect((await browser.get('/api/me')).status).toBe(401);
+    const { listAuditEvents } = await import('../src/events/audit-events.js');
+    const [latest] = await listAuditEvents(server.portico.context.db, workspace.id, 1);
+    expect(latest).toMatchObject({ type: 'client.disabled', email, sessionsEnded: 1 });
   });
 });

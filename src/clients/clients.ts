@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely, Selectable } from 'kysely';
 import { AppError } from '../errors.js';
+import { recordAuditEvents } from '../events/audit-events.js';
 import type { Clock } from '../shared/clock.js';
 import type { ClientTable, Database } from '../storage/schema.js';
 import { isUniqueViolation } from '../storage/unique-violation.js';
@@ -99,7 +100,12 @@ export async function disableClient(db: Kysely<Database>, clock: Clock, workspac
     if (!client) throw new AppError('CLIENT_NOT_FOUND', { message: `${email.email} is not a client of the workspace "${workspace.slug}".` });
     const disabledAt = client.disabled_at ?? now;
     await trx.updateTable('clients').set({ disabled_at: disabledAt }).where('id', '=', client.id).execute();
-    await trx.deleteFrom('sessions').where('client_id', '=', client.id).execute();
+    const endedSessions = await trx.deleteFrom('sessions').where('client_id', '=', client.id).executeTakeFirst();
+    if (client.disabled_at === null) {
+      await recordAuditEvents(trx, [
+        { workspaceId: workspace.id, at: now, type: 'client.disabled', email: client.email, detail: { sessionsEnded: Number(endedSessions.numDeletedRows) } },
+      ]);
+    }
     await trx
       .updateTable('magic_links')
       .set({ ended_at: now, end_reason: 'client_disabled' })

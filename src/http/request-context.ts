@@ -1,4 +1,3 @@
-import type { ValidSession } from '../sessions/sessions.js';
 import type { Workspace } from '../workspaces/workspaces.js';
 
 declare module 'fastify' {
@@ -18,4 +17,3 @@ declare module 'fastify' {
   }
 }
 
-export type { ValidSession };

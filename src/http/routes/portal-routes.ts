@@ -2,10 +2,12 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { PorticoContext } from '../../context.js';
 import { recordAuditEvents } from '../../events/audit-events.js';
 import { endAllClientSessions, endClientSession, type ValidSession } from '../../sessions/sessions.js';
+import { AppError } from '../../errors.js';
 import { readCurrentSession } from '../current-session.js';
+import { sendAppError } from '../error-pages.js';
 import { renderPage } from '../render.js';
-import { renderAccountPage } from './account-page.js';
 import { clearSessionCookie } from '../session-cookie.js';
+import { renderAccountPage } from './account-page.js';
 
 /** The signed-in side: portal home, account and sessions, sign-out, `/api/me`. */
 export function registerPortalRoutes(app: FastifyInstance, context: PorticoContext): void {
@@ -54,7 +56,7 @@ export function registerPortalRoutes(app: FastifyInstance, context: PorticoConte
 
   app.get('/api/me', { config: { api: true } }, async (request, reply) => {
     const session = await readCurrentSession(context, request);
-    if (!session) return reply.code(401).send({ error: 'not_signed_in', message: 'You are not signed in.' });
+    if (!session) return sendAppError(request, reply, new AppError('NOT_SIGNED_IN'));
     return {
       client: { email: session.clientEmail, name: session.clientName },
       workspace: { slug: request.workspace.slug, name: request.workspace.name },

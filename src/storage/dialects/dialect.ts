@@ -20,7 +20,5 @@ export interface DatabaseHandle {
   readonly capabilities: DialectCapabilities;
   /** Runs `work` while holding a database-wide lock, so two instances never migrate at once. */
   withMigrationLock<T>(work: () => Promise<T>): Promise<T>;
-  /** Answers whether the database responds, for `/healthz`. */
-  ping(): Promise<boolean>;
   close(): Promise<void>;
 }

@@ -1,4 +1,4 @@
-import { Kysely, PostgresDialect, sql } from 'kysely';
+import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import type { Database } from '../schema.js';
 import type { DatabaseHandle, DialectCapabilities } from './dialect.js';
@@ -33,14 +33,6 @@ export function openPostgresDatabase(url: string, poolSize = 10): DatabaseHandle
       } finally {
         await client.query('select pg_advisory_unlock($1)', [migrationLockKey]).catch(() => {});
         client.release();
-      }
-    },
-    async ping() {
-      try {
-        await sql`select 1`.execute(db);
-        return true;
-      } catch {
-        return false;
       }
     },
     async close() {

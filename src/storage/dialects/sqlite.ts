@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, SqliteDialect, sql } from 'kysely';
+import { Kysely, SqliteDialect } from 'kysely';
 import type { Database } from '../schema.js';
 import type { DatabaseHandle, DialectCapabilities } from './dialect.js';
 
@@ -34,14 +34,6 @@ export function openSqliteDatabase(url: string): DatabaseHandle {
     // waits on busy_timeout and then finds the work done.
     async withMigrationLock(work) {
       return work();
-    },
-    async ping() {
-      try {
-        await sql`select 1`.execute(db);
-        return true;
-      } catch {
-        return false;
-      }
     },
     async close() {
       await db.destroy();
