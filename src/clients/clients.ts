@@ -4,7 +4,7 @@ import { AppError } from '../errors.js';
 import { recordAuditEvents } from '../events/audit-events.js';
 import type { Clock } from '../shared/clock.js';
 import type { ClientTable, Database } from '../storage/schema.js';
-import { isUniqueViolation } from '../storage/unique-violation.js';
+import { isUniqueViolation } from '../storage/database-errors.js';
 import type { Workspace } from '../workspaces/workspaces.js';
 import { parseEmailAddress } from './email.js';
 

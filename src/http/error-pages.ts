@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, errorRegistry, isAppError, type ErrorCode } from '../errors.js';
+import { isDatabaseUnavailable } from '../storage/database-errors.js';
 import { renderPage } from './render.js';
 
 const headings: Partial<Record<ErrorCode, string>> = {
@@ -44,13 +45,4 @@ export function sendAppError(request: FastifyRequest, reply: FastifyReply, error
 function badRequestStatus(error: AppError): number {
   const status = (error.cause as { statusCode?: number } | undefined)?.statusCode;
   return typeof status === 'number' && status >= 400 && status < 500 ? status : 400;
-}
-
-const unavailableCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P02', '57P03', '08006', '08001', '08003', 'SQLITE_BUSY', 'SQLITE_CANTOPEN', 'SQLITE_IOERR']);
-
-function isDatabaseUnavailable(error: unknown): boolean {
-  const code = (error as { code?: unknown })?.code;
-  if (typeof code === 'string' && unavailableCodes.has(code)) return true;
-  const message = error instanceof Error ? error.message : '';
-  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(message);
 }

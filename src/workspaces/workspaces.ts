@@ -4,7 +4,7 @@ import { AppError } from '../errors.js';
 import type { Clock } from '../shared/clock.js';
 import { formatDuration, parseDuration } from '../shared/duration.js';
 import type { Database, WorkspaceTable } from '../storage/schema.js';
-import { isUniqueViolation } from '../storage/unique-violation.js';
+import { isUniqueViolation } from '../storage/database-errors.js';
 import { isValidSlug, slugFromName } from './slug.js';
 import { parseWorkspaceOrigin } from './workspace-url.js';
 
