@@ -5,13 +5,13 @@ import { createWorkspace, listWorkspaces, type Workspace } from './workspaces/wo
 export const demoClientEmail = 'client@example.com';
 
 /** On an empty database outside production: a demo workspace at http://localhost:PORT with one client. */
-export async function seedDemoWorkspace(context: PorticoContext): Promise<Workspace | null> {
+export async function seedDemoWorkspace(context: PorticoContext, port: number): Promise<Workspace | null> {
   if (context.config.production) return null;
   if ((await listWorkspaces(context.db)).length > 0) return null;
   const workspace = await createWorkspace(context.db, context.clock, {
     name: 'Demo Portal',
     slug: 'demo',
-    url: `http://localhost:${context.config.port}`,
+    url: `http://localhost:${port}`,
   });
   await addClient(context.db, context.clock, workspace, { email: demoClientEmail, name: 'Demo Client' });
   return workspace;

@@ -45,7 +45,6 @@ export async function startPortico(config: Config, options: PorticoOptions = {})
     config,
     notifyMailQueued: () => worker?.wake(),
   };
-  const demoWorkspace = await seedDemoWorkspace(context);
   const devMailbox = config.smtpUrl ? null : new DevMailbox(options.printDevMail);
   const transport: MailTransport = config.smtpUrl ? createSmtpTransport(config.smtpUrl) : (devMailbox as DevMailbox);
   const app = buildHttpServer({ context, devMailbox, logStream: options.logStream });
@@ -62,29 +61,22 @@ export async function startPortico(config: Config, options: PorticoOptions = {})
     );
   }, purgeEveryMs);
   purgeTimer.unref();
-  let address: string;
-  try {
-    address = await app.listen({ port: config.port, host: config.host });
-  } catch (error) {
+  const stop = async () => {
     clearInterval(purgeTimer);
-    await worker.stop();
+    await app.close();
+    await worker?.stop();
     transport.close();
     await database.close();
+  };
+  let address: string;
+  let demoWorkspace: Workspace | null;
+  try {
+    address = await app.listen({ port: config.port, host: config.host });
+    // Seeded once listening, so the demo's URL carries the port actually bound (PORT=0 picks one).
+    demoWorkspace = await seedDemoWorkspace(context, Number(new URL(address).port));
+  } catch (error) {
+    await stop();
     throw error;
   }
-  return {
-    app,
-    context,
-    database,
-    devMailbox,
-    demoWorkspace,
-    address,
-    async stop() {
-      clearInterval(purgeTimer);
-      await app.close();
-      await worker?.stop();
-      transport.close();
-      await database.close();
-    },
-  };
+  return { app, context, database, devMailbox, demoWorkspace, address, stop };
 }
