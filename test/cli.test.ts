@@ -126,7 +126,8 @@ const test = base.extend<{ portico: PorticoCli }>({
 });
 
 // Every test has its own database and processes, so they may run side by side.
-describe.concurrent('portico command line', () => {
+// Each test starts the CLI a dozen times or more; on a loaded 2-core machine that can take a while.
+describe.concurrent('portico command line', { timeout: 120_000 }, () => {
   describe('workspace create', () => {
     test('makes the slug from the name and prints {slug, name, url} and its settings', async ({ portico }) => {
       const created = await portico.createWorkspace('Acme Studio', 'https://portal.acme.example');

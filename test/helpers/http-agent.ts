@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { rememberSecretCookie } from './issued-secrets.js';
 
 export interface HttpResponse {
   status: number;
@@ -92,6 +93,7 @@ export class HttpAgent {
       const expired = attributes.some((attribute) => /^\s*max-age=0\s*$/i.test(attribute) || /^\s*expires=Thu, 01 Jan 1970/i.test(attribute));
       if (expired || value === '') this.cookies.delete(name);
       else this.cookies.set(name, value);
+      rememberSecretCookie(name, value);
     }
   }
 }

@@ -1,5 +1,6 @@
 import { simpleParser, type ParsedMail } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
+import { rememberSecretsInMail } from './issued-secrets.js';
 
 export interface ReceivedMail {
   to: string[];
@@ -29,6 +30,7 @@ export class SmtpSink {
         stream.on('end', async () => {
           const raw = Buffer.concat(chunks).toString('utf8');
           const parsed: ParsedMail = await simpleParser(raw);
+          rememberSecretsInMail(parsed.text ?? '');
           this.mails.push({
             to: session.envelope.rcptTo.map((recipient) => recipient.address),
             from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',

@@ -5,6 +5,7 @@ import { startPortico, type RunningPortico } from '../../src/main.js';
 import { createWorkspace, type Workspace } from '../../src/workspaces/workspaces.js';
 import { createTestDatabase, type DialectName, type TestDatabase } from './databases.js';
 import { HttpAgent } from './http-agent.js';
+import { leakedSecrets } from './issued-secrets.js';
 import { TestClock } from './test-clock.js';
 
 export interface TestPorticoOptions {
@@ -23,6 +24,8 @@ export interface TestPortico {
   config: Config;
   /** Everything the server logged, for tests that look for leaked secrets. */
   logs: string[];
+  /** What the dev mailbox printed to the console (only without SMTP_URL). */
+  devConsole: string[];
   /** A workspace on its own host name, served by this server (`http://<name>.test:<port>`). */
   createWorkspace(name: string, options?: { ttl?: string }): Promise<Workspace>;
   addClient(workspace: Workspace, email: string, name?: string): Promise<Client>;
@@ -37,12 +40,14 @@ export async function startTestPortico(options: TestPorticoOptions): Promise<Tes
   const database = options.database ?? (await createTestDatabase(options.dialect));
   const clock = options.clock ?? new TestClock();
   const logs: string[] = [];
+  const devConsole: string[] = [];
   const parsed = loadConfig({
     NODE_ENV: 'test',
     PORT: '0',
     HOST: '127.0.0.1',
     DATABASE_URL: database.url,
-    LOG_LEVEL: 'warn',
+    // Debug logging everywhere: stop() fails the test if any issued secret reached the logs.
+    LOG_LEVEL: 'debug',
     // Tests ask for many links from one address and one IP; the limits get tests of their own.
     LIMIT_EMAIL_COOLDOWN: '0',
     LIMIT_EMAIL_PER_HOUR: '1000000',
@@ -62,7 +67,8 @@ export async function startTestPortico(options: TestPorticoOptions): Promise<Tes
         done();
       },
     }),
-    printDevMail: (text) => logs.push(text),
+    // The dev mailbox prints whole mails, links included, on purpose: kept apart from the logs.
+    printDevMail: (text) => devConsole.push(text),
   });
   const port = new URL(portico.address).port;
   return {
@@ -71,6 +77,7 @@ export async function startTestPortico(options: TestPorticoOptions): Promise<Tes
     clock,
     config: parsed.config,
     logs,
+    devConsole,
     createWorkspace: (name, workspaceOptions = {}) =>
       createWorkspace(portico.context.db, clock, {
         name,
@@ -82,6 +89,8 @@ export async function startTestPortico(options: TestPorticoOptions): Promise<Tes
     async stop(stopOptions = {}) {
       await portico.stop();
       if (stopOptions.dropDatabase) await database.drop();
+      const leaked = leakedSecrets(logs.join('\n'));
+      if (leaked.length > 0) throw new Error(`${leaked.length} issued secret(s) appeared in the server's logs`);
     },
   };
 }
