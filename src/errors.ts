@@ -37,7 +37,7 @@ export const errorRegistry = {
   BAD_REQUEST: { status: 400, message: 'The request could not be understood.' },
   NOT_SIGNED_IN: { status: 401, message: 'You are not signed in.' },
   NOT_FOUND: { status: 404, message: 'There is nothing at this address.' },
-  TOO_MANY_REQUESTS: { status: 429, message: 'Too many attempts. Please wait a moment and try again.' },
+  TOO_MANY_REQUESTS: { status: 429, message: 'This was tried too often in a short time. Please wait, then try again.' },
   DATABASE_UNAVAILABLE: { status: 503, message: 'Portico cannot reach its database right now. Please try again shortly.' },
   INTERNAL: { status: 500, message: 'Something went wrong on our side. Please try again.' },
 } as const satisfies Record<string, { status: number; message: string }>;
