@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import { generateSecretToken, hashSecretToken } from '../crypto/tokens.js';
 import type { Clock } from '../shared/clock.js';
+import { prepareQuery } from '../storage/prepared-query.js';
 import type { Database } from '../storage/schema.js';
 
 export type SignInMethod = 'magic_link' | 'password';
@@ -25,6 +26,15 @@ export interface ValidSession {
   clientName: string;
   expiresAt: number;
 }
+
+const selectSessionWithClient = prepareQuery((db, idHash: string, workspaceId: string) =>
+  db
+    .selectFrom('sessions')
+    .innerJoin('clients', 'clients.id', 'sessions.client_id')
+    .select(['sessions.client_id', 'sessions.last_seen_at', 'sessions.expires_at', 'clients.email', 'clients.name', 'clients.disabled_at'])
+    .where('sessions.id_hash', '=', idHash)
+    .where('sessions.workspace_id', '=', workspaceId),
+);
 
 /** Writes `last_seen_at` at most this often, so reading pages does not turn into a write per request. */
 const lastSeenResolutionMs = 60_000;
@@ -70,13 +80,7 @@ export async function validateSessionToken(
 ): Promise<ValidSession | null> {
   const now = clock.now();
   const idHash = hashSecretToken(token);
-  const row = await db
-    .selectFrom('sessions')
-    .innerJoin('clients', 'clients.id', 'sessions.client_id')
-    .select(['sessions.client_id', 'sessions.last_seen_at', 'sessions.expires_at', 'clients.email', 'clients.name', 'clients.disabled_at'])
-    .where('sessions.id_hash', '=', idHash)
-    .where('sessions.workspace_id', '=', workspaceId)
-    .executeTakeFirst();
+  const [row] = await selectSessionWithClient(db, idHash, workspaceId);
   if (!row || row.disabled_at !== null) return null;
   if (row.expires_at <= now || row.last_seen_at + lifetimes.idleTimeoutMs <= now) {
     await db.deleteFrom('sessions').where('id_hash', '=', idHash).execute();

@@ -5,6 +5,7 @@ import type { Clock } from '../shared/clock.js';
 import { formatDuration, parseDuration } from '../shared/duration.js';
 import type { Database, WorkspaceTable } from '../storage/schema.js';
 import { isUniqueViolation } from '../storage/database-errors.js';
+import { prepareQuery } from '../storage/prepared-query.js';
 import { isValidSlug, slugFromName } from './slug.js';
 import { parseWorkspaceOrigin } from './workspace-url.js';
 
@@ -124,9 +125,11 @@ export async function findWorkspaceBySlug(db: Kysely<Database>, slug: string): P
   return (await db.selectFrom('workspaces').selectAll().where('slug', '=', slug).executeTakeFirst()) ?? null;
 }
 
-/** The workspace that owns a normalised `Host` value, or null. */
+const selectWorkspaceByHost = prepareQuery((db, host: string) => db.selectFrom('workspaces').selectAll().where('host', '=', host));
+
+/** The workspace that owns a normalised `Host` value, or null. Runs on every request. */
 export async function findWorkspaceByHost(db: Kysely<Database>, host: string): Promise<Workspace | null> {
-  return (await db.selectFrom('workspaces').selectAll().where('host', '=', host).executeTakeFirst()) ?? null;
+  return (await selectWorkspaceByHost(db, host))[0] ?? null;
 }
 
 /** Like findWorkspaceBySlug, but a missing workspace is an error naming the slug. */

@@ -1,0 +1,45 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createTestDatabase, testDialects } from '../../test/helpers/databases.js';
+import { openDatabase, type DatabaseHandle } from './database.js';
+import { prepareQuery } from './prepared-query.js';
+
+const selectWorkspaceSlug = prepareQuery((db, host: string, minimumTtl: number) =>
+  db.selectFrom('workspaces').select('slug').where('host', '=', host).where('magic_link_ttl_ms', '>=', minimumTtl),
+);
+
+describe.each(testDialects)('a query compiled once, on %s', (dialect) => {
+  const cleanups: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  async function databaseWithWorkspaces(): Promise<DatabaseHandle> {
+    const database = await createTestDatabase(dialect);
+    cleanups.push(() => database.drop());
+    const handle = await openDatabase(database.url);
+    cleanups.push(() => handle.close());
+    const workspace = (slug: string, ttl: number) => ({
+      id: slug, slug, name: slug, url: `http://${slug}.test`, host: `${slug}.test`, magic_link_ttl_ms: ttl, mail_from: null, created_at: 0,
+      limit_email_cooldown_ms: null, limit_emails_per_hour: null, limit_ip_per_minute: null, limit_redemptions_per_5_minutes: null, limit_workspace_emails_per_hour: null,
+    });
+    await handle.db.insertInto('workspaces').values([workspace('alpha', 60_000), workspace('beta', 900_000)]).execute();
+    return handle;
+  }
+
+  it('runs with each call’s own arguments, in and out of transactions', async () => {
+    const { db } = await databaseWithWorkspaces();
+    expect(await selectWorkspaceSlug(db, 'alpha.test', 0)).toEqual([{ slug: 'alpha' }]);
+    expect(await selectWorkspaceSlug(db, 'beta.test', 0)).toEqual([{ slug: 'beta' }]);
+    expect(await selectWorkspaceSlug(db, 'alpha.test', 120_000)).toEqual([]);
+    expect(await selectWorkspaceSlug(db, 'beta.test', 120_000)).toEqual([{ slug: 'beta' }]);
+    await db.transaction().execute(async (trx) => {
+      expect(await selectWorkspaceSlug(trx, 'beta.test', 900_000)).toEqual([{ slug: 'beta' }]);
+    });
+  });
+
+  it('refuses a query that computes with an argument instead of passing it as a value', async () => {
+    const { db } = await databaseWithWorkspaces();
+    const broken = prepareQuery((inner, host: string) => inner.selectFrom('workspaces').select('slug').where('host', '=', `${host}.test`));
+    await expect(broken(db, 'alpha')).rejects.toThrow(/every argument must appear as a value/);
+  });
+});
