@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely, type Selectable } from 'kysely';
 import type { DialectCapabilities } from '../storage/dialects/dialect.js';
+import { prepareQuery } from '../storage/prepared-query.js';
 import type { Database, OutboxTable } from '../storage/schema.js';
 import type { MailTemplateName } from './templates.js';
 
@@ -26,23 +27,26 @@ export interface MailToQueue {
 
 /** Queues a mail. Call it inside the transaction that creates what the mail carries, so neither exists without the other. */
 export async function enqueueMail(db: Kysely<Database>, now: number, mail: MailToQueue): Promise<void> {
-  await db
-    .insertInto('outbox')
-    .values({
-      id: randomUUID(),
-      workspace_id: mail.workspaceId,
-      template: mail.template,
-      recipient: mail.recipient,
-      payload: JSON.stringify(mail.payload),
+  await insertOutboxRow(db, randomUUID(), mail.workspaceId, mail.template, mail.recipient, JSON.stringify(mail.payload), mail.giveUpAt, now);
+}
+
+// Runs for every link request: compiled once (prepareQuery), not per request.
+const insertOutboxRow = prepareQuery(
+  (db, id: string, workspaceId: string, template: string, recipient: string, payload: string, giveUpAt: number, now: number) =>
+    db.insertInto('outbox').values({
+      id,
+      workspace_id: workspaceId,
+      template,
+      recipient,
+      payload,
       attempts: 0,
       next_attempt_at: now,
       lease_until: null,
-      give_up_at: mail.giveUpAt,
+      give_up_at: giveUpAt,
       last_error: null,
       created_at: now,
-    })
-    .execute();
-}
+    }),
+);
 
 /**
  * Takes up to `batchSize` due mails and leases them to this worker until `now + leaseMs`. A worker

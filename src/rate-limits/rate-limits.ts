@@ -1,8 +1,40 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
+import { prepareQuery } from '../storage/prepared-query.js';
 import type { Database } from '../storage/schema.js';
 
 export type RateLimitDecision = { allowed: true } | { allowed: false; retryAfterMs: number };
+
+// Both upserts run on every POST to a door: compiled once (prepareQuery), not per request.
+const countHit = prepareQuery((db, key: string, windowStart: number, now: number) =>
+  db
+    .insertInto('rate_limits')
+    .values({ key, window_start: windowStart, hits: 1, last_hit_at: now, last_hit_id: '' })
+    .onConflict((conflict) =>
+      conflict.column('key').doUpdateSet({
+        hits: sql`case when rate_limits.window_start = excluded.window_start then rate_limits.hits + 1 else 1 end`,
+        window_start: sql`excluded.window_start`,
+        last_hit_at: sql`excluded.last_hit_at`,
+      }),
+    )
+    .returning(['hits']),
+);
+
+const countEmailHit = prepareQuery((db, key: string, windowStart: number, now: number, hitId: string, cooldownCutoff: number, perHour: number) => {
+  const allowed = sql<boolean>`(rate_limits.last_hit_at <= ${cooldownCutoff} and (rate_limits.window_start <> excluded.window_start or rate_limits.hits < ${perHour}))`;
+  return db
+    .insertInto('rate_limits')
+    .values({ key, window_start: windowStart, hits: 1, last_hit_at: now, last_hit_id: hitId })
+    .onConflict((conflict) =>
+      conflict.column('key').doUpdateSet({
+        hits: sql`case when ${allowed} then (case when rate_limits.window_start = excluded.window_start then rate_limits.hits + 1 else 1 end) else rate_limits.hits end`,
+        window_start: sql`case when ${allowed} then excluded.window_start else rate_limits.window_start end`,
+        last_hit_at: sql`case when ${allowed} then excluded.last_hit_at else rate_limits.last_hit_at end`,
+        last_hit_id: sql`case when ${allowed} then excluded.last_hit_id else rate_limits.last_hit_id end`,
+      }),
+    )
+    .returning(['last_hit_id']);
+});
 
 /**
  * Counts one hit against `key` in fixed windows of `windowMs` and says whether it is within
@@ -15,19 +47,8 @@ export async function hitRateLimit(
   rule: { key: string; windowMs: number; limit: number },
 ): Promise<RateLimitDecision> {
   const windowStart = now - (now % rule.windowMs);
-  const row = await db
-    .insertInto('rate_limits')
-    .values({ key: rule.key, window_start: windowStart, hits: 1, last_hit_at: now, last_hit_id: '' })
-    .onConflict((conflict) =>
-      conflict.column('key').doUpdateSet({
-        hits: sql`case when rate_limits.window_start = excluded.window_start then rate_limits.hits + 1 else 1 end`,
-        window_start: sql`excluded.window_start`,
-        last_hit_at: sql`excluded.last_hit_at`,
-      }),
-    )
-    .returning(['hits'])
-    .executeTakeFirstOrThrow();
-  if (row.hits <= rule.limit) return { allowed: true };
+  const [row] = await countHit(db, rule.key, windowStart, now);
+  if (row!.hits <= rule.limit) return { allowed: true };
   return { allowed: false, retryAfterMs: windowStart + rule.windowMs - now };
 }
 
@@ -44,22 +65,9 @@ export async function takeEmailSlot(
   const hour = 3_600_000;
   const windowStart = now - (now % hour);
   const hitId = randomUUID();
-  const allowed = sql<boolean>`(rate_limits.last_hit_at <= ${now - rule.cooldownMs} and (rate_limits.window_start <> excluded.window_start or rate_limits.hits < ${rule.perHour}))`;
-  const row = await db
-    .insertInto('rate_limits')
-    .values({ key: rule.key, window_start: windowStart, hits: 1, last_hit_at: now, last_hit_id: hitId })
-    .onConflict((conflict) =>
-      conflict.column('key').doUpdateSet({
-        hits: sql`case when ${allowed} then (case when rate_limits.window_start = excluded.window_start then rate_limits.hits + 1 else 1 end) else rate_limits.hits end`,
-        window_start: sql`case when ${allowed} then excluded.window_start else rate_limits.window_start end`,
-        last_hit_at: sql`case when ${allowed} then excluded.last_hit_at else rate_limits.last_hit_at end`,
-        last_hit_id: sql`case when ${allowed} then excluded.last_hit_id else rate_limits.last_hit_id end`,
-      }),
-    )
-    .returning(['last_hit_id'])
-    .executeTakeFirstOrThrow();
+  const [row] = await countEmailHit(db, rule.key, windowStart, now, hitId, now - rule.cooldownMs, rule.perHour);
   // Our own id came back only if our hit was the one let through, even among simultaneous ones.
-  return row.last_hit_id === hitId;
+  return row!.last_hit_id === hitId;
 }
 
 /** Forgets counters whose window ended more than `retentionMs` ago. */
