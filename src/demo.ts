@@ -1,5 +1,6 @@
 import { addClient } from './clients/clients.js';
 import type { PorticoContext } from './context.js';
+import { isAppError } from './errors.js';
 import { createWorkspace, listWorkspaces, type Workspace } from './workspaces/workspaces.js';
 
 export const demoClientEmail = 'client@example.com';
@@ -8,11 +9,14 @@ export const demoClientEmail = 'client@example.com';
 export async function seedDemoWorkspace(context: PorticoContext, port: number): Promise<Workspace | null> {
   if (context.config.production) return null;
   if ((await listWorkspaces(context.db)).length > 0) return null;
-  const workspace = await createWorkspace(context.db, context.clock, {
-    name: 'Demo Portal',
-    slug: 'demo',
-    url: `http://localhost:${port}`,
-  });
+  let workspace: Workspace;
+  try {
+    workspace = await createWorkspace(context.db, context.clock, { name: 'Demo Portal', slug: 'demo', url: `http://localhost:${port}` });
+  } catch (error) {
+    // Two instances started at once on an empty database: the other one seeded it first.
+    if (isAppError(error, 'WORKSPACE_SLUG_TAKEN') || isAppError(error, 'WORKSPACE_URL_TAKEN')) return null;
+    throw error;
+  }
   await addClient(context.db, context.clock, workspace, { email: demoClientEmail, name: 'Demo Client' });
   return workspace;
 }

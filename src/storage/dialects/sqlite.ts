@@ -30,15 +30,47 @@ export function openSqliteDatabase(url: string): DatabaseHandle {
   return {
     db,
     capabilities: sqliteCapabilities,
-    // SQLite admits one writer at a time, and Kysely migrates inside a transaction: a second process
-    // waits on busy_timeout and then finds the work done.
+    // Kysely's SQLite migrator takes no lock of its own (it assumes one connection), so two
+    // processes starting at once would both apply the same migration. BEGIN IMMEDIATE takes the
+    // file's write lock for the whole run: the second waits, then finds it done.
     async withMigrationLock(work) {
-      return work();
+      await beginImmediateWithoutBlocking(connection, 30_000);
+      try {
+        const result = await work();
+        connection.exec('COMMIT');
+        return result;
+      } catch (error) {
+        if (connection.inTransaction) connection.exec('ROLLBACK');
+        throw error;
+      }
     },
     async close() {
       await db.destroy();
     },
   };
+}
+
+/**
+ * BEGIN IMMEDIATE, retried every 20 ms while another connection holds the write lock. better-sqlite3
+ * is synchronous: waiting through busy_timeout would block the event loop, and with it a holder in
+ * this same process, until the timeout.
+ */
+async function beginImmediateWithoutBlocking(connection: BetterSqlite3.Database, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  connection.pragma('busy_timeout = 0');
+  try {
+    for (;;) {
+      try {
+        connection.exec('BEGIN IMMEDIATE');
+        return;
+      } catch (error) {
+        if ((error as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() > deadline) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    }
+  } finally {
+    connection.pragma('busy_timeout = 5000');
+  }
 }
 
 /**
