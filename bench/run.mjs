@@ -5,7 +5,8 @@
 //
 // Rate limits stay on: every request still runs every limit check (the database upserts), with the
 // limits raised through their documented settings (LIMIT_*), and 200,000 imported clients so that
-// no per-address limit answers early. Set BENCH_SECONDS to shorten a run.
+// no per-address limit answers early. Set BENCH_SECONDS to shorten a run, BENCH_DATABASES=sqlite (or
+// postgres) to run one database only, and PORTICO_NODE_OPTIONS (e.g. --cpu-prof) for Portico itself.
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -67,7 +68,7 @@ function get(url, headers = {}) {
 
 async function startProcess(args, env, pattern) {
   const started = performance.now();
-  const child = spawn(process.execPath, args, { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, args, { env: { PATH: process.env.PATH, ...env }, cwd: process.cwd(), stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (chunk) => (output += chunk));
   child.stderr.on('data', (chunk) => (output += chunk));
@@ -131,7 +132,8 @@ async function benchPortico(label, databaseUrl) {
   execFileSync(process.execPath, [cli, 'client', 'import', '--workspace', 'bench', csv], { env: { PATH: process.env.PATH, ...env } });
   const importSeconds = (performance.now() - importStarted) / 1000;
 
-  const portico = await startProcess([cli, 'serve'], env, /listening on (http:\/\/\S+) /);
+  const nodeOptions = process.env.PORTICO_NODE_OPTIONS ? { NODE_OPTIONS: process.env.PORTICO_NODE_OPTIONS } : {};
+  const portico = await startProcess([cli, 'serve'], { ...env, ...nodeOptions }, /listening on (http:\/\/\S+) /);
   let healthy = 0;
   while (healthy !== 200) healthy = await get(`${portico.address}/healthz`);
   const startToFirstAnswerMs = performance.now() - portico.started;
@@ -190,10 +192,11 @@ async function benchPortico(label, databaseUrl) {
   return { label, request, redeem, me, outboxRate, idle: idle.rss, peak: peak.peak, startToFirstAnswerMs, importRate: clientCount / importSeconds };
 }
 
-const runs = [await benchPortico('SQLite', `sqlite:${join(folder, 'portico.sqlite')}`)];
+const databases = (process.env.BENCH_DATABASES ?? 'sqlite,postgres').split(',');
+const runs = databases.includes('sqlite') ? [await benchPortico('SQLite', `sqlite:${join(folder, 'portico.sqlite')}`)] : [];
 const adminUrl = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const admin = new pg.Client({ connectionString: adminUrl });
-const pgReachable = await admin.connect().then(() => true, () => false);
+const pgReachable = databases.includes('postgres') && (await admin.connect().then(() => true, () => false));
 if (pgReachable) {
   const name = `portico_bench_${process.pid}`;
   await admin.query(`create database ${name}`);
@@ -206,7 +209,7 @@ if (pgReachable) {
     await admin.end();
   }
 } else {
-  console.log('\n(PostgreSQL not reachable: skipped)');
+  console.log(databases.includes('postgres') ? '\n(PostgreSQL not reachable: skipped)' : '');
 }
 
 // --- summary ------------------------------------------------------------------------------------
@@ -214,7 +217,7 @@ console.log('\nSummary (ratio to the yardstick measured in this run)');
 for (const run of runs) {
   console.log(`  ${run.label}: magic-link request ${run.request.rps.toFixed(0)} req/s (${((run.request.rps / yardRequest.rps) * 100).toFixed(0)}%, p99 ${run.request.p99} ms), redemption ${run.redeem.rps.toFixed(0)} req/s (${((run.redeem.rps / yardRedeem.rps) * 100).toFixed(0)}%, p99 ${run.redeem.p99} ms), /api/me ${run.me.rps.toFixed(0)} req/s, outbox ${run.outboxRate.toFixed(0)} mails/s, idle RSS ${run.idle.toFixed(0)} MB, peak RSS ${run.peak.toFixed(0)} MB, start to first answer ${run.startToFirstAnswerMs.toFixed(0)} ms, import ${run.importRate.toFixed(0)} rows/s`);
 }
-if (runs[1]) {
+if (runs.length === 2) {
   const [sqlite, postgres] = runs;
   console.log(`  PostgreSQL / SQLite: request ${((postgres.request.rps / sqlite.request.rps) * 100).toFixed(0)}%, redemption ${((postgres.redeem.rps / sqlite.redeem.rps) * 100).toFixed(0)}%, /api/me ${((postgres.me.rps / sqlite.me.rps) * 100).toFixed(0)}%`);
 }
