@@ -1,5 +1,6 @@
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
+import { registerDirectRunner } from '../direct-runner.js';
 import type { Database } from '../schema.js';
 import type { DatabaseHandle, DialectCapabilities } from './dialect.js';
 
@@ -22,6 +23,7 @@ export function openPostgresDatabase(url: string, poolSize = 10): DatabaseHandle
   // An idle client losing its connection (database restarted) must not crash the process.
   pool.on('error', () => {});
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  registerDirectRunner(db, async (query, name) => (await pool.query({ name, text: query.sql, values: query.parameters as unknown[] })).rows);
   return {
     db,
     capabilities: postgresCapabilities,

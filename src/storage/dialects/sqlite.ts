@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
+import { registerDirectRunner } from '../direct-runner.js';
 import type { Database } from '../schema.js';
 import type { DatabaseHandle, DialectCapabilities } from './dialect.js';
 
@@ -24,8 +25,20 @@ export function openSqliteDatabase(url: string): DatabaseHandle {
   // Erased rows (sent mail holding a raw link) are overwritten with zeros, not left in free pages.
   connection.pragma('secure_delete = ON');
 
-  const db = new Kysely<Database>({
-    dialect: new SqliteDialect({ database: withStatementCache(connection) }),
+  const cachedConnection = withStatementCache(connection);
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachedConnection }) });
+  registerDirectRunner(db, (query) => {
+    // A transaction is open on the only connection: this query must wait its turn in Kysely's queue.
+    if (!connection.open || connection.inTransaction) return undefined;
+    try {
+      const statement = cachedConnection.prepare(query.sql);
+      const parameters = query.parameters as unknown[];
+      if (statement.reader) return Promise.resolve(statement.all(parameters));
+      statement.run(parameters);
+      return Promise.resolve([]);
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
   });
   return {
     db,

@@ -1,0 +1,22 @@
+import type { CompiledQuery, Kysely } from 'kysely';
+import type { Database } from './schema.js';
+
+/**
+ * Runs a query compiled once (prepared-query.ts) straight on the driver, skipping Kysely's
+ * executor: on SQLite a statement prepared once and run synchronously, on PostgreSQL a named
+ * prepared statement, parsed and planned once per connection. Returns undefined when it cannot run
+ * now (a transaction holds SQLite's only connection), and the caller then queues through Kysely.
+ */
+export type DirectRunner = (query: CompiledQuery, name: string) => Promise<unknown[]> | undefined;
+
+const runners = new WeakMap<Kysely<Database>, DirectRunner>();
+
+/** Called by a dialect when it opens a database. */
+export function registerDirectRunner(db: Kysely<Database>, runner: DirectRunner): void {
+  runners.set(db, runner);
+}
+
+/** The runner of a database opened by a dialect; none inside a transaction, whose queries must run on its connection. */
+export function directRunnerOf(db: Kysely<Database>): DirectRunner | undefined {
+  return db.isTransaction ? undefined : runners.get(db);
+}
