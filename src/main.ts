@@ -11,6 +11,7 @@ import { startOutboxWorker, type OutboxWorker } from './mail/outbox-worker.js';
 import { createSmtpTransport, type MailTransport } from './mail/transport.js';
 import { systemClock, type Clock } from './shared/clock.js';
 import { openDatabase, type DatabaseHandle } from './storage/database.js';
+import { WorkspaceDirectory } from './workspaces/workspace-directory.js';
 import type { Workspace } from './workspaces/workspaces.js';
 
 export interface PorticoOptions {
@@ -27,6 +28,8 @@ export interface RunningPortico {
   context: PorticoContext;
   database: DatabaseHandle;
   devMailbox: DevMailbox | null;
+  /** Workspaces by host, as the HTTP server sees them (kept for a second). */
+  workspaces: WorkspaceDirectory;
   /** The demo workspace, when this start created it. */
   demoWorkspace: Workspace | null;
   /** Where the server listens, e.g. `http://127.0.0.1:3000`. */
@@ -47,7 +50,8 @@ export async function startPortico(config: Config, options: PorticoOptions = {})
   };
   const devMailbox = config.smtpUrl ? null : new DevMailbox(options.printDevMail);
   const transport: MailTransport = config.smtpUrl ? createSmtpTransport(config.smtpUrl) : (devMailbox as DevMailbox);
-  const app = buildHttpServer({ context, devMailbox, logStream: options.logStream });
+  const workspaces = new WorkspaceDirectory(database.db);
+  const app = buildHttpServer({ context, devMailbox, workspaces, logStream: options.logStream });
   worker = startOutboxWorker(context, transport, {
     preparers: { 'magic-link-request': resolveMagicLinkRequest, 'password-reset-request': resolvePasswordResetRequest },
     leaseMs: config.outboxLeaseMs,
@@ -74,9 +78,11 @@ export async function startPortico(config: Config, options: PorticoOptions = {})
     address = await app.listen({ port: config.port, host: config.host });
     // Seeded once listening, so the demo's URL carries the port actually bound (PORT=0 picks one).
     demoWorkspace = await seedDemoWorkspace(context, Number(new URL(address).port));
+    // A request that came before the demo existed must not leave "no workspace here" behind.
+    if (demoWorkspace) workspaces.forget();
   } catch (error) {
     await stop();
     throw error;
   }
-  return { app, context, database, devMailbox, demoWorkspace, address, stop };
+  return { app, context, database, devMailbox, workspaces, demoWorkspace, address, stop };
 }

@@ -4,8 +4,6 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The workspace the `Host` header selects; set for every route but `/healthz`. */
     workspace: Workspace;
-    /** The nonce this response's CSP allows for inline scripts and styles. */
-    cspNonce: string;
   }
   interface FastifyContextConfig {
     /** Served on any host, without a workspace (only `/healthz`). */

@@ -2,18 +2,24 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { generateNonce } from '../crypto/tokens.js';
 import { ensureBrowserCookie, readBrowserCookie } from './session-cookie.js';
 
+/** The CSP of a page: only this response's inline script and style (by nonce), no framing (clickjacking), no plugins. */
+function pagePolicy(nonce: string): string {
+  return `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'`;
+}
+
+/** The CSP of everything that is not a page (JSON, redirects, empty answers): nothing may run or load. */
+const nonPagePolicy = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
 /**
- * Headers on every response. The CSP allows only this response's inline script and style (by
- * nonce), forbids framing (clickjacking) and plugins. `same-origin` sends no `Referer` to other
- * sites while keeping `Origin` on our own form posts (under `no-referrer` browsers send
- * `Origin: null`); token pages tighten it with `useNoReferrerPolicy`. `no-store` keeps signed-in
- * and token pages out of shared and browser caches.
+ * Headers on every response. `same-origin` sends no `Referer` to other sites while keeping
+ * `Origin` on our own form posts (under `no-referrer` browsers send `Origin: null`); token pages
+ * tighten it with `prepareTokenPage`. `no-store` keeps signed-in and token pages out of shared and
+ * browser caches. Pages get their nonce'd CSP from `usePagePolicy` when they are rendered, so an
+ * API answer does not pay for a random nonce it never uses.
  */
-export function setSecurityHeaders(request: FastifyRequest, reply: FastifyReply): void {
-  const nonce = generateNonce();
-  request.cspNonce = nonce;
+export function setSecurityHeaders(reply: FastifyReply): void {
   reply.headers({
-    'content-security-policy': `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'`,
+    'content-security-policy': nonPagePolicy,
     'x-content-type-options': 'nosniff',
     'x-frame-options': 'DENY',
     'referrer-policy': 'same-origin',
@@ -22,6 +28,13 @@ export function setSecurityHeaders(request: FastifyRequest, reply: FastifyReply)
     'permissions-policy': 'camera=(), microphone=(), geolocation=(), payment=()',
     'cache-control': 'no-store',
   });
+}
+
+/** Gives a page its own nonce and the CSP that allows it; returns the nonce for its inline script and style. */
+export function usePagePolicy(reply: FastifyReply): string {
+  const nonce = generateNonce();
+  reply.header('content-security-policy', pagePolicy(nonce));
+  return nonce;
 }
 
 /** HSTS for workspaces served over https: browsers will not try plain http for a year. */

@@ -8,7 +8,7 @@ import { workspaceLimits } from '../rate-limits/limits.js';
 import { hitRateLimit } from '../rate-limits/rate-limits.js';
 import { describeDuration } from '../shared/duration.js';
 import { normalizeRequestHost } from '../workspaces/workspace-url.js';
-import { findWorkspaceByHost } from '../workspaces/workspaces.js';
+import type { WorkspaceDirectory } from '../workspaces/workspace-directory.js';
 import { sendAppError, toAppError } from './error-pages.js';
 import { isSameOriginRequest } from './origin-check.js';
 import './request-context.js';
@@ -23,6 +23,8 @@ export interface HttpServerOptions {
   context: PorticoContext;
   /** Present outside production when no SMTP server is configured. */
   devMailbox: DevMailbox | null;
+  /** Where each request's workspace is looked up by host. */
+  workspaces: WorkspaceDirectory;
   /** A pino destination for the logs; stdout when absent. */
   logStream?: NodeJS.WritableStream;
 }
@@ -31,7 +33,7 @@ export interface HttpServerOptions {
 const bodyLimitBytes = 16 * 1024;
 
 /** Builds the HTTP server: routes on a workspace's own address, picked by the `Host` header. */
-export function buildHttpServer({ context, devMailbox, logStream }: HttpServerOptions): FastifyInstance {
+export function buildHttpServer({ context, devMailbox, workspaces, logStream }: HttpServerOptions): FastifyInstance {
   const app = Fastify({
     logger: {
       level: context.config.logLevel,
@@ -51,13 +53,12 @@ export function buildHttpServer({ context, devMailbox, logStream }: HttpServerOp
   app.register(fastifyCookie);
   app.register(fastifyFormbody);
   app.decorateRequest('workspace', undefined as never);
-  app.decorateRequest('cspNonce', '');
 
   app.addHook('onRequest', async (request, reply) => {
-    setSecurityHeaders(request, reply);
+    setSecurityHeaders(reply);
     if (request.routeOptions.config?.anyHost) return;
     const host = normalizeRequestHost(request.headers.host, request.protocol === 'https' ? 'https' : 'http');
-    const workspace = host ? await findWorkspaceByHost(context.db, host) : null;
+    const workspace = host ? await workspaces.findByHost(host) : null;
     // An address no workspace owns gets a 404 and nothing else: no hint of which hosts exist.
     if (!workspace) return sendAppError(request, reply, new AppError('WORKSPACE_NOT_FOUND'));
     request.workspace = workspace;
