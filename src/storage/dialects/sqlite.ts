@@ -25,21 +25,11 @@ export function openSqliteDatabase(url: string): DatabaseHandle {
   // Erased rows (sent mail holding a raw link) are overwritten with zeros, not left in free pages.
   connection.pragma('secure_delete = ON');
 
-  const cachedConnection = withStatementCache(connection);
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachedConnection }) });
-  registerDirectRunner(db, (query) => {
-    // A transaction is open on the only connection: this query must wait its turn in Kysely's queue.
-    if (!connection.open || connection.inTransaction) return undefined;
-    try {
-      const statement = cachedConnection.prepare(query.sql);
-      const parameters = query.parameters as unknown[];
-      if (statement.reader) return Promise.resolve(statement.all(parameters));
-      statement.run(parameters);
-      return Promise.resolve([]);
-    } catch (error) {
-      return Promise.reject(error as Error);
-    }
-  });
+  const statements = new StatementCache(connection);
+  const writes = new GroupCommit(connection);
+  // Kysely's own queries (and its transactions) run outside any group: it is committed first.
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: forKysely(connection, statements, writes) }) });
+  registerDirectRunner(db, (query) => writes.run(statements.get(query.sql), query.parameters as unknown[]));
   return {
     db,
     capabilities: sqliteCapabilities,
@@ -47,6 +37,7 @@ export function openSqliteDatabase(url: string): DatabaseHandle {
     // processes starting at once would both apply the same migration. BEGIN IMMEDIATE takes the
     // file's write lock for the whole run: the second waits, then finds it done.
     async withMigrationLock(work) {
+      writes.commit();
       await beginImmediateWithoutBlocking(connection, 30_000);
       try {
         const result = await work();
@@ -58,6 +49,7 @@ export function openSqliteDatabase(url: string): DatabaseHandle {
       }
     },
     async close() {
+      writes.commit();
       await db.destroy();
     },
   };
@@ -87,23 +79,105 @@ async function beginImmediateWithoutBlocking(connection: BetterSqlite3.Database,
 }
 
 /**
- * Kysely asks better-sqlite3 to prepare every statement it runs. Preparing is a large share of the
- * cost of a small query, so each distinct SQL text is prepared once and the statement reused.
+ * Each distinct SQL text prepared once: preparing is a large share of the cost of a small query,
+ * and Kysely asks better-sqlite3 to prepare every statement it runs.
  */
-function withStatementCache(connection: BetterSqlite3.Database): BetterSqlite3.Database {
-  const statements = new Map<string, BetterSqlite3.Statement>();
-  const maxCachedStatements = 500;
+class StatementCache {
+  readonly #statements = new Map<string, BetterSqlite3.Statement>();
+  constructor(private readonly connection: BetterSqlite3.Database) {}
+
+  get(text: string): BetterSqlite3.Statement {
+    let statement = this.#statements.get(text);
+    if (!statement) {
+      statement = this.connection.prepare(text);
+      if (this.#statements.size >= 500) this.#statements.clear();
+      this.#statements.set(text, statement);
+    }
+    return statement;
+  }
+}
+
+/**
+ * Group commit for the queries compiled once (the hot paths). A commit writes every page the
+ * transaction touched to the WAL, and the hot paths' small writes touch the same pages (the tail of
+ * the outbox, the counters of the rate limits): committing each on its own wrote the same pages
+ * again and again, and cost more than the statements themselves. So the first write opens a
+ * transaction, every statement run in the same turn of the event loop joins it, and it commits
+ * at `setImmediate`. Each statement's promise settles only once its group is committed (or rolled
+ * back), so nobody answers on the strength of a write that is not yet on disk.
+ */
+class GroupCommit {
+  #group: { settle: ((error: Error | null) => void)[] } | null = null;
+  constructor(private readonly connection: BetterSqlite3.Database) {}
+
+  /** Runs a statement now; undefined when a Kysely transaction holds the connection (the caller queues behind it). */
+  run(statement: BetterSqlite3.Statement, parameters: unknown[]): Promise<unknown[]> | undefined {
+    if (!this.connection.open || (this.connection.inTransaction && !this.#group)) return undefined;
+    if (!this.#group && statement.readonly) {
+      try {
+        return Promise.resolve(statement.all(parameters));
+      } catch (error) {
+        return Promise.reject(error as Error);
+      }
+    }
+    let group: { settle: ((error: Error | null) => void)[] } | null = this.#group;
+    let rows: unknown[];
+    try {
+      group ??= this.#open();
+      rows = statement.reader ? statement.all(parameters) : (statement.run(parameters), []);
+    } catch (error) {
+      // Most failures undo only the statement; some (a full disk) undo the whole transaction.
+      if (group && !this.connection.inTransaction) this.#end(group, error as Error);
+      return Promise.reject(error as Error);
+    }
+    return new Promise((resolve, reject) => group!.settle.push((error) => (error ? reject(error) : resolve(rows))));
+  }
+
+  /** Commits the open group now: before Kysely runs anything, and before closing. */
+  commit(): void {
+    const group = this.#group;
+    if (!group) return;
+    try {
+      this.connection.exec('COMMIT');
+      this.#end(group, null);
+    } catch (error) {
+      if (this.connection.inTransaction) this.connection.exec('ROLLBACK');
+      this.#end(group, error as Error);
+    }
+  }
+
+  #open() {
+    // IMMEDIATE takes the write lock now: a group that first reads could otherwise find the
+    // database changed by another process when it comes to write (SQLITE_BUSY_SNAPSHOT).
+    this.connection.exec('BEGIN IMMEDIATE');
+    const group = { settle: [] as ((error: Error | null) => void)[] };
+    this.#group = group;
+    setImmediate(() => {
+      if (this.#group === group) this.commit();
+    });
+    return group;
+  }
+
+  #end(group: { settle: ((error: Error | null) => void)[] }, error: Error | null): void {
+    if (this.#group === group) this.#group = null;
+    for (const settle of group.settle) settle(error);
+  }
+}
+
+/** The connection as Kysely sees it: statements from the cache, and any open group committed before Kysely's query runs. */
+function forKysely(connection: BetterSqlite3.Database, statements: StatementCache, writes: GroupCommit): BetterSqlite3.Database {
   return new Proxy(connection, {
     get(target, property, receiver) {
       if (property === 'prepare') {
         return (text: string) => {
-          let statement = statements.get(text);
-          if (!statement) {
-            statement = target.prepare(text);
-            if (statements.size >= maxCachedStatements) statements.clear();
-            statements.set(text, statement);
-          }
-          return statement;
+          writes.commit();
+          return statements.get(text);
+        };
+      }
+      if (property === 'close') {
+        return () => {
+          writes.commit();
+          target.close();
         };
       }
       const value = Reflect.get(target, property, receiver);
