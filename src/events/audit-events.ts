@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { prepareQuery } from '../storage/prepared-query.js';
 import type { Database } from '../storage/schema.js';
 
 /** Every kind of audit event Portico records, per workspace. */
@@ -30,22 +31,21 @@ export interface AuditEventInput {
   detail?: Record<string, string | number | boolean | null>;
 }
 
-/** Appends events to the audit log, in the caller's transaction when given one. */
+// Sign-ins and link requests record events: compiled once (prepareQuery), not per request.
+const insertEvent = prepareQuery((db, workspaceId: string, at: number, type: string, email: string | null, ip: string | null, detail: string | null) =>
+  db.insertInto('events').values({ workspace_id: workspaceId, at, type, email, ip, detail }),
+);
+
+/**
+ * Appends events to the audit log, in the caller's transaction when given one. The inserts are
+ * issued together, so on SQLite they land in the same group commit.
+ */
 export async function recordAuditEvents(db: Kysely<Database>, events: AuditEventInput[]): Promise<void> {
-  if (events.length === 0) return;
-  await db
-    .insertInto('events')
-    .values(
-      events.map((event) => ({
-        workspace_id: event.workspaceId,
-        at: event.at,
-        type: event.type,
-        email: event.email ?? null,
-        ip: event.ip ?? null,
-        detail: event.detail ? JSON.stringify(event.detail) : null,
-      })),
-    )
-    .execute();
+  await Promise.all(
+    events.map((event) =>
+      insertEvent(db, event.workspaceId, event.at, event.type, event.email ?? null, event.ip ?? null, event.detail ? JSON.stringify(event.detail) : null),
+    ),
+  );
 }
 
 export interface AuditEvent {

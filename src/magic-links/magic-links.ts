@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import { generateSecretToken, hashSecretToken } from '../crypto/tokens.js';
+import { prepareQuery } from '../storage/prepared-query.js';
 import type { Database } from '../storage/schema.js';
 
 export type MagicLinkRejection = 'unknown' | 'other_workspace' | 'expired' | 'used' | 'superseded' | 'client_disabled';
@@ -79,7 +80,18 @@ export type MagicLinkConsumption =
  */
 export async function consumeMagicLinkToken(db: Kysely<Database>, now: number, workspaceId: string, token: string): Promise<MagicLinkConsumption> {
   const tokenHash = hashSecretToken(token);
-  const ended = await db
+  const ended = await endLiveLinksOfClient(db, now, tokenHash, workspaceId);
+  const used = ended.find((row) => row.token_hash === tokenHash);
+  if (used) {
+    const [client] = await selectClientEmail(db, used.client_id);
+    return { ok: true, clientId: used.client_id, clientEmail: client!.email, nextPath: used.next_path };
+  }
+  return explainRejection(db, now, workspaceId, tokenHash);
+}
+
+// Both run on every redemption: compiled once (prepareQuery), not per request.
+const endLiveLinksOfClient = prepareQuery((db, now: number, tokenHash: string, workspaceId: string) =>
+  db
     .updateTable('magic_links')
     .set((eb) => ({
       ended_at: now,
@@ -97,15 +109,10 @@ export async function consumeMagicLinkToken(db: Kysely<Database>, now: number, w
         .where('live.expires_at', '>', now)
         .where('clients.disabled_at', 'is', null),
     )
-    .returning(['token_hash', 'client_id', 'next_path'])
-    .execute();
-  const used = ended.find((row) => row.token_hash === tokenHash);
-  if (used) {
-    const client = await db.selectFrom('clients').select('email').where('id', '=', used.client_id).executeTakeFirstOrThrow();
-    return { ok: true, clientId: used.client_id, clientEmail: client.email, nextPath: used.next_path };
-  }
-  return explainRejection(db, now, workspaceId, tokenHash);
-}
+    .returning(['token_hash', 'client_id', 'next_path']),
+);
+
+const selectClientEmail = prepareQuery((db, clientId: string) => db.selectFrom('clients').select('email').where('id', '=', clientId));
 
 async function explainRejection(db: Kysely<Database>, now: number, workspaceId: string, tokenHash: string): Promise<MagicLinkConsumption> {
   const row = await db

@@ -8,34 +8,40 @@ export type MagicLinkRedemption =
   | { ok: true; session: StartedSession; nextPath: string | null }
   | { ok: false; reason: MagicLinkRejection };
 
-/** Signs a client in with a link: the link is used and the session started in one transaction. */
+/**
+ * Signs a client in with a link: the link is used (one conditional UPDATE, so of any number of
+ * concurrent redemptions exactly one wins), then the session is started. These are two commits,
+ * as in any server that consumes then signs in: a crash in the instant between them leaves the
+ * link used and no session, and the person asks for a new link; it can never give two sessions or
+ * let a link be used twice. One transaction would take SQLite's only connection for the whole
+ * redemption and keep it out of the group commit that makes redemptions fast.
+ */
 export async function redeemMagicLink(
   context: PorticoContext,
   workspace: Workspace,
   input: { token: string; ip: string; userAgent: string },
 ): Promise<MagicLinkRedemption> {
   const now = context.clock.now();
-  const result = await context.db.transaction().execute(async (trx) => {
-    const consumed = await consumeMagicLinkToken(trx, now, workspace.id, input.token);
-    if (!consumed.ok) return consumed;
-    const session = await startSession(trx, context.clock, context.config.session, {
+  const consumed = await consumeMagicLinkToken(context.db, now, workspace.id, input.token);
+  if (!consumed.ok) {
+    await recordAuditEvents(context.db, [
+      { workspaceId: workspace.id, at: now, type: 'magic_link.rejected', email: consumed.clientEmail, ip: input.ip, detail: { reason: consumed.reason } },
+    ]);
+    return { ok: false, reason: consumed.reason };
+  }
+  // Issued together: on SQLite the session and its events are one group commit.
+  const [session] = await Promise.all([
+    startSession(context.db, context.clock, context.config.session, {
       workspaceId: workspace.id,
       clientId: consumed.clientId,
       method: 'magic_link',
       userAgent: input.userAgent,
       ip: input.ip,
-    });
-    await recordAuditEvents(trx, [
+    }),
+    recordAuditEvents(context.db, [
       { workspaceId: workspace.id, at: now, type: 'magic_link.used', email: consumed.clientEmail, ip: input.ip },
       { workspaceId: workspace.id, at: now, type: 'session.started', email: consumed.clientEmail, ip: input.ip, detail: { method: 'magic_link' } },
-    ]);
-    return { ok: true as const, session, nextPath: consumed.nextPath };
-  });
-  if (!result.ok) {
-    await recordAuditEvents(context.db, [
-      { workspaceId: workspace.id, at: now, type: 'magic_link.rejected', email: result.clientEmail, ip: input.ip, detail: { reason: result.reason } },
-    ]);
-    return { ok: false, reason: result.reason };
-  }
-  return result;
+    ]),
+  ]);
+  return { ok: true, session, nextPath: consumed.nextPath };
 }

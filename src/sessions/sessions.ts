@@ -36,6 +36,21 @@ const selectSessionWithClient = prepareQuery((db, idHash: string, workspaceId: s
     .where('sessions.workspace_id', '=', workspaceId),
 );
 
+const insertSession = prepareQuery(
+  (db, idHash: string, workspaceId: string, clientId: string, method: SignInMethod, userAgent: string, ip: string, now: number, expiresAt: number) =>
+    db.insertInto('sessions').values({
+      id_hash: idHash,
+      workspace_id: workspaceId,
+      client_id: clientId,
+      sign_in_method: method,
+      user_agent: userAgent,
+      ip,
+      created_at: now,
+      last_seen_at: now,
+      expires_at: expiresAt,
+    }),
+);
+
 /** Writes `last_seen_at` at most this often, so reading pages does not turn into a write per request. */
 const lastSeenResolutionMs = 60_000;
 
@@ -50,20 +65,7 @@ export async function startSession(
   const token = generateSecretToken();
   const idHash = hashSecretToken(token);
   const expiresAt = now + lifetimes.maxAgeMs;
-  await db
-    .insertInto('sessions')
-    .values({
-      id_hash: idHash,
-      workspace_id: input.workspaceId,
-      client_id: input.clientId,
-      sign_in_method: input.method,
-      user_agent: input.userAgent.slice(0, 400),
-      ip: input.ip,
-      created_at: now,
-      last_seen_at: now,
-      expires_at: expiresAt,
-    })
-    .execute();
+  await insertSession(db, idHash, input.workspaceId, input.clientId, input.method, input.userAgent.slice(0, 400), input.ip, now, expiresAt);
   return { token, idHash, expiresAt };
 }
 
