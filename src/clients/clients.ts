@@ -5,6 +5,7 @@ import { recordAuditEvents } from '../events/audit-events.js';
 import type { Clock } from '../shared/clock.js';
 import type { ClientTable, Database } from '../storage/schema.js';
 import { isUniqueViolation } from '../storage/database-errors.js';
+import { prepareQuery } from '../storage/prepared-query.js';
 import type { Workspace } from '../workspaces/workspaces.js';
 import { parseEmailAddress } from './email.js';
 
@@ -71,15 +72,13 @@ export async function listClients(db: Kysely<Database>, workspace: Workspace): P
 
 /** The client of a workspace with this (already normalised) email, or null. */
 export async function findClientByNormalizedEmail(db: Kysely<Database>, workspaceId: string, normalizedEmail: string): Promise<Client | null> {
-  return (
-    (await db
-      .selectFrom('clients')
-      .selectAll()
-      .where('workspace_id', '=', workspaceId)
-      .where('email_normalized', '=', normalizedEmail)
-      .executeTakeFirst()) ?? null
-  );
+  return (await selectClientByNormalizedEmail(db, workspaceId, normalizedEmail))[0] ?? null;
 }
+
+// Every link request and password sign-in looks a client up: compiled once (prepareQuery).
+const selectClientByNormalizedEmail = prepareQuery((db, workspaceId: string, normalizedEmail: string) =>
+  db.selectFrom('clients').selectAll().where('workspace_id', '=', workspaceId).where('email_normalized', '=', normalizedEmail),
+);
 
 export async function findClientById(db: Kysely<Database>, workspaceId: string, clientId: string): Promise<Client | null> {
   return (

@@ -19,22 +19,24 @@ export async function issueMagicLinkToken(
 ): Promise<IssuedMagicLink> {
   const token = generateSecretToken();
   const expiresAt = now + input.ttlMs;
-  await db
-    .insertInto('magic_links')
-    .values({
-      token_hash: hashSecretToken(token),
-      workspace_id: input.workspaceId,
-      client_id: input.clientId,
-      browser_binding_hash: input.browserBindingHash,
-      next_path: input.nextPath,
+  await insertMagicLink(db, hashSecretToken(token), input.workspaceId, input.clientId, input.browserBindingHash, input.nextPath, now, expiresAt);
+  return { token, expiresAt };
+}
+
+const insertMagicLink = prepareQuery(
+  (db, tokenHash: string, workspaceId: string, clientId: string, browserBindingHash: string | null, nextPath: string | null, now: number, expiresAt: number) =>
+    db.insertInto('magic_links').values({
+      token_hash: tokenHash,
+      workspace_id: workspaceId,
+      client_id: clientId,
+      browser_binding_hash: browserBindingHash,
+      next_path: nextPath,
       created_at: now,
       expires_at: expiresAt,
       ended_at: null,
       end_reason: null,
-    })
-    .execute();
-  return { token, expiresAt };
-}
+    }),
+);
 
 /** The link in its own workspace's address; never from request headers (host poisoning, CVE-2012-4520). */
 export function buildMagicLinkUrl(workspaceUrl: string, token: string): string {

@@ -35,9 +35,9 @@ export async function requestMagicLink(
 
 /** In the outbox worker: stores the link of a queued request and turns the row into its mail. */
 export async function resolveMagicLinkRequest(db: Kysely<Database>, row: OutboxMail): Promise<OutboxMail | null> {
-  return resolveClientEmailRequest(db, row, 'magic_link.requested', async (trx, workspace, client, payload, requestedAt) => {
+  return resolveClientEmailRequest(db, row, 'magic_link.requested', async (db, workspace, client, payload, requestedAt) => {
     // The link's lifetime counts from the request, not from when the worker got to it.
-    const link = await issueMagicLinkToken(trx, requestedAt, {
+    const link = await issueMagicLinkToken(db, requestedAt, {
       workspaceId: workspace.id,
       clientId: client.id,
       ttlMs: workspace.magic_link_ttl_ms,

@@ -6,7 +6,8 @@ import { recordAuditEvents, type AuditEventType } from '../events/audit-events.j
 import { decideEmailSend, workspaceLimits } from '../rate-limits/limits.js';
 import type { Database } from '../storage/schema.js';
 import type { Workspace } from '../workspaces/workspaces.js';
-import { enqueueMail, eraseMail, type OutboxMail, type OutboxTemplate } from './outbox.js';
+import { prepareQuery } from '../storage/prepared-query.js';
+import { enqueueMail, eraseMail, turnRequestIntoMail, type OutboxMail, type OutboxTemplate } from './outbox.js';
 import type { MailTemplateName } from './templates.js';
 
 /** What a request row carries from the web request to the worker. */
@@ -47,36 +48,35 @@ export interface IssuedClientEmail {
 
 /**
  * In the worker: looks the client up; a known, enabled client gets what `issue` stores (a link),
- * and the request row becomes its mail in the same transaction. Any other request is erased. The
- * outcome goes to the audit log either way.
+ * and the request row becomes its mail. Any other request is erased. The outcome goes to the audit
+ * log either way. The link is stored before the row becomes its mail, without a transaction around
+ * both: a crash in between leaves a link whose token nobody holds (it expires unused), and the
+ * request, still a request, is prepared again once its lease runs out.
  */
 export async function resolveClientEmailRequest(
   db: Kysely<Database>,
   row: OutboxMail,
   eventType: AuditEventType,
-  issue: (trx: Kysely<Database>, workspace: Workspace, client: Client, payload: ClientEmailRequestPayload, requestedAt: number) => Promise<IssuedClientEmail>,
+  issue: (db: Kysely<Database>, workspace: Workspace, client: Client, payload: ClientEmailRequestPayload, requestedAt: number) => Promise<IssuedClientEmail>,
 ): Promise<OutboxMail | null> {
   const payload = JSON.parse(row.payload) as ClientEmailRequestPayload;
-  return db.transaction().execute(async (trx) => {
-    const workspace = await trx.selectFrom('workspaces').selectAll().where('id', '=', row.workspace_id).executeTakeFirst();
-    const client = workspace ? await findClientByNormalizedEmail(trx, workspace.id, payload.normalizedEmail) : null;
-    if (!workspace || !client || client.disabled_at !== null) {
-      await eraseMail(trx, row.id);
-      if (workspace) {
-        const outcome = client ? 'client_disabled' : 'unknown_email';
-        await recordAuditEvents(trx, [{ workspaceId: workspace.id, at: row.created_at, type: eventType, email: payload.typedEmail, ip: payload.ip, detail: { outcome } }]);
-      }
-      return null;
-    }
-    const issued = await issue(trx, workspace, client, payload, row.created_at);
-    // The stored address, never the typed one: mail goes only to the client on record.
-    const mail = await trx
-      .updateTable('outbox')
-      .set({ template: issued.template, recipient: client.email, payload: JSON.stringify(issued.payload), give_up_at: issued.giveUpAt })
-      .where('id', '=', row.id)
-      .returningAll()
-      .executeTakeFirstOrThrow();
-    await recordAuditEvents(trx, [{ workspaceId: workspace.id, at: row.created_at, type: eventType, email: client.email, ip: payload.ip, detail: { outcome: 'link_queued' } }]);
-    return mail;
-  });
+  const [workspace] = await selectWorkspaceById(db, row.workspace_id);
+  const client = workspace ? await findClientByNormalizedEmail(db, workspace.id, payload.normalizedEmail) : null;
+  if (!workspace || !client || client.disabled_at !== null) {
+    const outcome = client ? 'client_disabled' : 'unknown_email';
+    await Promise.all([
+      eraseMail(db, row.id),
+      workspace && recordAuditEvents(db, [{ workspaceId: workspace.id, at: row.created_at, type: eventType, email: payload.typedEmail, ip: payload.ip, detail: { outcome } }]),
+    ]);
+    return null;
+  }
+  const issued = await issue(db, workspace, client, payload, row.created_at);
+  // The stored address, never the typed one: mail goes only to the client on record.
+  const [[mail]] = await Promise.all([
+    turnRequestIntoMail(db, row.id, issued.template, client.email, JSON.stringify(issued.payload), issued.giveUpAt),
+    recordAuditEvents(db, [{ workspaceId: workspace.id, at: row.created_at, type: eventType, email: client.email, ip: payload.ip, detail: { outcome: 'link_queued' } }]),
+  ]);
+  return mail ?? null;
 }
+
+const selectWorkspaceById = prepareQuery((db, id: string) => db.selectFrom('workspaces').selectAll().where('id', '=', id));

@@ -71,13 +71,29 @@ export function startOutboxWorker(context: PorticoContext, transport: MailTransp
     await recordAuditEvents(context.db, [{ workspaceId: mail.workspace_id, at: context.clock.now(), type: sentType, email: mail.recipient, detail: { template: mail.template } }]);
   }
 
+  /**
+   * Keeps up to `batchSize` mails in flight, claiming more whenever half of them are done, so the
+   * SMTP connections are never left idle while a batch waits for its slowest mail.
+   */
   async function drain(): Promise<void> {
-    do {
-      wakeRequested = false;
-      const batch = await claimDueMail(context.db, context.capabilities, context.clock.now(), leaseMs, batchSize);
-      await Promise.all(batch.map((mail) => deliver(mail).catch((error) => logError(`delivering mail ${mail.id} failed`, error))));
-      if (batch.length === batchSize) wakeRequested = true;
-    } while (wakeRequested && !stopped);
+    const inFlight = new Set<Promise<void>>();
+    try {
+      do {
+        wakeRequested = false;
+        const room = batchSize - inFlight.size;
+        const batch = await claimDueMail(context.db, context.capabilities, context.clock.now(), leaseMs, room);
+        for (const mail of batch) {
+          const delivery: Promise<void> = deliver(mail)
+            .catch((error) => logError(`delivering mail ${mail.id} failed`, error))
+            .finally(() => inFlight.delete(delivery));
+          inFlight.add(delivery);
+        }
+        if (batch.length === room) wakeRequested = true;
+        while (inFlight.size > batchSize / 2) await Promise.race(inFlight);
+      } while (wakeRequested && !stopped);
+    } finally {
+      await Promise.all(inFlight);
+    }
   }
 
   function run(): void {

@@ -51,6 +51,8 @@ const insertOutboxRow = prepareQuery(
 /**
  * Takes up to `batchSize` due mails and leases them to this worker until `now + leaseMs`. A worker
  * that dies holding a lease loses it when the lease runs out, and another worker takes the mail.
+ * One statement, so no two workers (or instances) ever claim the same row: on PostgreSQL the rows
+ * another worker is claiming are skipped rather than waited for.
  */
 export async function claimDueMail(
   db: Kysely<Database>,
@@ -59,30 +61,43 @@ export async function claimDueMail(
   leaseMs: number,
   batchSize: number,
 ): Promise<OutboxMail[]> {
-  return db.transaction().execute(async (trx) => {
-    let due = trx
-      .selectFrom('outbox')
-      .select('id')
-      .where('next_attempt_at', '<=', now)
-      .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<=', now)]))
-      .orderBy('next_attempt_at')
-      .limit(batchSize);
-    if (capabilities.supportsSkipLocked) due = due.forUpdate().skipLocked();
-    const ids = (await due.execute()).map((row) => row.id);
-    if (ids.length === 0) return [];
-    return trx
-      .updateTable('outbox')
-      .set({ lease_until: now + leaseMs, attempts: sql`attempts + 1` })
-      .where('id', 'in', ids)
-      .returningAll()
-      .execute();
-  });
+  const claim = capabilities.supportsSkipLocked ? claimDueSkippingLocked : claimDue;
+  return claim(db, now, now + leaseMs, batchSize);
 }
+
+function buildClaim(skipLocked: boolean) {
+  return prepareQuery((db, now: number, leaseUntil: number, batchSize: number) =>
+    db
+      .updateTable('outbox')
+      .set({ lease_until: leaseUntil, attempts: sql`attempts + 1` })
+      .where('id', 'in', (eb) => {
+        const due = eb
+          .selectFrom('outbox as due')
+          .select('due.id')
+          .where('due.next_attempt_at', '<=', now)
+          .where((inner) => inner.or([inner('due.lease_until', 'is', null), inner('due.lease_until', '<=', now)]))
+          .orderBy('due.next_attempt_at')
+          .limit(batchSize);
+        return skipLocked ? due.forUpdate().skipLocked() : due;
+      })
+      .returningAll(),
+  );
+}
+
+const claimDue = buildClaim(false);
+const claimDueSkippingLocked = buildClaim(true);
+
+/** Turns a request row into the mail it asked for, to the client's stored address. */
+export const turnRequestIntoMail = prepareQuery((db, id: string, template: string, recipient: string, payload: string, giveUpAt: number) =>
+  db.updateTable('outbox').set({ template, recipient, payload, give_up_at: giveUpAt }).where('id', '=', id).returningAll(),
+);
 
 /** Erases a mail that went out or can no longer be of use; with its row goes the link it held. */
 export async function eraseMail(db: Kysely<Database>, id: string): Promise<void> {
-  await db.deleteFrom('outbox').where('id', '=', id).execute();
+  await deleteOutboxRow(db, id);
 }
+
+const deleteOutboxRow = prepareQuery((db, id: string) => db.deleteFrom('outbox').where('id', '=', id));
 
 /** Puts a mail back in the queue after a failed attempt, to be tried again at `retryAt`. */
 export async function scheduleMailRetry(db: Kysely<Database>, id: string, retryAt: number, error: string): Promise<void> {

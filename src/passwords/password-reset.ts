@@ -34,10 +34,10 @@ export async function requestPasswordReset(
 
 /** In the outbox worker: stores the reset link of a queued request and turns the row into its mail. */
 export async function resolvePasswordResetRequest(db: Kysely<Database>, row: OutboxMail): Promise<OutboxMail | null> {
-  return resolveClientEmailRequest(db, row, 'password.reset_requested', async (trx, workspace, client, _payload, requestedAt) => {
+  return resolveClientEmailRequest(db, row, 'password.reset_requested', async (db, workspace, client, _payload, requestedAt) => {
     const token = generateSecretToken();
     const expiresAt = requestedAt + passwordResetTtlMs;
-    await trx
+    await db
       .insertInto('password_resets')
       .values({ token_hash: hashSecretToken(token), workspace_id: workspace.id, client_id: client.id, created_at: requestedAt, expires_at: expiresAt, ended_at: null })
       .execute();
