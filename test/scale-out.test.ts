@@ -4,6 +4,7 @@ import { addClient } from '../src/clients/clients.js';
 import { importClients } from '../src/clients/import-clients.js';
 import { systemClock } from '../src/shared/clock.js';
 import { openDatabase, type DatabaseHandle } from '../src/storage/database.js';
+import { workspaceDirectoryTtlMs } from '../src/workspaces/workspace-directory.js';
 import { createWorkspace, type Workspace } from '../src/workspaces/workspaces.js';
 import { createTestDatabase, type TestDatabase } from './helpers/databases.js';
 import { HttpAgent } from './helpers/http-agent.js';
@@ -169,6 +170,8 @@ describe('PostgreSQL stopped and started again under load', () => {
       postgres.stop();
       const health = await new HttpAgent(instances[0]!.address, workspace.url).get('/healthz');
       expect(health.status).toBe(503);
+      // Pages know their workspace from the directory for up to a second; past that, they too answer 503.
+      await new Promise((resolve) => setTimeout(resolve, workspaceDirectoryTtlMs));
       const page = await new HttpAgent(instances[1]!.address, workspace.url).get('/magic-login');
       expect(page.status).toBe(503);
       expect(page.body).toContain('right back');
