@@ -1,4 +1,8 @@
-import validator from 'validator';
+// The one validator needed, not the whole package (10 MB of memory for ~100 validators).
+import isEmailModule from 'validator/lib/isEmail.js';
+
+// A CommonJS module: its function is its `default` as TypeScript sees it (and also at run time).
+const isEmail = isEmailModule.default;
 
 export type EmailParseResult = { ok: true; email: string; normalized: string } | { ok: false; reason: string };
 
@@ -23,7 +27,7 @@ export function parseEmailAddress(input: unknown): EmailParseResult {
   if (at < 1 || !dotAtomLocalPart.test(localPart) || localPart.length > 64) {
     return { ok: false, reason: 'Enter an email address like name@example.com.' };
   }
-  if (!validator.isEmail(email, { allow_display_name: false, allow_utf8_local_part: false, require_tld: true, allow_ip_domain: false })) {
+  if (!isEmail(email, { allow_display_name: false, allow_utf8_local_part: false, require_tld: true, allow_ip_domain: false })) {
     return { ok: false, reason: 'Enter an email address like name@example.com.' };
   }
   return { ok: true, email, normalized: normalizeEmail(email) };

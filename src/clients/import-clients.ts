@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { parse } from 'csv-parse/sync';
 import type { Kysely } from 'kysely';
 import { AppError } from '../errors.js';
 import type { Clock } from '../shared/clock.js';
@@ -19,6 +18,8 @@ export interface ImportReport {
  * its line number and skipped; the good rows are written together in one transaction.
  */
 export async function importClients(db: Kysely<Database>, clock: Clock, workspace: Workspace, csvText: string): Promise<ImportReport> {
+  // Loaded here, not at start-up: only `portico client import` reads CSV.
+  const { parse } = await import('csv-parse/sync');
   let records: { record: string[]; line: number }[];
   try {
     records = (parse(csvText, { bom: true, relax_column_count: true, skip_empty_lines: true, info: true }) as unknown as { record: string[]; info: { lines: number } }[]).map(

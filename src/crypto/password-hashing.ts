@@ -1,4 +1,4 @@
-import { hash, verify, type Algorithm } from '@node-rs/argon2';
+import type { Algorithm } from '@node-rs/argon2';
 import { ConcurrencyLimit } from '../shared/concurrency-limit.js';
 import { generateSecretToken } from './tokens.js';
 
@@ -6,6 +6,22 @@ import { generateSecretToken } from './tokens.js';
 export const passwordHashParameters = { memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
 
 const argon2id = 2 as Algorithm;
+
+let argon2: Promise<typeof import('@node-rs/argon2')> | null = null;
+
+/** Loaded on first use (~14 MB): a server whose clients all sign in by link never needs it. */
+function loadArgon2() {
+  argon2 ??= import('@node-rs/argon2');
+  return argon2;
+}
+
+async function hash(password: string, options: Parameters<(typeof import('@node-rs/argon2'))['hash']>[1]): Promise<string> {
+  return (await loadArgon2()).hash(password, options);
+}
+
+async function verify(passwordHash: string, password: string): Promise<boolean> {
+  return (await loadArgon2()).verify(passwordHash, password);
+}
 
 // Hashing runs on libuv's thread pool (4 threads), never on the event loop. At most 4 at once keeps
 // a login flood to 4 × 19 MiB; the rest queue.

@@ -79,7 +79,7 @@ export async function resetPasswordWithToken(
 ): Promise<PasswordResetResult> {
   const inspection = await inspectPasswordResetToken(context.db, context.clock.now(), workspace.id, input.token);
   if (!inspection.ok) return { ok: false, linkProblem: inspection.reason };
-  const rules = checkNewPassword(input.password, [inspection.clientEmail, workspace.name]);
+  const rules = await checkNewPassword(input.password, [inspection.clientEmail, workspace.name]);
   if (!rules.ok) return { ok: false, formError: rules.reason };
   const passwordHash = await hashPassword(input.password as string);
 

@@ -25,7 +25,7 @@ export async function setClientPassword(
       return { ok: false, field: 'current_password', formError: 'That is not your current password.' };
     }
   }
-  const rules = checkNewPassword(input.newPassword, [client.email, client.name, workspace.name]);
+  const rules = await checkNewPassword(input.newPassword, [client.email, client.name, workspace.name]);
   if (!rules.ok) return { ok: false, field: 'new_password', formError: rules.reason };
   const passwordHash = await hashPassword(input.newPassword as string);
   const now = context.clock.now();

@@ -41,7 +41,7 @@ export function registerClientCommands(program: Command): void {
           let passwordHash: string | null = null;
           if (options.passwordStdin) {
             const password = await readPasswordFromStdin();
-            const rules = checkNewPassword(password, [options.email, options.name ?? '', workspace.name]);
+            const rules = await checkNewPassword(password, [options.email, options.name ?? '', workspace.name]);
             if (!rules.ok) throw new AppError('PASSWORD_REJECTED', { message: `The password cannot be used: ${rules.reason}` });
             passwordHash = await hashPassword(password);
           }

@@ -14,9 +14,9 @@ export function registerMigrateCommand(program: Command): void {
       const config = loadConfigOrFail();
       const cannot = (error: unknown) =>
         new CommandFailure(`cannot migrate the database at ${redactDatabaseUrl(config.databaseUrl)}: ${error instanceof Error ? error.message : String(error)}`);
-      let handle: ReturnType<typeof connectDatabase>;
+      let handle: Awaited<ReturnType<typeof connectDatabase>>;
       try {
-        handle = connectDatabase(config.databaseUrl, 1);
+        handle = await connectDatabase(config.databaseUrl, 1);
       } catch (error) {
         throw cannot(error);
       }

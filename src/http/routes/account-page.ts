@@ -1,4 +1,4 @@
-import Bowser from 'bowser';
+import type Bowser from 'bowser';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { findClientById } from '../../clients/clients.js';
 import type { PorticoContext } from '../../context.js';
@@ -21,9 +21,11 @@ export async function renderAccountPage(
   extras: AccountPageExtras = {},
   status = 200,
 ) {
-  const [client, sessions] = await Promise.all([
+  const [client, sessions, { default: bowser }] = await Promise.all([
     findClientById(context.db, request.workspace.id, session.clientId),
     listClientSessions(context.db, context.clock, context.config.session, session.clientId),
+    // Loaded on the first account page, not at start-up: no other page names browsers.
+    import('bowser'),
   ]);
   const now = context.clock.now();
   return renderPage(request, reply, 'account', {
@@ -37,7 +39,7 @@ export async function renderAccountPage(
     sessions: sessions.map((summary) => ({
       id: summary.idHash,
       current: summary.idHash === session.idHash,
-      browser: describeBrowser(summary.userAgent),
+      browser: describeBrowser(bowser, summary.userAgent),
       method: signInMethodLabels[summary.signInMethod] ?? summary.signInMethod,
       lastSeen: describeLastSeen(now, summary.lastSeenAt),
       lastSeenIso: new Date(summary.lastSeenAt).toISOString(),
@@ -45,9 +47,9 @@ export async function renderAccountPage(
   }, status);
 }
 
-function describeBrowser(userAgent: string): string {
+function describeBrowser(bowser: typeof Bowser, userAgent: string): string {
   if (!userAgent) return 'Unknown browser';
-  const parsed = Bowser.parse(userAgent);
+  const parsed = bowser.parse(userAgent);
   const browser = [parsed.browser.name, parsed.browser.version?.split('.')[0]].filter(Boolean).join(' ');
   const system = parsed.os.name;
   if (!browser) return system ? `Unknown browser on ${system}` : 'Unknown browser';
