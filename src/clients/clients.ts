@@ -5,6 +5,7 @@ import { recordAuditEvents } from '../events/audit-events.js';
 import type { Clock } from '../shared/clock.js';
 import type { ClientTable, Database } from '../storage/schema.js';
 import { isUniqueViolation } from '../storage/database-errors.js';
+import { noteSessionsEnded } from '../sessions/session-cache.js';
 import { prepareQuery } from '../storage/prepared-query.js';
 import type { Workspace } from '../workspaces/workspaces.js';
 import { parseEmailAddress } from './email.js';
@@ -94,7 +95,8 @@ export async function disableClient(db: Kysely<Database>, clock: Clock, workspac
   const email = parseEmailAddress(emailInput);
   if (!email.ok) throw new AppError('CLIENT_EMAIL_INVALID', { message: `"${emailInput}" is not a valid email address: ${email.reason}` });
   const now = clock.now();
-  return db.transaction().execute(async (trx) => {
+  noteSessionsEnded();
+  const disabled = await db.transaction().execute(async (trx) => {
     const client = await findClientByNormalizedEmail(trx, workspace.id, email.normalized);
     if (!client) throw new AppError('CLIENT_NOT_FOUND', { message: `${email.email} is not a client of the workspace "${workspace.slug}".` });
     const disabledAt = client.disabled_at ?? now;
@@ -113,4 +115,7 @@ export async function disableClient(db: Kysely<Database>, clock: Clock, workspac
       .execute();
     return { ...client, disabled_at: disabledAt };
   });
+  // Committed now: sessions read while it was in flight are read again (session-cache.ts).
+  noteSessionsEnded();
+  return disabled;
 }

@@ -10,6 +10,7 @@ import { enqueueMail, type OutboxMail } from '../mail/outbox.js';
 import { endAllClientSessions } from '../sessions/sessions.js';
 import type { Database } from '../storage/schema.js';
 import type { Workspace } from '../workspaces/workspaces.js';
+import { noteSessionsEnded } from '../sessions/session-cache.js';
 import { checkNewPassword } from './password-rules.js';
 
 /** Reset links last 30 minutes: long enough to find the mail, short enough to limit a leaked one. */
@@ -109,6 +110,8 @@ export async function resetPasswordWithToken(
     await recordAuditEvents(trx, [{ workspaceId: workspace.id, at: now, type: 'password.reset', email: updated.email, ip: input.ip }]);
     return updated;
   });
+  // Committed now: sessions read while the reset was in flight are read again (session-cache.ts).
+  if (client) noteSessionsEnded();
   // Lost a race with another use of the same link, or the client was disabled meanwhile.
   if (!client) return { ok: false, linkProblem: 'used' };
   context.notifyMailQueued();

@@ -2,6 +2,7 @@ import type { Client } from '../clients/clients.js';
 import type { PorticoContext } from '../context.js';
 import { hashPassword, verifyPassword } from '../crypto/password-hashing.js';
 import { recordAuditEvents } from '../events/audit-events.js';
+import { noteSessionsEnded } from '../sessions/session-cache.js';
 import type { Workspace } from '../workspaces/workspaces.js';
 import { queuePasswordChangedNotice } from './password-reset.js';
 import { checkNewPassword } from './password-rules.js';
@@ -29,6 +30,7 @@ export async function setClientPassword(
   if (!rules.ok) return { ok: false, field: 'new_password', formError: rules.reason };
   const passwordHash = await hashPassword(input.newPassword as string);
   const now = context.clock.now();
+  noteSessionsEnded();
   await context.db.transaction().execute(async (trx) => {
     await trx.updateTable('clients').set({ password_hash: passwordHash }).where('id', '=', client.id).execute();
     let otherSessions = trx.deleteFrom('sessions').where('client_id', '=', client.id);
@@ -38,6 +40,7 @@ export async function setClientPassword(
     await queuePasswordChangedNotice(trx, workspace, client, now);
     await recordAuditEvents(trx, [{ workspaceId: workspace.id, at: now, type: changing ? 'password.changed' : 'password.set', email: client.email, ip: input.ip }]);
   });
+  noteSessionsEnded();
   context.notifyMailQueued();
   return { ok: true, changed: changing };
 }

@@ -3,6 +3,7 @@ import { generateSecretToken, hashSecretToken } from '../crypto/tokens.js';
 import type { Clock } from '../shared/clock.js';
 import { prepareQuery } from '../storage/prepared-query.js';
 import type { Database } from '../storage/schema.js';
+import { noteSessionsEnded, SessionCache } from './session-cache.js';
 
 export type SignInMethod = 'magic_link' | 'password';
 
@@ -51,6 +52,22 @@ const insertSession = prepareQuery(
     }),
 );
 
+type SessionRow = Awaited<ReturnType<typeof selectSessionWithClient>>[number];
+
+const sessionCaches = new WeakMap<Kysely<Database>, SessionCache<SessionRow>>();
+
+/** The session row with its client, from the cache of this database when it is fresh (session-cache.ts). */
+async function readSession(db: Kysely<Database>, idHash: string, workspaceId: string): Promise<SessionRow | null> {
+  let cache = sessionCaches.get(db);
+  if (!cache && !db.isTransaction) sessionCaches.set(db, (cache = new SessionCache()));
+  const cached = cache?.get(idHash, workspaceId);
+  if (cached) return cached;
+  const ticket = cache?.ticket();
+  const [row] = await selectSessionWithClient(db, idHash, workspaceId);
+  if (row && cache && ticket) cache.remember(idHash, workspaceId, row, ticket);
+  return row ?? null;
+}
+
 /** Writes `last_seen_at` at most this often, so reading pages does not turn into a write per request. */
 const lastSeenResolutionMs = 60_000;
 
@@ -82,13 +99,15 @@ export async function validateSessionToken(
 ): Promise<ValidSession | null> {
   const now = clock.now();
   const idHash = hashSecretToken(token);
-  const [row] = await selectSessionWithClient(db, idHash, workspaceId);
+  const row = await readSession(db, idHash, workspaceId);
   if (!row || row.disabled_at !== null) return null;
   if (row.expires_at <= now || row.last_seen_at + lifetimes.idleTimeoutMs <= now) {
+    noteSessionsEnded();
     await db.deleteFrom('sessions').where('id_hash', '=', idHash).execute();
     return null;
   }
   if (now - row.last_seen_at >= lastSeenResolutionMs) {
+    row.last_seen_at = now;
     await db.updateTable('sessions').set({ last_seen_at: now }).where('id_hash', '=', idHash).execute();
   }
   return { idHash, workspaceId, clientId: row.client_id, clientEmail: row.email, clientName: row.name, expiresAt: row.expires_at };
@@ -126,12 +145,16 @@ export async function listClientSessions(db: Kysely<Database>, clock: Clock, lif
 
 /** Ends one session of a client; true when there was one to end. */
 export async function endClientSession(db: Kysely<Database>, clientId: string, idHash: string): Promise<boolean> {
+  noteSessionsEnded();
   const result = await db.deleteFrom('sessions').where('client_id', '=', clientId).where('id_hash', '=', idHash).executeTakeFirst();
+  noteSessionsEnded();
   return Number(result.numDeletedRows) > 0;
 }
 
 /** Ends every session of a client; returns how many ended. */
 export async function endAllClientSessions(db: Kysely<Database>, clientId: string): Promise<number> {
+  noteSessionsEnded();
   const result = await db.deleteFrom('sessions').where('client_id', '=', clientId).executeTakeFirst();
+  noteSessionsEnded();
   return Number(result.numDeletedRows);
 }
