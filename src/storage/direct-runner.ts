@@ -7,7 +7,14 @@ import type { Database } from './schema.js';
  * prepared statement, parsed and planned once per connection. Returns undefined when it cannot run
  * now (a transaction holds SQLite's only connection), and the caller then queues through Kysely.
  */
-export type DirectRunner = (query: CompiledQuery, name: string) => Promise<unknown[]> | undefined;
+export type DirectRunner = (query: CompiledQuery, name: string, durability: Durability) => Promise<unknown[]> | undefined;
+
+/**
+ * `relaxed` for counters that may lose their last fraction of a second in a database crash (rate
+ * limits): on PostgreSQL they commit without waiting for the disk, so the one row every request
+ * of a workspace counts on is not held for an fsync per request. Everything else is `durable`.
+ */
+export type Durability = 'durable' | 'relaxed';
 
 const runners = new WeakMap<Kysely<Database>, DirectRunner>();
 

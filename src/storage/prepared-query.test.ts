@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createTestDatabase, testDialects } from '../../test/helpers/databases.js';
 import { openDatabase, type DatabaseHandle } from './database.js';
@@ -41,5 +42,21 @@ describe.each(testDialects)('a query compiled once, on %s', (dialect) => {
     const { db } = await databaseWithWorkspaces();
     const broken = prepareQuery((inner, host: string) => inner.selectFrom('workspaces').select('slug').where('host', '=', `${host}.test`));
     await expect(broken(db, 'alpha')).rejects.toThrow(/every argument must appear as a value/);
+  });
+});
+
+describe('a relaxed query on PostgreSQL', () => {
+  it('commits without waiting for the disk (rate-limit counters), while every other query does wait', async () => {
+    const database = await createTestDatabase('postgres');
+    const handle = await openDatabase(database.url);
+    try {
+      const setting = (durability: 'durable' | 'relaxed') =>
+        prepareQuery((db, name: string) => db.selectNoFrom(sql<string>`current_setting(${name})`.as('setting')), { durability });
+      expect(await setting('relaxed')(handle.db, 'synchronous_commit')).toEqual([{ setting: 'off' }]);
+      expect(await setting('durable')(handle.db, 'synchronous_commit')).toEqual([{ setting: 'on' }]);
+    } finally {
+      await handle.close();
+      await database.drop();
+    }
   });
 });

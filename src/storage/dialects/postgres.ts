@@ -17,13 +17,25 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
 /** An arbitrary, fixed key for `pg_advisory_lock`, shared by every Portico instance. */
 const migrationLockKey = 7_231_905_118;
 
+/** Connections for the rate-limit counters, beside `DATABASE_POOL_SIZE` for everything else. */
+export function relaxedPoolSize(poolSize: number): number {
+  return Math.max(2, Math.ceil(poolSize / 2));
+}
+
 /** Opens a `postgres://` URL through a connection pool. */
 export function openPostgresDatabase(url: string, poolSize = 10): DatabaseHandle {
   const pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 5000 });
   // An idle client losing its connection (database restarted) must not crash the process.
   pool.on('error', () => {});
+  // Rate-limit counters commit without waiting for the disk (direct-runner.ts): a pool of their own,
+  // so no other write shares the setting.
+  const relaxedPool = new pg.Pool({ connectionString: url, max: relaxedPoolSize(poolSize), connectionTimeoutMillis: 5000, options: '-c synchronous_commit=off' });
+  relaxedPool.on('error', () => {});
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  registerDirectRunner(db, async (query, name) => (await pool.query({ name, text: query.sql, values: query.parameters as unknown[] })).rows);
+  registerDirectRunner(db, async (query, name, durability) => {
+    const target = durability === 'relaxed' ? relaxedPool : pool;
+    return (await target.query({ name, text: query.sql, values: query.parameters as unknown[] })).rows;
+  });
   return {
     db,
     capabilities: postgresCapabilities,
@@ -39,6 +51,7 @@ export function openPostgresDatabase(url: string, poolSize = 10): DatabaseHandle
     },
     async close() {
       await db.destroy();
+      await relaxedPool.end();
     },
   };
 }
