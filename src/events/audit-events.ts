@@ -31,20 +31,39 @@ export interface AuditEventInput {
   detail?: Record<string, string | number | boolean | null>;
 }
 
-// Sign-ins and link requests record events: compiled once (prepareQuery), not per request.
-const insertEvent = prepareQuery((db, workspaceId: string, at: number, type: string, email: string | null, ip: string | null, detail: string | null) =>
-  db.insertInto('events').values({ workspace_id: workspaceId, at, type, email, ip, detail }),
-);
+const eventColumnCount = 6;
+const maxEventsPerInsert = 4;
 
 /**
- * Appends events to the audit log, in the caller's transaction when given one. The inserts are
- * issued together, so on SQLite they land in the same group commit.
+ * One insert for each number of events recorded together (one or two on the hot paths), each
+ * compiled once (prepareQuery): sign-ins and link requests record events on every request.
  */
-export async function recordAuditEvents(db: Kysely<Database>, events: AuditEventInput[]): Promise<void> {
-  await Promise.all(
-    events.map((event) =>
-      insertEvent(db, event.workspaceId, event.at, event.type, event.email ?? null, event.ip ?? null, event.detail ? JSON.stringify(event.detail) : null),
+const insertEventsByCount = new Map<number, ReturnType<typeof prepareEventInsert>>();
+
+function prepareEventInsert(count: number) {
+  return prepareQuery((db, ...values: (string | number | null)[]) =>
+    db.insertInto('events').values(
+      Array.from({ length: count }, (_, index) => {
+        const [workspaceId, at, type, email, ip, detail] = values.slice(index * eventColumnCount, (index + 1) * eventColumnCount);
+        return { workspace_id: workspaceId as string, at: at as number, type: type as string, email: email as string | null, ip: ip as string | null, detail: detail as string | null };
+      }),
     ),
+  );
+}
+
+/** Appends events to the audit log, in one statement, in the caller's transaction when given one. */
+export async function recordAuditEvents(db: Kysely<Database>, events: AuditEventInput[]): Promise<void> {
+  if (events.length === 0) return;
+  // Callers record one or two; should one ever record many, a few compiled shapes still serve them.
+  if (events.length > maxEventsPerInsert) {
+    for (let start = 0; start < events.length; start += maxEventsPerInsert) await recordAuditEvents(db, events.slice(start, start + maxEventsPerInsert));
+    return;
+  }
+  let insert = insertEventsByCount.get(events.length);
+  if (!insert) insertEventsByCount.set(events.length, (insert = prepareEventInsert(events.length)));
+  await insert(
+    db,
+    ...events.flatMap((event) => [event.workspaceId, event.at, event.type, event.email ?? null, event.ip ?? null, event.detail ? JSON.stringify(event.detail) : null]),
   );
 }
 
