@@ -109,18 +109,28 @@ function rotating(path, headers, next) {
   return [{ method: 'POST', path, headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, setupRequest: (request) => ({ ...request, body: next() }) }];
 }
 
-// --- the yardstick -----------------------------------------------------------------------------
+// --- the yardstick ---------------------------------------------------------------------------
 console.log(`Portico benchmark: ${connections} connections, ${seconds} s after a ${warmupSeconds} s warm-up, on ${execFileSync('nproc').toString().trim()} cores, Node ${process.version}\n`);
-const yardstick = await startProcess([new URL('./yardstick.mjs', import.meta.url).pathname, join(folder, 'yardstick.sqlite'), String(clientCount)], {}, /listening on (http:\/\/\S+)/);
-const yard = { name: 'yardstick', address: yardstick.address };
-console.log('yardstick (minimal node:http + better-sqlite3, same work, no guards)');
-await load('raw node:http "ok"', yard, { method: 'GET', path: '/ok' });
-let yardEmail = 0;
-const yardRequest = await load('magic-link request', yard, { requests: rotating('/magic-login', {}, () => `email=client${yardEmail++ % clientCount}%40example.com`) });
-const yardTokens = await (await fetch(`${yard.address}/_bench/tokens?count=${Math.ceil(yardRequest.rps * (seconds + warmupSeconds) * 1.6)}`, { method: 'POST' })).json();
-let yardToken = 0;
-const yardRedeem = await load('link redemption', yard, { expect: 303, requests: rotating('/magic-login/verify', {}, () => `token=${yardTokens[yardToken++]}`) });
-yardstick.child.kill('SIGKILL');
+
+/** Starts a yardstick, measures its three figures, stops it. */
+async function measureYardstick(title, args, { raw = true } = {}) {
+  const process_ = await startProcess(args, {}, /listening on (http:\/\/\S+)/);
+  const yard = { name: 'yardstick', address: process_.address };
+  console.log(title);
+  if (raw) await load('raw node:http "ok"', yard, { method: 'GET', path: '/ok' });
+  let yardEmail = 0;
+  const request = await load('magic-link request', yard, { requests: rotating('/magic-login', {}, () => `email=client${yardEmail++ % clientCount}%40example.com`) });
+  const yardTokens = await (await fetch(`${yard.address}/_bench/tokens?count=${Math.ceil(request.rps * (seconds + warmupSeconds) * 1.6)}`, { method: 'POST' })).json();
+  let yardToken = 0;
+  const redeem = await load('link redemption', yard, { expect: 303, requests: rotating('/magic-login/verify', {}, () => `token=${yardTokens[yardToken++]}`) });
+  process_.child.kill('SIGKILL');
+  return { request, redeem };
+}
+
+const { request: yardRequest, redeem: yardRedeem } = await measureYardstick('yardstick (minimal node:http + better-sqlite3, same work, no guards)', [
+  new URL('./yardstick.mjs', import.meta.url).pathname, join(folder, 'yardstick.sqlite'), String(clientCount),
+]);
+let pgYard = null;
 
 // --- Portico on each database ------------------------------------------------------------------
 async function benchPortico(label, databaseUrl) {
@@ -211,9 +221,17 @@ if (pgReachable) {
   await admin.query(`create database ${name}`);
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
+  const yardName = `portico_bench_yardstick_${process.pid}`;
+  await admin.query(`create database ${yardName}`);
+  const yardUrl = new URL(adminUrl);
+  yardUrl.pathname = `/${yardName}`;
   try {
+    pgYard = await measureYardstick('yardstick on PostgreSQL (minimal node:http + pg, one statement a step, named prepared statements)', [
+      new URL('./yardstick-postgres.mjs', import.meta.url).pathname, yardUrl.toString(), String(clientCount),
+    ], { raw: false });
     runs.push(await benchPortico('PostgreSQL', url.toString()));
   } finally {
+    await admin.query(`drop database if exists ${yardName} with (force)`);
     await admin.query(`drop database if exists ${name} with (force)`);
     await admin.end();
   }
@@ -229,6 +247,10 @@ for (const run of runs) {
 if (runs.length === 2) {
   const [sqlite, postgres] = runs;
   console.log(`  PostgreSQL / SQLite: request ${((postgres.request.rps / sqlite.request.rps) * 100).toFixed(0)}%, redemption ${((postgres.redeem.rps / sqlite.redeem.rps) * 100).toFixed(0)}%, /api/me ${((postgres.me.rps / sqlite.me.rps) * 100).toFixed(0)}%`);
+}
+if (pgYard && runs.some((run) => run.label === 'PostgreSQL')) {
+  const postgres = runs.find((run) => run.label === 'PostgreSQL');
+  console.log(`  PostgreSQL yardstick: request ${pgYard.request.rps.toFixed(0)} req/s (${((pgYard.request.rps / yardRequest.rps) * 100).toFixed(0)}% of the SQLite yardstick), redemption ${pgYard.redeem.rps.toFixed(0)} req/s (${((pgYard.redeem.rps / yardRedeem.rps) * 100).toFixed(0)}%); Portico on PostgreSQL is ${((postgres.request.rps / pgYard.request.rps) * 100).toFixed(0)}% and ${((postgres.redeem.rps / pgYard.redeem.rps) * 100).toFixed(0)}% of it`);
 }
 await new Promise((resolve) => sink.close(resolve));
 rmSync(folder, { recursive: true, force: true });
