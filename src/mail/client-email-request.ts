@@ -21,7 +21,8 @@ export interface ClientEmailRequestPayload {
 /**
  * "Email me a link" at a door: the request only queues the work. Known and unknown addresses take
  * the very same path here (the per-address and per-workspace budget, then one insert), so neither
- * the answer nor its timing tells whether the address is a client (OWASP ASVS 6.3).
+ * the answer nor its timing tells whether the address is a client (OWASP ASVS 6.3), and the work
+ * that differs happens later, at the worker's own pace.
  */
 export async function queueClientEmailRequest(
   context: PorticoContext,
@@ -36,7 +37,9 @@ export async function queueClientEmailRequest(
   }
   const payload: ClientEmailRequestPayload = { normalizedEmail: request.email.normalized, typedEmail: request.email.email, ip: request.ip, ...request.extra };
   await enqueueMail(context.db, now, { workspaceId: workspace.id, template: request.template, recipient: request.email.normalized, payload, giveUpAt: now + request.ttlMs });
-  context.notifyMailQueued();
+  // The worker is not woken: it takes the request at its next poll (a quarter of a second at most).
+  // Woken now, it would build and send a client's mail while the asker's next request is served,
+  // and that request's timing would tell whether this address is a client (bench:timing caught it).
 }
 
 /** What a door stores for a known client, and the mail that carries it. */

@@ -33,7 +33,7 @@ export function retryDelayMs(attempts: number): number {
  * that is recorded. A crash between sending and erasing can send a mail twice, never lose one.
  */
 export function startOutboxWorker(context: PorticoContext, transport: MailTransport, options: OutboxWorkerOptions = {}): OutboxWorker {
-  const pollIntervalMs = options.pollIntervalMs ?? 500;
+  const pollIntervalMs = options.pollIntervalMs ?? 250;
   const leaseMs = options.leaseMs ?? 60_000;
   const batchSize = options.batchSize ?? 50;
   const logError = options.logError ?? (() => {});
