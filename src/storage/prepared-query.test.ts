@@ -46,17 +46,32 @@ describe.each(testDialects)('a query compiled once, on %s', (dialect) => {
 });
 
 describe('a relaxed query on PostgreSQL', () => {
-  it('commits without waiting for the disk (rate-limit counters), while every other query does wait', async () => {
+  const setting = (durability: 'durable' | 'relaxed') =>
+    prepareQuery((db, name: string) => db.selectNoFrom(sql<string>`current_setting(${name})`.as('setting')), { durability });
+
+  async function withDatabase(urlOf: (url: string) => string, check: (handle: DatabaseHandle) => Promise<void>) {
     const database = await createTestDatabase('postgres');
-    const handle = await openDatabase(database.url);
+    const handle = await openDatabase(urlOf(database.url));
     try {
-      const setting = (durability: 'durable' | 'relaxed') =>
-        prepareQuery((db, name: string) => db.selectNoFrom(sql<string>`current_setting(${name})`.as('setting')), { durability });
-      expect(await setting('relaxed')(handle.db, 'synchronous_commit')).toEqual([{ setting: 'off' }]);
-      expect(await setting('durable')(handle.db, 'synchronous_commit')).toEqual([{ setting: 'on' }]);
+      await check(handle);
     } finally {
       await handle.close();
       await database.drop();
     }
+  }
+
+  it('commits without waiting for the disk (rate-limit counters), while every other query does wait', async () => {
+    await withDatabase((url) => url, async ({ db }) => {
+      expect(await setting('relaxed')(db, 'synchronous_commit')).toEqual([{ setting: 'off' }]);
+      expect(await setting('durable')(db, 'synchronous_commit')).toEqual([{ setting: 'on' }]);
+    });
+  });
+
+  it('keeps the options a DATABASE_URL sets for every connection', async () => {
+    await withDatabase((url) => `${url}?options=${encodeURIComponent('-c application_name=portico_here')}`, async ({ db }) => {
+      expect(await setting('relaxed')(db, 'application_name')).toEqual([{ setting: 'portico_here' }]);
+      expect(await setting('relaxed')(db, 'synchronous_commit')).toEqual([{ setting: 'off' }]);
+      expect(await setting('durable')(db, 'application_name')).toEqual([{ setting: 'portico_here' }]);
+    });
   });
 });

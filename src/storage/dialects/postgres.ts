@@ -22,6 +22,17 @@ export function relaxedPoolSize(poolSize: number): number {
   return Math.max(2, Math.ceil(poolSize / 2));
 }
 
+/**
+ * The URL with `-c synchronous_commit=off` added to its `options` (pg lets the URL's `options`
+ * override a separate setting, so settings such as `search_path` given there are kept beside it).
+ */
+export function withSynchronousCommitOff(url: string): string {
+  const parsed = new URL(url);
+  const options = parsed.searchParams.get('options');
+  parsed.searchParams.set('options', [options, '-c synchronous_commit=off'].filter(Boolean).join(' '));
+  return parsed.toString();
+}
+
 /** Opens a `postgres://` URL through a connection pool. */
 export function openPostgresDatabase(url: string, poolSize = 10): DatabaseHandle {
   const pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 5000 });
@@ -29,7 +40,7 @@ export function openPostgresDatabase(url: string, poolSize = 10): DatabaseHandle
   pool.on('error', () => {});
   // Rate-limit counters commit without waiting for the disk (direct-runner.ts): a pool of their own,
   // so no other write shares the setting.
-  const relaxedPool = new pg.Pool({ connectionString: url, max: relaxedPoolSize(poolSize), connectionTimeoutMillis: 5000, options: '-c synchronous_commit=off' });
+  const relaxedPool = new pg.Pool({ connectionString: withSynchronousCommitOff(url), max: relaxedPoolSize(poolSize), connectionTimeoutMillis: 5000 });
   relaxedPool.on('error', () => {});
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   registerDirectRunner(db, async (query, name, durability) => {
