@@ -11,7 +11,7 @@ import { startOutboxWorker, type OutboxWorker } from './mail/outbox-worker.js';
 import { createSmtpTransport, type MailTransport } from './mail/transport.js';
 import { systemClock, type Clock } from './shared/clock.js';
 import { openDatabase, type DatabaseHandle } from './storage/database.js';
-import { WorkspaceDirectory } from './workspaces/workspace-directory.js';
+import { workspaceDirectoryOf, type WorkspaceDirectory } from './workspaces/workspace-directory.js';
 import type { Workspace } from './workspaces/workspaces.js';
 
 export interface PorticoOptions {
@@ -50,7 +50,7 @@ export async function startPortico(config: Config, options: PorticoOptions = {})
   };
   const devMailbox = config.smtpUrl ? null : new DevMailbox(options.printDevMail);
   const transport: MailTransport = config.smtpUrl ? createSmtpTransport(config.smtpUrl) : (devMailbox as DevMailbox);
-  const workspaces = new WorkspaceDirectory(database.db);
+  const workspaces = workspaceDirectoryOf(database.db);
   const app = buildHttpServer({ context, devMailbox, workspaces, logStream: options.logStream });
   worker = startOutboxWorker(context, transport, {
     preparers: { 'magic-link-request': resolveMagicLinkRequest, 'password-reset-request': resolvePasswordResetRequest },

@@ -5,8 +5,8 @@ import type { PorticoContext } from '../context.js';
 import { recordAuditEvents, type AuditEventType } from '../events/audit-events.js';
 import { decideEmailSend, workspaceLimits } from '../rate-limits/limits.js';
 import type { Database } from '../storage/schema.js';
+import { workspaceDirectoryOf } from '../workspaces/workspace-directory.js';
 import type { Workspace } from '../workspaces/workspaces.js';
-import { prepareQuery } from '../storage/prepared-query.js';
 import { enqueueMail, eraseMail, turnRequestIntoMail, type OutboxMail, type OutboxTemplate } from './outbox.js';
 import type { MailTemplateName } from './templates.js';
 
@@ -63,7 +63,8 @@ export async function resolveClientEmailRequest(
   issue: (db: Kysely<Database>, workspace: Workspace, client: Client, payload: ClientEmailRequestPayload, requestedAt: number) => Promise<IssuedClientEmail>,
 ): Promise<OutboxMail | null> {
   const payload = JSON.parse(row.payload) as ClientEmailRequestPayload;
-  const [workspace] = await selectWorkspaceById(db, row.workspace_id);
+  // A workspace changed through the CLI shows here within a second, as it does to requests.
+  const workspace = await workspaceDirectoryOf(db).findById(row.workspace_id);
   const client = workspace ? await findClientByNormalizedEmail(db, workspace.id, payload.normalizedEmail) : null;
   if (!workspace || !client || client.disabled_at !== null) {
     const outcome = client ? 'client_disabled' : 'unknown_email';
@@ -81,5 +82,3 @@ export async function resolveClientEmailRequest(
   ]);
   return mail ?? null;
 }
-
-const selectWorkspaceById = prepareQuery((db, id: string) => db.selectFrom('workspaces').selectAll().where('id', '=', id));

@@ -21,7 +21,7 @@ describe.each(testDialects)('the workspace directory of a running server, on %s'
     return { db, directory, advance: (ms: number) => (now += ms) };
   }
 
-  it('sees a change made elsewhere (the CLI) within its lifetime, and a forgotten one at once', async () => {
+  it('sees a change made elsewhere (the CLI) within its lifetime, by host and by id, and a forgotten one at once', async () => {
     const { db, directory, advance } = await setUp();
     await createWorkspace(db, systemClock, { name: 'Acme', url: 'https://acme.example', slug: 'acme' });
     expect((await directory.findByHost('acme.example'))?.name).toBe('Acme');
@@ -31,6 +31,13 @@ describe.each(testDialects)('the workspace directory of a running server, on %s'
     expect((await directory.findByHost('acme.example'))?.name).toBe('Acme');
     advance(1);
     expect((await directory.findByHost('acme.example'))?.name).toBe('Acme Studio');
+
+    const acme = await directory.findByHost('acme.example');
+    expect((await directory.findById(acme!.id))?.name).toBe('Acme Studio');
+    await updateWorkspace(db, 'acme', { name: 'Acme Studios' });
+    expect((await directory.findById(acme!.id))?.name).toBe('Acme Studio');
+    advance(workspaceDirectoryTtlMs);
+    expect((await directory.findById(acme!.id))?.name).toBe('Acme Studios');
 
     await updateWorkspace(db, 'acme', { url: 'https://portal.acme.example' });
     directory.forget();

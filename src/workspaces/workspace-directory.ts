@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../storage/schema.js';
-import { findWorkspaceByHost, type Workspace } from './workspaces.js';
+import { findWorkspaceByHost, findWorkspaceById, type Workspace } from './workspaces.js';
 
 /** How long a looked-up workspace (or the absence of one) is trusted before it is read again. */
 export const workspaceDirectoryTtlMs = 1000;
@@ -9,13 +9,14 @@ export const workspaceDirectoryTtlMs = 1000;
 const maxEntries = 10_000;
 
 /**
- * The workspace of every request, by host, kept for a second. Every request needs it and it
- * changes only through `portico workspace update`, so a running server sees such a change within
- * a second instead of reading the same row on every request. Unknown hosts are kept too: a flood of
- * them costs one read a second each.
+ * The workspace of every request (by host) and of every mail the worker prepares (by id), kept for
+ * a second. Both need it constantly and it changes only through `portico workspace update`, so a
+ * running server sees such a change within a second instead of reading the same row each time.
+ * Unknown hosts are kept too: a flood of them costs one read a second each.
  */
 export class WorkspaceDirectory {
   readonly #entries = new Map<string, { workspace: Workspace | null; readAt: number }>();
+  readonly #byId = new Map<string, { workspace: Workspace | null; readAt: number }>();
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -23,18 +24,36 @@ export class WorkspaceDirectory {
     private readonly now: () => number = () => performance.now(),
   ) {}
 
-  async findByHost(host: string): Promise<Workspace | null> {
-    const now = this.now();
-    const entry = this.#entries.get(host);
-    if (entry && now - entry.readAt < workspaceDirectoryTtlMs) return entry.workspace;
-    const workspace = await findWorkspaceByHost(this.db, host);
-    if (this.#entries.size >= maxEntries) this.#entries.clear();
-    this.#entries.set(host, { workspace, readAt: now });
-    return workspace;
+  findByHost(host: string): Promise<Workspace | null> {
+    return this.#find(this.#entries, host, () => findWorkspaceByHost(this.db, host));
   }
 
-  /** Reads every workspace afresh on its next request (after a change made in this process). */
+  findById(id: string): Promise<Workspace | null> {
+    return this.#find(this.#byId, id, () => findWorkspaceById(this.db, id));
+  }
+
+  /** Reads every workspace afresh on its next use (after a change made in this process). */
   forget(): void {
     this.#entries.clear();
+    this.#byId.clear();
   }
+
+  async #find(entries: Map<string, { workspace: Workspace | null; readAt: number }>, key: string, read: () => Promise<Workspace | null>): Promise<Workspace | null> {
+    const now = this.now();
+    const entry = entries.get(key);
+    if (entry && now - entry.readAt < workspaceDirectoryTtlMs) return entry.workspace;
+    const workspace = await read();
+    if (entries.size >= maxEntries) entries.clear();
+    entries.set(key, { workspace, readAt: now });
+    return workspace;
+  }
+}
+
+const directories = new WeakMap<Kysely<Database>, WorkspaceDirectory>();
+
+/** The one directory of a database in this process, shared by the HTTP server and the outbox worker. */
+export function workspaceDirectoryOf(db: Kysely<Database>): WorkspaceDirectory {
+  let directory = directories.get(db);
+  if (!directory) directories.set(db, (directory = new WorkspaceDirectory(db)));
+  return directory;
 }

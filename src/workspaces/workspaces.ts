@@ -132,6 +132,13 @@ export async function findWorkspaceByHost(db: Kysely<Database>, host: string): P
   return (await selectWorkspaceByHost(db, host))[0] ?? null;
 }
 
+const selectWorkspaceById = prepareQuery((db, id: string) => db.selectFrom('workspaces').selectAll().where('id', '=', id));
+
+/** The workspace with this id, or null. Runs for every mail the worker prepares. */
+export async function findWorkspaceById(db: Kysely<Database>, id: string): Promise<Workspace | null> {
+  return (await selectWorkspaceById(db, id))[0] ?? null;
+}
+
 /** Like findWorkspaceBySlug, but a missing workspace is an error naming the slug. */
 export async function requireWorkspaceBySlug(db: Kysely<Database>, slug: string): Promise<Workspace> {
   const workspace = await findWorkspaceBySlug(db, slug);
