@@ -1,4 +1,5 @@
 import type { PorticoContext } from '../context.js';
+import { isDatabaseUnavailable } from '../storage/database-errors.js';
 import { recordAuditEvents } from '../events/audit-events.js';
 import { claimDueMail, eraseMail, scheduleMailRetry, type MailPreparer, type OutboxMail, type OutboxTemplate } from './outbox.js';
 import { renderMail, type MailTemplateName } from './templates.js';
@@ -20,6 +21,9 @@ export interface OutboxWorker {
   /** Stops polling and waits for the mails in flight. */
   stop(): Promise<void>;
 }
+
+/** A held-back mail is tried again only while at least this much of its lease is left. */
+const leaseSafetyMarginMs = 5_000;
 
 /** Delay before the next attempt after `attempts` failures: 1 s, 2 s, 4 s … up to 60 s, with jitter. */
 export function retryDelayMs(attempts: number): number {
@@ -43,10 +47,24 @@ export function startOutboxWorker(context: PorticoContext, transport: MailTransp
   let wakeRequested = false;
   let timer: NodeJS.Timeout | null = null;
 
+  /**
+   * Mails this worker has claimed but could not prepare because the database went away. Their lease
+   * is still ours, so they are tried again at the next poll rather than sitting out the lease
+   * (`OUTBOX_LEASE`, a minute by default) once the database is back.
+   */
+  const heldBack = new Map<string, OutboxMail>();
+
   async function deliver(claimed: OutboxMail): Promise<void> {
     const now = context.clock.now();
     const prepare = preparers[claimed.template as OutboxTemplate];
-    const mail = prepare ? await prepare(context.db, claimed) : claimed;
+    let mail: OutboxMail | null;
+    try {
+      mail = prepare ? await prepare(context.db, claimed) : claimed;
+    } catch (error) {
+      if (!isDatabaseUnavailable(error)) throw error;
+      heldBack.set(claimed.id, claimed);
+      return;
+    }
     if (!mail) return;
     const payload = JSON.parse(mail.payload) as Record<string, unknown>;
     if (mail.give_up_at <= now) {
@@ -77,23 +95,40 @@ export function startOutboxWorker(context: PorticoContext, transport: MailTransp
    */
   async function drain(): Promise<void> {
     const inFlight = new Set<Promise<void>>();
+    const start = (mails: OutboxMail[]) => {
+      for (const mail of mails) {
+        const delivery: Promise<void> = deliver(mail)
+          .catch((error) => logError(`delivering mail ${mail.id} failed`, error))
+          .finally(() => inFlight.delete(delivery));
+        inFlight.add(delivery);
+      }
+    };
     try {
       do {
         wakeRequested = false;
         const room = batchSize - inFlight.size;
-        const batch = await claimDueMail(context.db, context.capabilities, context.clock.now(), leaseMs, room);
-        for (const mail of batch) {
-          const delivery: Promise<void> = deliver(mail)
-            .catch((error) => logError(`delivering mail ${mail.id} failed`, error))
-            .finally(() => inFlight.delete(delivery));
-          inFlight.add(delivery);
-        }
-        if (batch.length === room) wakeRequested = true;
+        // Started before claiming: should the claim fail, they are held back again, not dropped.
+        const retried = takeHeldBack(room, context.clock.now());
+        start(retried);
+        const claimed = room > retried.length ? await claimDueMail(context.db, context.capabilities, context.clock.now(), leaseMs, room - retried.length) : [];
+        start(claimed);
+        if (retried.length + claimed.length === room) wakeRequested = true;
         while (inFlight.size > batchSize / 2) await Promise.race(inFlight);
       } while (wakeRequested && !stopped);
     } finally {
       await Promise.all(inFlight);
     }
+  }
+
+  /** Held-back mails to try again, while enough of their lease is left that no other worker can have taken them. */
+  function takeHeldBack(room: number, now: number): OutboxMail[] {
+    const taken: OutboxMail[] = [];
+    for (const [id, mail] of heldBack) {
+      if (taken.length >= room) break;
+      heldBack.delete(id);
+      if ((mail.lease_until ?? 0) - now > leaseSafetyMarginMs) taken.push(mail);
+    }
+    return taken;
   }
 
   function run(): void {
