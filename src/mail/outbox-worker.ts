@@ -1,6 +1,6 @@
 import type { PorticoContext } from '../context.js';
-import { isDatabaseUnavailable } from '../storage/database-errors.js';
 import { recordAuditEvents } from '../events/audit-events.js';
+import { isDatabaseUnavailable } from '../storage/database-errors.js';
 import { claimDueMail, eraseMail, scheduleMailRetry, type MailPreparer, type OutboxMail, type OutboxTemplate } from './outbox.js';
 import { renderMail, type MailTemplateName } from './templates.js';
 import type { MailTransport } from './transport.js';
