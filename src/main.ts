@@ -3,6 +3,7 @@ import type { Config } from './config.js';
 import type { PorticoContext } from './context.js';
 import { seedDemoWorkspace } from './demo.js';
 import { purgeExpiredRecords } from './maintenance/purge-expired.js';
+import { countRequestsInFlight } from './http/requests-in-flight.js';
 import { buildHttpServer } from './http/server.js';
 import { resolveMagicLinkRequest } from './magic-links/request-magic-link.js';
 import { DevMailbox } from './mail/dev-mailbox.js';
@@ -37,6 +38,9 @@ export interface RunningPortico {
   stop(): Promise<void>;
 }
 
+/** Requests being answered at once from which the outbox worker slows down for them. */
+const busyRequestCount = 8;
+
 /** The composition root: opens the database, starts the outbox worker and the HTTP server. */
 export async function startPortico(config: Config, options: PorticoOptions = {}): Promise<RunningPortico> {
   const database = await openDatabase(config.databaseUrl, config.databasePoolSize);
@@ -52,9 +56,12 @@ export async function startPortico(config: Config, options: PorticoOptions = {})
   const transport: MailTransport = config.smtpUrl ? createSmtpTransport(config.smtpUrl) : (devMailbox as DevMailbox);
   const workspaces = workspaceDirectoryOf(database.db);
   const app = buildHttpServer({ context, devMailbox, workspaces, logStream: options.logStream });
+  const requestsInFlight = countRequestsInFlight(app.server);
   worker = startOutboxWorker(context, transport, {
     preparers: { 'magic-link-request': resolveMagicLinkRequest, 'password-reset-request': resolvePasswordResetRequest },
     leaseMs: config.outboxLeaseMs,
+    // A sign-in burst is answered first; its mail follows, a few at a time, then at full pace.
+    requestsComeFirst: () => requestsInFlight() >= busyRequestCount,
     pollIntervalMs: options.outboxPollIntervalMs,
     logError: (message, error) => app.log.warn({ reason: error instanceof Error ? error.message : String(error) }, message),
   });

@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { listAuditEvents } from '../src/events/audit-events.js';
 import { createTestDatabase, testDialects, type TestDatabase } from './helpers/databases.js';
@@ -83,5 +84,31 @@ describe.each(testDialects)('mail that is never lost, on %s', (dialect) => {
     await sink.start();
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(sink.mailsTo('never@example.com')).toHaveLength(0);
+  });
+
+  it('keeps sending mail while the server is busy answering: requests come first, mail still moves', async () => {
+    const { sink, database } = await setUp();
+    const server = await startTestPortico({ dialect, database, smtpUrl: sink.url });
+    cleanups.push(() => server.stop());
+    const workspace = await server.createWorkspace('Busy');
+    const emails = Array.from({ length: 12 }, (_, index) => `busy${index}@example.com`);
+    for (const email of emails) await server.addClient(workspace, email);
+
+    // Twenty requests held open mid-body keep the server busy answering while the mail is due.
+    const { hostname, port } = new URL(server.portico.address);
+    const held = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        new Promise<net.Socket>((resolve) => {
+          const socket = net.connect(Number(port), hostname, () => {
+            socket.write(`POST /magic-login HTTP/1.1\r\nHost: ${new URL(workspace.url).host}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nemail=`);
+            resolve(socket);
+          });
+        }),
+      ),
+    );
+    cleanups.push(async () => held.forEach((socket) => socket.destroy()));
+
+    for (const email of emails) expect((await server.agent(workspace).post('/magic-login', { email })).status).toBe(200);
+    for (const email of emails) expect(await sink.waitForMails(email, 1, 10_000)).toHaveLength(1);
   });
 });

@@ -11,6 +11,11 @@ export interface OutboxWorkerOptions {
   pollIntervalMs?: number;
   leaseMs?: number;
   batchSize?: number;
+  /**
+   * True while requests are waiting to be answered: the worker then keeps only a few mails in
+   * flight, so a burst of sign-ins is answered first and its mail follows at a slower pace.
+   */
+  requestsComeFirst?: () => boolean;
   /** Where failures are reported; never given a token or a rendered mail. */
   logError?: (message: string, error: unknown) => void;
 }
@@ -21,6 +26,13 @@ export interface OutboxWorker {
   /** Stops polling and waits for the mails in flight. */
   stop(): Promise<void>;
 }
+
+/**
+ * While requests come first, a few mails at a time with a pause between: mail keeps moving (about
+ * a hundred a second) and leaves most of the CPU to the answers.
+ */
+const inFlightWhileRequestsComeFirst = 4;
+const pauseWhileRequestsComeFirstMs = 20;
 
 /** A held-back mail is tried again only while at least this much of its lease is left. */
 const leaseSafetyMarginMs = 5_000;
@@ -41,6 +53,7 @@ export function startOutboxWorker(context: PorticoContext, transport: MailTransp
   const leaseMs = options.leaseMs ?? 60_000;
   const batchSize = options.batchSize ?? 50;
   const logError = options.logError ?? (() => {});
+  const requestsComeFirst = options.requestsComeFirst ?? (() => false);
   const preparers = options.preparers ?? {};
   let stopped = false;
   let running: Promise<void> | null = null;
@@ -106,14 +119,21 @@ export function startOutboxWorker(context: PorticoContext, transport: MailTransp
     try {
       do {
         wakeRequested = false;
-        const room = batchSize - inFlight.size;
-        // Started before claiming: should the claim fail, they are held back again, not dropped.
-        const retried = takeHeldBack(room, context.clock.now());
-        start(retried);
-        const claimed = room > retried.length ? await claimDueMail(context.db, context.capabilities, context.clock.now(), leaseMs, room - retried.length) : [];
-        start(claimed);
-        if (retried.length + claimed.length === room) wakeRequested = true;
-        while (inFlight.size > batchSize / 2) await Promise.race(inFlight);
+        const busy = requestsComeFirst();
+        const limit = busy ? inFlightWhileRequestsComeFirst : batchSize;
+        const room = limit - inFlight.size;
+        if (room > 0) {
+          // Started before claiming: should the claim fail, they are held back again, not dropped.
+          const retried = takeHeldBack(room, context.clock.now());
+          start(retried);
+          const claimed = room > retried.length ? await claimDueMail(context.db, context.capabilities, context.clock.now(), leaseMs, room - retried.length) : [];
+          start(claimed);
+          if (retried.length + claimed.length === room) wakeRequested = true;
+        } else {
+          wakeRequested = true;
+        }
+        while (inFlight.size > limit / 2) await Promise.race(inFlight);
+        if (busy) await new Promise((resolve) => setTimeout(resolve, pauseWhileRequestsComeFirstMs));
       } while (wakeRequested && !stopped);
     } finally {
       await Promise.all(inFlight);
