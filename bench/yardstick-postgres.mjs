@@ -7,9 +7,10 @@
 //   POST /magic-login         look the client up, then one statement storing the token and an outbox row
 //   POST /magic-login/verify  one statement: the conditional UPDATE and the session insert
 // Prints its address, then serves until killed. Usage: node bench/yardstick-postgres.mjs <postgres-url> <clients>
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import pg from 'pg';
+import { hash, readForm } from './yardstick-common.mjs';
 
 const [url, clientCount = '1000'] = process.argv.slice(2);
 const pool = new pg.Pool({ connectionString: url, max: 10 });
@@ -21,7 +22,6 @@ await pool.query(`
 `);
 await pool.query(`insert into clients (email) select 'client' || n || '@example.com' from generate_series(0, $1::int - 1) n on conflict do nothing`, [Number(clientCount)]);
 
-const hash = (value) => createHash('sha256').update(value).digest('base64url');
 const findClient = (email) => pool.query({ name: 'find', text: 'select id, email from clients where email = $1', values: [email] });
 async function issue(client) {
   const token = randomBytes(32).toString('base64url');
@@ -31,15 +31,6 @@ async function issue(client) {
     values: [hash(token), client.id, Date.now() + 900_000, client.email, JSON.stringify({ link: `http://bench.test/magic-login/verify?token=${token}` })],
   });
   return token;
-}
-
-function readForm(request) {
-  return new Promise((resolve) => {
-    let body = '';
-    request.setEncoding('utf8');
-    request.on('data', (chunk) => (body += chunk));
-    request.on('end', () => resolve(new URLSearchParams(body)));
-  });
 }
 
 const server = http.createServer(async (request, response) => {

@@ -6,9 +6,10 @@
 //                             the token and an outbox row in one transaction
 //   POST /magic-login/verify  parse the form, hash the token, one conditional UPDATE, insert a session
 // Prints its address, then serves until killed. Usage: node bench/yardstick.mjs <sqlite-file> <clients>
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import Database from 'better-sqlite3';
+import { hash, readForm } from './yardstick-common.mjs';
 
 const [file, clientCount = '1000'] = process.argv.slice(2);
 const db = new Database(file);
@@ -30,7 +31,6 @@ const insertToken = db.prepare('insert into tokens (hash, client_id, expires_at)
 const insertOutbox = db.prepare('insert into outbox (id, recipient, payload) values (?, ?, ?)');
 const consumeToken = db.prepare('update tokens set used_at = ? where hash = ? and used_at is null and expires_at > ? returning client_id');
 const insertSession = db.prepare('insert into sessions (hash, client_id, created_at) values (?, ?, ?)');
-const hash = (value) => createHash('sha256').update(value).digest('base64url');
 
 const issue = db.transaction((client) => {
   const token = randomBytes(32).toString('base64url');
@@ -38,15 +38,6 @@ const issue = db.transaction((client) => {
   insertOutbox.run(randomUUID(), client.email, JSON.stringify({ link: `http://bench.test/magic-login/verify?token=${token}` }));
   return token;
 });
-
-function readForm(request) {
-  return new Promise((resolve) => {
-    let body = '';
-    request.setEncoding('utf8');
-    request.on('data', (chunk) => (body += chunk));
-    request.on('end', () => resolve(new URLSearchParams(body)));
-  });
-}
 
 const server = http.createServer(async (request, response) => {
   if (request.url === '/ok') return response.end('ok');
