@@ -29,7 +29,7 @@ export interface RunningPortico {
   context: PorticoContext;
   database: DatabaseHandle;
   devMailbox: DevMailbox | null;
-  /** Workspaces by host, as the HTTP server sees them (kept for a second). */
+  /** The workspaces the HTTP server (by host) and the outbox worker (by id) see, each kept for a second. */
   workspaces: WorkspaceDirectory;
   /** The demo workspace, when this start created it. */
   demoWorkspace: Workspace | null;

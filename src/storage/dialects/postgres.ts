@@ -18,7 +18,7 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
 const migrationLockKey = 7_231_905_118;
 
 /** Connections for the rate-limit counters, beside `DATABASE_POOL_SIZE` for everything else. */
-export function relaxedPoolSize(poolSize: number): number {
+function relaxedPoolSize(poolSize: number): number {
   return Math.max(2, Math.ceil(poolSize / 2));
 }
 
@@ -26,7 +26,7 @@ export function relaxedPoolSize(poolSize: number): number {
  * The URL with `-c synchronous_commit=off` added to its `options` (pg lets the URL's `options`
  * override a separate setting, so settings such as `search_path` given there are kept beside it).
  */
-export function withSynchronousCommitOff(url: string): string {
+function withSynchronousCommitOff(url: string): string {
   const parsed = new URL(url);
   const options = parsed.searchParams.get('options');
   parsed.searchParams.set('options', [options, '-c synchronous_commit=off'].filter(Boolean).join(' '));
