@@ -12,7 +12,7 @@ import { startOutboxWorker, type OutboxWorker } from './mail/outbox-worker.js';
 import { createSmtpTransport, type MailTransport } from './mail/transport.js';
 import { systemClock, type Clock } from './shared/clock.js';
 import { openDatabase, type DatabaseHandle } from './storage/database.js';
-import { workspaceDirectoryOf, type WorkspaceDirectory } from './workspaces/workspace-directory.js';
+import { workspaceDirectoryOf } from './workspaces/workspace-directory.js';
 import type { Workspace } from './workspaces/workspaces.js';
 
 export interface PorticoOptions {
@@ -29,8 +29,6 @@ export interface RunningPortico {
   context: PorticoContext;
   database: DatabaseHandle;
   devMailbox: DevMailbox | null;
-  /** The workspaces the HTTP server (by host) and the outbox worker (by id) see, each kept for a second. */
-  workspaces: WorkspaceDirectory;
   /** The demo workspace, when this start created it. */
   demoWorkspace: Workspace | null;
   /** Where the server listens, e.g. `http://127.0.0.1:3000`. */
@@ -54,8 +52,7 @@ export async function startPortico(config: Config, options: PorticoOptions = {})
   };
   const devMailbox = config.smtpUrl ? null : new DevMailbox(options.printDevMail);
   const transport: MailTransport = config.smtpUrl ? createSmtpTransport(config.smtpUrl) : (devMailbox as DevMailbox);
-  const workspaces = workspaceDirectoryOf(database.db);
-  const app = buildHttpServer({ context, devMailbox, workspaces, logStream: options.logStream });
+  const app = buildHttpServer({ context, devMailbox, logStream: options.logStream });
   const requestsInFlight = countRequestsInFlight(app.server);
   worker = startOutboxWorker(context, transport, {
     preparers: { 'magic-link-request': resolveMagicLinkRequest, 'password-reset-request': resolvePasswordResetRequest },
@@ -86,10 +83,10 @@ export async function startPortico(config: Config, options: PorticoOptions = {})
     // Seeded once listening, so the demo's URL carries the port actually bound (PORT=0 picks one).
     demoWorkspace = await seedDemoWorkspace(context, Number(new URL(address).port));
     // A request that came before the demo existed must not leave "no workspace here" behind.
-    if (demoWorkspace) workspaces.forget();
+    if (demoWorkspace) workspaceDirectoryOf(database.db).forget();
   } catch (error) {
     await stop();
     throw error;
   }
-  return { app, context, database, devMailbox, workspaces, demoWorkspace, address, stop };
+  return { app, context, database, devMailbox, demoWorkspace, address, stop };
 }

@@ -8,7 +8,7 @@ import { workspaceLimits } from '../rate-limits/limits.js';
 import { hitRateLimit } from '../rate-limits/rate-limits.js';
 import { describeDuration } from '../shared/duration.js';
 import { normalizeRequestHost } from '../workspaces/workspace-url.js';
-import type { WorkspaceDirectory } from '../workspaces/workspace-directory.js';
+import { workspaceDirectoryOf } from '../workspaces/workspace-directory.js';
 import { sendAppError, toAppError } from './error-pages.js';
 import { isSameOriginRequest } from './origin-check.js';
 import './request-context.js';
@@ -23,8 +23,6 @@ export interface HttpServerOptions {
   context: PorticoContext;
   /** Present outside production when no SMTP server is configured. */
   devMailbox: DevMailbox | null;
-  /** Where each request's workspace is looked up by host. */
-  workspaces: WorkspaceDirectory;
   /** A pino destination for the logs; stdout when absent. */
   logStream?: NodeJS.WritableStream;
 }
@@ -33,7 +31,8 @@ export interface HttpServerOptions {
 const bodyLimitBytes = 16 * 1024;
 
 /** Builds the HTTP server: routes on a workspace's own address, picked by the `Host` header. */
-export function buildHttpServer({ context, devMailbox, workspaces, logStream }: HttpServerOptions): FastifyInstance {
+export function buildHttpServer({ context, devMailbox, logStream }: HttpServerOptions): FastifyInstance {
+  const workspaces = workspaceDirectoryOf(context.db);
   const app = Fastify({
     logger: {
       level: context.config.logLevel,

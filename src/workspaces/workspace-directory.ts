@@ -15,7 +15,7 @@ const maxEntries = 10_000;
  * Unknown hosts are kept too: a flood of them costs one read a second each.
  */
 export class WorkspaceDirectory {
-  readonly #entries = new Map<string, { workspace: Workspace | null; readAt: number }>();
+  readonly #byHost = new Map<string, { workspace: Workspace | null; readAt: number }>();
   readonly #byId = new Map<string, { workspace: Workspace | null; readAt: number }>();
 
   constructor(
@@ -25,7 +25,7 @@ export class WorkspaceDirectory {
   ) {}
 
   findByHost(host: string): Promise<Workspace | null> {
-    return this.#find(this.#entries, host, () => findWorkspaceByHost(this.db, host));
+    return this.#find(this.#byHost, host, () => findWorkspaceByHost(this.db, host));
   }
 
   findById(id: string): Promise<Workspace | null> {
@@ -34,7 +34,7 @@ export class WorkspaceDirectory {
 
   /** Reads every workspace afresh on its next use (after a change made in this process). */
   forget(): void {
-    this.#entries.clear();
+    this.#byHost.clear();
     this.#byId.clear();
   }
 
