@@ -145,8 +145,9 @@ async function benchPortico(label, databaseUrl) {
   execFileSync(process.execPath, [cli, 'client', 'import', '--workspace', 'bench', csv], { env: { PATH: process.env.PATH, ...env } });
   const importSeconds = (performance.now() - importStarted) / 1000;
 
-  const nodeOptions = process.env.PORTICO_NODE_OPTIONS ? { NODE_OPTIONS: process.env.PORTICO_NODE_OPTIONS } : {};
-  const portico = await startProcess([cli, 'serve'], { ...env, ...nodeOptions }, /listening on (http:\/\/\S+) /);
+  // Passed as Node's own arguments, not NODE_OPTIONS: Node refuses --cpu-prof there.
+  const nodeArguments = (process.env.PORTICO_NODE_OPTIONS ?? '').split(' ').filter(Boolean);
+  const portico = await startProcess([...nodeArguments, cli, 'serve'], env, /listening on (http:\/\/\S+) /);
   let healthy = 0;
   while (healthy !== 200) healthy = await get(`${portico.address}/healthz`);
   const startToFirstAnswerMs = performance.now() - portico.started;

@@ -1,8 +1,24 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomFillSync, timingSafeEqual } from 'node:crypto';
+
+// Random bytes are drawn from the system's CSPRNG 4 KiB at a time and each byte is handed out once,
+// as Node itself does for randomUUID(): a call to the CSPRNG has a fixed cost (about 7 µs on the
+// bench machine, whether it fills 32 bytes or 4,096), and a redemption draws two tokens.
+const randomPool = Buffer.alloc(4096);
+let randomPoolOffset = randomPool.length;
+
+function takeRandomBytes(count: number): Buffer {
+  if (randomPoolOffset + count > randomPool.length) {
+    randomFillSync(randomPool);
+    randomPoolOffset = 0;
+  }
+  const bytes = randomPool.subarray(randomPoolOffset, randomPoolOffset + count);
+  randomPoolOffset += count;
+  return bytes;
+}
 
 /** 32 random bytes (256 bits), base64url: a sign-in link, session id or browser binding secret. */
 export function generateSecretToken(): string {
-  return randomBytes(32).toString('base64url');
+  return takeRandomBytes(32).toString('base64url');
 }
 
 /**
@@ -23,7 +39,7 @@ export function constantTimeEqual(a: string, b: string): boolean {
 
 /** A short random value for a CSP nonce. */
 export function generateNonce(): string {
-  return randomBytes(16).toString('base64');
+  return takeRandomBytes(16).toString('base64');
 }
 
 /** Shape of a token we issued: 43 base64url characters. Anything else is rejected before any lookup. */
