@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Workspace } from '../src/workspaces/workspaces.js';
 import { testDialects } from './helpers/databases.js';
 import { linkFromMail, SmtpSink, tokenFromLink } from './helpers/smtp-sink.js';
@@ -199,6 +199,9 @@ describe.each(testDialects)('the magic-link door on %s', (dialect) => {
     const audited = await server.createWorkspace('Audited');
     await server.addClient(audited, 'audit@example.com');
     const token = tokenFromLink(await requestLink(server.agent(audited), 'audit@example.com', audited));
+    // "sent" is recorded once the SMTP server has answered, which can be just after the mail is in
+    // the mailbox: the trail is read in the order things happened, so the click comes after it.
+    await vi.waitFor(async () => expect((await listAuditEvents(server.portico.context.db, audited.id, 20)).map((event) => event.type)).toContain('magic_link.sent'));
     await server.agent(audited).post('/magic-login/verify', { token });
     await server.agent(audited).post('/magic-login/verify', { token });
     const events = await listAuditEvents(server.portico.context.db, audited.id, 20);

@@ -85,7 +85,7 @@ export async function consumeMagicLinkToken(db: Kysely<Database>, now: number, w
   const ended = await endLiveLinksOfClient(db, now, tokenHash, workspaceId);
   const used = ended.find((row) => row.token_hash === tokenHash);
   if (used) return { ok: true, clientId: used.client_id, clientEmail: used.client_email!, nextPath: used.next_path };
-  return explainRejection(db, now, workspaceId, tokenHash);
+  return explainUnusableLink(db, now, workspaceId, tokenHash);
 }
 
 // Runs on every redemption: compiled once (prepareQuery), not per request. It also returns the
@@ -117,7 +117,13 @@ const endLiveLinksOfClient = prepareQuery((db, now: number, tokenHash: string, w
     ]),
 );
 
-async function explainRejection(db: Kysely<Database>, now: number, workspaceId: string, tokenHash: string): Promise<MagicLinkConsumption> {
+/** Why the link with this token hash could not be used (it was not): for the page and the audit log. */
+export async function explainUnusableLink(
+  db: Kysely<Database>,
+  now: number,
+  workspaceId: string,
+  tokenHash: string,
+): Promise<Extract<MagicLinkConsumption, { ok: false }>> {
   const row = await db
     .selectFrom('magic_links')
     .innerJoin('clients', 'clients.id', 'magic_links.client_id')

@@ -71,7 +71,18 @@ async function readSession(db: Kysely<Database>, idHash: string, workspaceId: st
 /** Writes `last_seen_at` at most this often, so reading pages does not turn into a write per request. */
 const lastSeenResolutionMs = 60_000;
 
-/** Starts a session with a fresh id: an id is never carried over from before sign-in (session fixation). */
+/** A fresh session id, not yet stored: an id is never carried over from before sign-in (session fixation). */
+export function newSession(now: number, lifetimes: SessionLifetimes): StartedSession {
+  const token = generateSecretToken();
+  return { token, idHash: hashSecretToken(token), expiresAt: now + lifetimes.maxAgeMs };
+}
+
+/** The user agent as stored with a session: long enough to tell devices apart, bounded. */
+export function storedUserAgent(userAgent: string): string {
+  return userAgent.slice(0, 400);
+}
+
+/** Starts a session with a fresh id. */
 export async function startSession(
   db: Kysely<Database>,
   clock: Clock,
@@ -79,11 +90,9 @@ export async function startSession(
   input: { workspaceId: string; clientId: string; method: SignInMethod; userAgent: string; ip: string },
 ): Promise<StartedSession> {
   const now = clock.now();
-  const token = generateSecretToken();
-  const idHash = hashSecretToken(token);
-  const expiresAt = now + lifetimes.maxAgeMs;
-  await insertSession(db, idHash, input.workspaceId, input.clientId, input.method, input.userAgent.slice(0, 400), input.ip, now, expiresAt);
-  return { token, idHash, expiresAt };
+  const session = newSession(now, lifetimes);
+  await insertSession(db, session.idHash, input.workspaceId, input.clientId, input.method, storedUserAgent(input.userAgent), input.ip, now, session.expiresAt);
+  return session;
 }
 
 /**

@@ -7,6 +7,7 @@ import type { DatabaseHandle, DialectCapabilities } from './dialect.js';
 export const postgresCapabilities: DialectCapabilities = {
   name: 'postgres',
   supportsSkipLocked: true,
+  statementsCostRoundTrips: true,
   autoIncrementType: 'bigserial',
   timestampType: 'bigint',
 };

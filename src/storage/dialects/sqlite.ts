@@ -9,6 +9,7 @@ import type { DatabaseHandle, DialectCapabilities } from './dialect.js';
 export const sqliteCapabilities: DialectCapabilities = {
   name: 'sqlite',
   supportsSkipLocked: false,
+  statementsCostRoundTrips: false,
   autoIncrementType: 'integer',
   timestampType: 'integer',
 };
