@@ -110,4 +110,20 @@ describe.each(testDialects)('limits against abuse, on %s', (dialect) => {
     }
     expect(same).toEqual([200, 200, 429]);
   });
+
+  it('holds each limit exactly under a burst: of 30 simultaneous POSTs from three IPs, 7 per IP pass', async () => {
+    // However simultaneous hits are counted (one by one, or together in one upsert on PostgreSQL),
+    // no IP gets one request more or less than its limit.
+    const { server, workspace } = await start({ LIMIT_IP_PER_MINUTE: '7', TRUST_PROXY: '127.0.0.1' });
+    const ips = ['198.51.100.1', '198.51.100.2', '198.51.100.3'];
+    const responses = await Promise.all(
+      Array.from({ length: 30 }, (_, index) =>
+        server.agent(workspace).post('/magic-login', { email: `burst${index}@example.com` }, { headers: { 'x-forwarded-for': ips[index % 3]! } }),
+      ),
+    );
+    for (const [position, ip] of ips.entries()) {
+      const statuses = responses.filter((_, index) => index % 3 === position).map((response) => response.status);
+      expect({ ip, passed: statuses.filter((status) => status === 200).length, refused: statuses.filter((status) => status === 429).length }).toEqual({ ip, passed: 7, refused: 3 });
+    }
+  });
 });

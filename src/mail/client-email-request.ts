@@ -30,7 +30,7 @@ export async function queueClientEmailRequest(
   request: { template: OutboxTemplate; email: Extract<EmailParseResult, { ok: true }>; ip: string; ttlMs: number; eventType: AuditEventType; extra?: Record<string, unknown> },
 ): Promise<void> {
   const now = context.clock.now();
-  const decision = await decideEmailSend(context.db, now, workspaceLimits(context.config.limits, workspace), workspace.id, request.email.normalized);
+  const decision = await decideEmailSend(context.db, context.capabilities, now, workspaceLimits(context.config.limits, workspace), workspace.id, request.email.normalized);
   if (decision !== 'allowed') {
     await recordAuditEvents(context.db, [{ workspaceId: workspace.id, at: now, type: request.eventType, email: request.email.email, ip: request.ip, detail: { outcome: decision } }]);
     return;
