@@ -36,7 +36,8 @@ const maxEventsPerInsert = 4;
 
 /**
  * One insert for each number of events recorded together (one or two on the hot paths), each
- * compiled once (prepareQuery): sign-ins and link requests record events on every request.
+ * compiled once (prepareQuery): sign-ins and link requests record events on every request. On
+ * PostgreSQL the events recorded in one turn of the event loop go in by one insert (batchable).
  */
 const insertEventsByCount = new Map<number, ReturnType<typeof prepareEventInsert>>();
 
@@ -48,6 +49,7 @@ function prepareEventInsert(count: number) {
         return { workspace_id: workspaceId as string, at: at as number, type: type as string, email: email as string | null, ip: ip as string | null, detail: detail as string | null };
       }),
     ),
+    { batchable: true },
   );
 }
 

@@ -36,6 +36,8 @@ const insertMagicLink = prepareQuery(
       ended_at: null,
       end_reason: null,
     }),
+  // The outbox worker stores the links of the mails it prepares at once: one insert on PostgreSQL.
+  { batchable: true },
 );
 
 /** The link in its own workspace's address; never from request headers (host poisoning, CVE-2012-4520). */

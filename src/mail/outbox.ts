@@ -30,7 +30,8 @@ export async function enqueueMail(db: Kysely<Database>, now: number, mail: MailT
   await insertOutboxRow(db, randomUUID(), mail.workspaceId, mail.template, mail.recipient, JSON.stringify(mail.payload), mail.giveUpAt, now);
 }
 
-// Runs for every link request: compiled once (prepareQuery), not per request.
+// Runs for every link request: compiled once (prepareQuery), not per request, and on PostgreSQL
+// the requests of one turn of the event loop are queued by one insert (batchable).
 const insertOutboxRow = prepareQuery(
   (db, id: string, workspaceId: string, template: string, recipient: string, payload: string, giveUpAt: number, now: number) =>
     db.insertInto('outbox').values({
@@ -46,6 +47,7 @@ const insertOutboxRow = prepareQuery(
       last_error: null,
       created_at: now,
     }),
+  { batchable: true },
 );
 
 /**

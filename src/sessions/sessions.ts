@@ -50,6 +50,7 @@ const insertSession = prepareQuery(
       last_seen_at: now,
       expires_at: expiresAt,
     }),
+  { batchable: true },
 );
 
 type SessionRow = Awaited<ReturnType<typeof selectSessionWithClient>>[number];

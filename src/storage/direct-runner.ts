@@ -7,7 +7,17 @@ import type { Database } from './schema.js';
  * prepared statement, parsed and planned once per connection. Returns undefined when it cannot run
  * now (a transaction holds SQLite's only connection), and the caller then queues through Kysely.
  */
-export type DirectRunner = (query: CompiledQuery, name: string, durability: Durability) => Promise<unknown[]> | undefined;
+export type DirectRunner = (query: CompiledQuery, name: string, options: RunOptions) => Promise<unknown[]> | undefined;
+
+export interface RunOptions {
+  durability: Durability;
+  /**
+   * An INSERT of its own values only, without RETURNING (an audit event, a queued mail, a new
+   * link). Where statements cost round trips (PostgreSQL), the rows such an insert adds in one turn
+   * of the event loop go into the table by one multi-row INSERT, committed together.
+   */
+  batchable: boolean;
+}
 
 /**
  * `relaxed` for counters that may lose their last fraction of a second in a database crash (rate

@@ -1,5 +1,5 @@
 import type { Compilable, CompiledQuery, Kysely } from 'kysely';
-import { directRunnerOf, type Durability } from './direct-runner.js';
+import { directRunnerOf, type RunOptions } from './direct-runner.js';
 import type { Database } from './schema.js';
 
 /** Stands in for an argument while a query is compiled once; swapped for the real value at each run. */
@@ -18,8 +18,8 @@ let preparedQueryCount = 0;
  * `build` must use its arguments only as values (not compute with them), so each lands in the
  * compiled query's parameters where a placeholder can be swapped.
  */
-export function prepareQuery<Row, Args extends unknown[]>(build: (db: Kysely<Database>, ...args: Args) => Compilable<Row>, options: { durability?: Durability } = {}) {
-  const durability = options.durability ?? 'durable';
+export function prepareQuery<Row, Args extends unknown[]>(build: (db: Kysely<Database>, ...args: Args) => Compilable<Row>, options: Partial<RunOptions> = {}) {
+  const runOptions: RunOptions = { durability: options.durability ?? 'durable', batchable: options.batchable ?? false };
   const compiledByAdapter = new WeakMap<object, CompiledQuery<Row>>();
   const name = `portico_${++preparedQueryCount}`;
   return async (db: Kysely<Database>, ...args: Args): Promise<Row[]> => {
@@ -33,7 +33,7 @@ export function prepareQuery<Row, Args extends unknown[]>(build: (db: Kysely<Dat
       compiledByAdapter.set(executor.adapter, compiled);
     }
     const query = { ...compiled, parameters: compiled.parameters.map((value) => (value instanceof Placeholder ? args[value.index] : value)) };
-    const direct = directRunnerOf(db)?.(query, name, durability);
+    const direct = directRunnerOf(db)?.(query, name, runOptions);
     if (direct) return (await direct) as Row[];
     return (await db.executeQuery<Row>(query)).rows;
   };
