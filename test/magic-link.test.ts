@@ -157,6 +157,26 @@ describe.each(testDialects)('the magic-link door on %s', (dialect) => {
     expect(signedIn.filter((status) => status === 200)).toHaveLength(1);
   });
 
+  it('mails each of 20 clients asking at once their own link, which signs in only them', async () => {
+    // The worker prepares and sends the mails it claims together (on PostgreSQL, one statement for
+    // each step of all of them): no link may reach another client, or be lost on the way.
+    const emails = Array.from({ length: 20 }, (_, index) => `crowd${index}@example.com`);
+    for (const email of emails) await server.addClient(acme, email, email.split('@')[0]);
+    const answers = await Promise.all(emails.map((email) => server.agent(acme).post('/magic-login', { email })));
+    expect(answers.map((answer) => answer.status)).toEqual(emails.map(() => 200));
+    const links = await Promise.all(emails.map(async (email) => linkFromMail((await sink.waitForMails(email, 1))[0]!, acme.url)));
+    expect(new Set(links).size).toBe(20);
+    const redeemed = await Promise.all(
+      emails.map(async (email, index) => {
+        const browser = server.agent(acme);
+        const signIn = await browser.post('/magic-login/verify', { token: tokenFromLink(links[index]!) });
+        return { email, status: signIn.status, me: (await browser.get('/api/me')).json()?.client?.email };
+      }),
+    );
+    expect(redeemed).toEqual(emails.map((email) => ({ email, status: 303, me: email })));
+    expect(emails.map((email) => sink.mailsTo(email).length)).toEqual(emails.map(() => 1));
+  });
+
   it('honours next only as a path on the same workspace', async () => {
     await server.addClient(acme, 'next@example.com');
     const cases: [string, string][] = [

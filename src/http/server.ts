@@ -72,7 +72,7 @@ export function buildHttpServer({ context, devMailbox, logStream }: HttpServerOp
     if (!door || request.method !== 'POST') return;
     const limits = workspaceLimits(context.config.limits, request.workspace);
     const redemption = door === 'magic-link-redemption';
-    const decision = await hitRateLimit(context.db, context.capabilities, context.clock.now(), {
+    const decision = await hitRateLimit(context.db, context.clock.now(), {
       key: `ip:${request.workspace.id}:${door}:${request.ip}`,
       windowMs: redemption ? 5 * 60_000 : 60_000,
       limit: redemption ? limits.redemptionsPer5Minutes : limits.ipRequestsPerMinute,

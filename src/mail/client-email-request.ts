@@ -30,7 +30,7 @@ export async function queueClientEmailRequest(
   request: { template: OutboxTemplate; email: Extract<EmailParseResult, { ok: true }>; ip: string; ttlMs: number; eventType: AuditEventType; extra?: Record<string, unknown> },
 ): Promise<void> {
   const now = context.clock.now();
-  const decision = await decideEmailSend(context.db, context.capabilities, now, workspaceLimits(context.config.limits, workspace), workspace.id, request.email.normalized);
+  const decision = await decideEmailSend(context.db, now, workspaceLimits(context.config.limits, workspace), workspace.id, request.email.normalized);
   if (decision !== 'allowed') {
     await recordAuditEvents(context.db, [{ workspaceId: workspace.id, at: now, type: request.eventType, email: request.email.email, ip: request.ip, detail: { outcome: decision } }]);
     return;
@@ -76,9 +76,9 @@ export async function resolveClientEmailRequest(
   }
   const issued = await issue(db, workspace, client, payload, row.created_at);
   // The stored address, never the typed one: mail goes only to the client on record.
-  const [[mail]] = await Promise.all([
-    turnRequestIntoMail(db, row.id, issued.template, client.email, JSON.stringify(issued.payload), issued.giveUpAt),
+  const [mail] = await Promise.all([
+    turnRequestIntoMail(db, { id: row.id, template: issued.template, recipient: client.email, payload: JSON.stringify(issued.payload), giveUpAt: issued.giveUpAt }),
     recordAuditEvents(db, [{ workspaceId: workspace.id, at: row.created_at, type: eventType, email: client.email, ip: payload.ip, detail: { outcome: 'link_queued' } }]),
   ]);
-  return mail ?? null;
+  return mail;
 }

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely, type Selectable } from 'kysely';
 import type { DialectCapabilities } from '../storage/dialects/dialect.js';
+import { batchesStatements } from '../storage/direct-runner.js';
 import { prepareQuery } from '../storage/prepared-query.js';
 import type { Database, OutboxTable } from '../storage/schema.js';
+import { tickBatchOf } from '../storage/tick-batch.js';
 import type { MailTemplateName } from './templates.js';
 
 export type OutboxMail = Selectable<OutboxTable>;
@@ -89,17 +91,62 @@ function buildClaim(skipLocked: boolean) {
 const claimDue = buildClaim(false);
 const claimDueSkippingLocked = buildClaim(true);
 
-/** Turns a request row into the mail it asked for, to the client's stored address. */
-export const turnRequestIntoMail = prepareQuery((db, id: string, template: string, recipient: string, payload: string, giveUpAt: number) =>
+interface MailContent {
+  id: string;
+  template: string;
+  recipient: string;
+  payload: string;
+  giveUpAt: number;
+}
+
+/** Turns a request row into the mail it asked for, to the client's stored address; null if the row is gone. */
+export async function turnRequestIntoMail(db: Kysely<Database>, mail: MailContent): Promise<OutboxMail | null> {
+  if (batchesStatements(db)) return tickBatchOf(db, 'outbox rows turned into mail', turnRequestsIntoMail).add(mail);
+  const [row] = await updateOutboxRow(db, mail.id, mail.template, mail.recipient, mail.payload, mail.giveUpAt);
+  return row ?? null;
+}
+
+const updateOutboxRow = prepareQuery((db, id: string, template: string, recipient: string, payload: string, giveUpAt: number) =>
   db.updateTable('outbox').set({ template, recipient, payload, give_up_at: giveUpAt }).where('id', '=', id).returningAll(),
 );
 
+// The worker prepares the mails it claimed together: on PostgreSQL, one UPDATE for all of them.
+const updateOutboxRows = prepareQuery((db, ids: string[], templates: string[], recipients: string[], payloads: string[], giveUpAts: number[]) => {
+  const query = sql<OutboxMail>`
+    update outbox set template = mail.template, recipient = mail.recipient, payload = mail.payload, give_up_at = mail.give_up_at
+    from unnest(cast(${ids} as text[]), cast(${templates} as text[]), cast(${recipients} as text[]), cast(${payloads} as text[]), cast(${giveUpAts} as bigint[]))
+      as mail (id, template, recipient, payload, give_up_at)
+    where outbox.id = mail.id
+    returning outbox.*`;
+  return { compile: () => query.compile(db) };
+});
+
+async function turnRequestsIntoMail(db: Kysely<Database>, mails: MailContent[]): Promise<(OutboxMail | null)[]> {
+  const rows = await updateOutboxRows(
+    db,
+    mails.map((mail) => mail.id),
+    mails.map((mail) => mail.template),
+    mails.map((mail) => mail.recipient),
+    mails.map((mail) => mail.payload),
+    mails.map((mail) => mail.giveUpAt),
+  );
+  const byId = new Map(rows.map((row) => [row.id, row]));
+  return mails.map((mail) => byId.get(mail.id) ?? null);
+}
+
 /** Erases a mail that went out or can no longer be of use; with its row goes the link it held. */
 export async function eraseMail(db: Kysely<Database>, id: string): Promise<void> {
-  await deleteOutboxRow(db, id);
+  if (batchesStatements(db)) await tickBatchOf(db, 'outbox rows erased', eraseMails).add(id);
+  else await deleteOutboxRow(db, id);
 }
 
 const deleteOutboxRow = prepareQuery((db, id: string) => db.deleteFrom('outbox').where('id', '=', id));
+const deleteOutboxRows = prepareQuery((db, ids: string[]) => db.deleteFrom('outbox').where('id', '=', sql<string>`any(cast(${ids} as text[]))`));
+
+async function eraseMails(db: Kysely<Database>, ids: string[]): Promise<void[]> {
+  await deleteOutboxRows(db, ids);
+  return ids.map(() => undefined);
+}
 
 /** Puts a mail back in the queue after a failed attempt, to be tried again at `retryAt`. */
 export async function scheduleMailRetry(db: Kysely<Database>, id: string, retryAt: number, error: string): Promise<void> {

@@ -1,5 +1,4 @@
 import type { Kysely } from 'kysely';
-import type { DialectCapabilities } from '../storage/dialects/dialect.js';
 import type { Database } from '../storage/schema.js';
 import type { Workspace } from '../workspaces/workspaces.js';
 import { hitRateLimit, takeEmailSlot } from './rate-limits.js';
@@ -35,20 +34,13 @@ export type EmailSendDecision = 'allowed' | 'address_limited' | 'workspace_limit
  * May this workspace send one more sign-in or reset email to this address? Asked alike for known
  * and unknown addresses, and the answer never shows to the person asking.
  */
-export async function decideEmailSend(
-  db: Kysely<Database>,
-  capabilities: DialectCapabilities,
-  now: number,
-  limits: Limits,
-  workspaceId: string,
-  normalizedEmail: string,
-): Promise<EmailSendDecision> {
+export async function decideEmailSend(db: Kysely<Database>, now: number, limits: Limits, workspaceId: string, normalizedEmail: string): Promise<EmailSendDecision> {
   const addressSlot = await takeEmailSlot(db, now, {
     key: `email:${workspaceId}:${normalizedEmail}`,
     cooldownMs: limits.emailCooldownMs,
     perHour: limits.emailsPerHour,
   });
   if (!addressSlot) return 'address_limited';
-  const workspace = await hitRateLimit(db, capabilities, now, { key: `workspace-emails:${workspaceId}`, windowMs: 3_600_000, limit: limits.workspaceEmailsPerHour });
+  const workspace = await hitRateLimit(db, now, { key: `workspace-emails:${workspaceId}`, windowMs: 3_600_000, limit: limits.workspaceEmailsPerHour });
   return workspace.allowed ? 'allowed' : 'workspace_limited';
 }

@@ -26,14 +26,22 @@ export interface RunOptions {
  */
 export type Durability = 'durable' | 'relaxed';
 
-const runners = new WeakMap<Kysely<Database>, DirectRunner>();
+const databases = new WeakMap<Kysely<Database>, { runner: DirectRunner; statementsCostRoundTrips: boolean }>();
 
 /** Called by a dialect when it opens a database. */
-export function registerDirectRunner(db: Kysely<Database>, runner: DirectRunner): void {
-  runners.set(db, runner);
+export function registerDirectRunner(db: Kysely<Database>, runner: DirectRunner, capabilities: { statementsCostRoundTrips: boolean }): void {
+  databases.set(db, { runner, statementsCostRoundTrips: capabilities.statementsCostRoundTrips });
 }
 
 /** The runner of a database opened by a dialect; none inside a transaction, whose queries must run on its connection. */
 export function directRunnerOf(db: Kysely<Database>): DirectRunner | undefined {
-  return db.isTransaction ? undefined : runners.get(db);
+  return db.isTransaction ? undefined : databases.get(db)?.runner;
+}
+
+/**
+ * Whether the hot paths send the statements of one turn of the event loop together (tick-batch.ts)
+ * on this database: where statements cost round trips (PostgreSQL), and outside a transaction.
+ */
+export function batchesStatements(db: Kysely<Database>): boolean {
+  return !db.isTransaction && (databases.get(db)?.statementsCostRoundTrips ?? false);
 }

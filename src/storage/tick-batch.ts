@@ -27,3 +27,14 @@ export class TickBatch<Item, Result> {
     }
   }
 }
+
+const batchesByOwner = new WeakMap<object, Map<string, TickBatch<never, unknown>>>();
+
+/** The batch called `name` of `owner` (a database), made on first use. */
+export function tickBatchOf<Owner extends object, Item, Result>(owner: Owner, name: string, run: (owner: Owner, items: Item[]) => Promise<Result[]>): TickBatch<Item, Result> {
+  let batches = batchesByOwner.get(owner);
+  if (!batches) batchesByOwner.set(owner, (batches = new Map()));
+  let batch = batches.get(name) as TickBatch<Item, Result> | undefined;
+  if (!batch) batches.set(name, (batch = new TickBatch((items: Item[]) => run(owner, items))) as unknown as TickBatch<never, unknown>);
+  return batch;
+}

@@ -54,7 +54,7 @@ export function openPostgresDatabase(url: string, poolSize = 10): DatabaseHandle
       return [];
     }
     return (await target.pool.query({ name, text: query.sql, values: query.parameters as unknown[] })).rows;
-  });
+  }, postgresCapabilities);
   return {
     db,
     capabilities: postgresCapabilities,

@@ -30,7 +30,7 @@ export function openSqliteDatabase(url: string): DatabaseHandle {
   const writes = new GroupCommit(connection);
   // Kysely's own queries (and its transactions) run outside any group: it is committed first.
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: forKysely(connection, statements, writes) }) });
-  registerDirectRunner(db, (query) => writes.run(statements.get(query.sql), query.parameters as unknown[]));
+  registerDirectRunner(db, (query) => writes.run(statements.get(query.sql), query.parameters as unknown[]), sqliteCapabilities);
   return {
     db,
     capabilities: sqliteCapabilities,
