@@ -127,6 +127,18 @@ describe.each(testDialects)('the magic-link door on %s', (dialect) => {
     }
   });
 
+  it('lets one of two links of a client used at the same moment sign in, and ends the other', async () => {
+    await server.addClient(acme, 'twolinks@example.com');
+    const browser = server.agent(acme);
+    const first = tokenFromLink(await requestLink(browser, 'twolinks@example.com', acme));
+    const second = tokenFromLink(await requestLink(browser, 'twolinks@example.com', acme));
+    const agents = [first, second, first, second].map((token) => ({ token, agent: server.agent(acme) }));
+    const statuses = await Promise.all(agents.map(async ({ token, agent }) => (await agent.post('/magic-login/verify', { token })).status));
+    expect([...statuses].sort()).toEqual([303, 410, 410, 410]);
+    const signedIn = await Promise.all(agents.map(async ({ agent }) => (await agent.get('/api/me')).status));
+    expect(signedIn.filter((status) => status === 200)).toHaveLength(1);
+  });
+
   it("rejects another workspace's token and ignores its session cookie", async () => {
     await server.addClient(acme, 'both@example.com');
     await server.addClient(globex, 'both@example.com');
@@ -170,7 +182,7 @@ describe.each(testDialects)('the magic-link door on %s', (dialect) => {
       emails.map(async (email, index) => {
         const browser = server.agent(acme);
         const signIn = await browser.post('/magic-login/verify', { token: tokenFromLink(links[index]!) });
-        return { email, status: signIn.status, me: (await browser.get('/api/me')).json()?.client?.email };
+        return { email, status: signIn.status, me: ((await browser.get('/api/me')).json() as { client?: { email: string } }).client?.email };
       }),
     );
     expect(redeemed).toEqual(emails.map((email) => ({ email, status: 303, me: email })));

@@ -4,7 +4,7 @@ import { recordAuditEvents } from '../events/audit-events.js';
 import { newSession, startSession, storedUserAgent, type StartedSession } from '../sessions/sessions.js';
 import type { Workspace } from '../workspaces/workspaces.js';
 import { consumeMagicLinkToken, explainUnusableLink, type MagicLinkConsumption, type MagicLinkRejection } from './magic-links.js';
-import { redeemInOneStatement } from './redeem-in-one-statement.js';
+import { redeemInBatch } from './redeem-together.js';
 
 export type MagicLinkRedemption =
   | { ok: true; session: StartedSession; nextPath: string | null }
@@ -15,11 +15,12 @@ type RedemptionInput = { token: string; ip: string; userAgent: string };
 /**
  * Signs a client in with a link: the link is used (one conditional UPDATE, so of any number of
  * concurrent redemptions exactly one wins), then the session is started. On PostgreSQL the two are
- * one statement (redeem-in-one-statement.ts). On SQLite they are two commits, as in any server that
- * consumes then signs in: a crash in the instant between them leaves the link used and no session,
- * and the person asks for a new link; it can never give two sessions or let a link be used twice.
- * One transaction would take SQLite's only connection for the whole redemption and keep it out of
- * the group commit that makes redemptions fast.
+ * one statement, shared by the redemptions of one turn of the event loop (redeem-together.ts). On
+ * SQLite they are two commits, as in any server that consumes then signs in: a crash in the
+ * instant between them leaves the link used and no session, and the person asks for a new link; it
+ * can never give two sessions or let a link be used twice. One transaction would take SQLite's
+ * only connection for the whole redemption and keep it out of the group commit that makes
+ * redemptions fast.
  */
 export async function redeemMagicLink(context: PorticoContext, workspace: Workspace, input: RedemptionInput): Promise<MagicLinkRedemption> {
   const now = context.clock.now();
@@ -37,19 +38,17 @@ type Attempt = Extract<MagicLinkRedemption, { ok: true }> | Extract<MagicLinkCon
 async function redeemInOneRoundTrip(context: PorticoContext, workspace: Workspace, input: RedemptionInput, now: number): Promise<Attempt> {
   const tokenHash = hashSecretToken(input.token);
   const session = newSession(now, context.config.session);
-  const [used] = await redeemInOneStatement(
-    context.db,
+  const redeemed = await redeemInBatch(context.db, {
     now,
     tokenHash,
-    workspace.id,
-    session.idHash,
-    storedUserAgent(input.userAgent),
-    input.ip,
-    session.expiresAt,
-    JSON.stringify({ method: 'magic_link' }),
-  );
-  if (!used) return explainUnusableLink(context.db, now, workspace.id, tokenHash);
-  return { ok: true, session, nextPath: used.next_path };
+    workspaceId: workspace.id,
+    sessionIdHash: session.idHash,
+    sessionExpiresAt: session.expiresAt,
+    userAgent: storedUserAgent(input.userAgent),
+    ip: input.ip,
+  });
+  if (!redeemed) return explainUnusableLink(context.db, now, workspace.id, tokenHash);
+  return { ok: true, session, nextPath: redeemed.nextPath };
 }
 
 async function redeemInSteps(context: PorticoContext, workspace: Workspace, input: RedemptionInput, now: number): Promise<Attempt> {
