@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createTestDatabase } from '../../test/helpers/databases.js';
+import { openTestDatabaseWithWorkspace } from '../../test/helpers/databases.js';
 import { hashSecretToken } from '../crypto/tokens.js';
-import { openDatabase, type DatabaseHandle } from '../storage/database.js';
+import type { DatabaseHandle } from '../storage/database.js';
 import { issueMagicLinkToken } from './magic-links.js';
 import { redeemInBatch, type RedemptionRequest } from './redeem-together.js';
 
@@ -16,17 +16,8 @@ describe('redemptions made at the same moment, on postgres', () => {
   const now = 1_700_000_000_000;
 
   async function database(): Promise<DatabaseHandle> {
-    const created = await createTestDatabase('postgres');
-    cleanups.push(() => created.drop());
-    const handle = await openDatabase(created.url);
-    cleanups.push(() => handle.close());
-    await handle.db
-      .insertInto('workspaces')
-      .values({
-        id: 'w', slug: 'w', name: 'W', url: 'http://w.test', host: 'w.test', magic_link_ttl_ms: 60_000, mail_from: null, created_at: 0,
-        limit_email_cooldown_ms: null, limit_emails_per_hour: null, limit_ip_per_minute: null, limit_redemptions_per_5_minutes: null, limit_workspace_emails_per_hour: null,
-      })
-      .execute();
+    const { handle, cleanup } = await openTestDatabaseWithWorkspace('postgres');
+    cleanups.push(cleanup);
     const client = (id: string) => ({ id, workspace_id: 'w', email: `${id}@example.com`, email_normalized: `${id}@example.com`, name: id, password_hash: null, disabled_at: null, created_at: 0 });
     await handle.db.insertInto('clients').values([client('ada'), client('bob'), client('cy')]).execute();
     return handle;

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createTestDatabase, testDialects } from '../../test/helpers/databases.js';
+import { createTestDatabase, testDialects, workspaceRow } from '../../test/helpers/databases.js';
 import { openDatabase, type DatabaseHandle } from './database.js';
 import { prepareQuery } from './prepared-query.js';
 
@@ -19,11 +19,7 @@ describe.each(testDialects)('a query compiled once, on %s', (dialect) => {
     cleanups.push(() => database.drop());
     const handle = await openDatabase(database.url);
     cleanups.push(() => handle.close());
-    const workspace = (slug: string, ttl: number) => ({
-      id: slug, slug, name: slug, url: `http://${slug}.test`, host: `${slug}.test`, magic_link_ttl_ms: ttl, mail_from: null, created_at: 0,
-      limit_email_cooldown_ms: null, limit_emails_per_hour: null, limit_ip_per_minute: null, limit_redemptions_per_5_minutes: null, limit_workspace_emails_per_hour: null,
-    });
-    await handle.db.insertInto('workspaces').values([workspace('alpha', 60_000), workspace('beta', 900_000)]).execute();
+    await handle.db.insertInto('workspaces').values([workspaceRow('alpha', 60_000), workspaceRow('beta', 900_000)]).execute();
     return handle;
   }
 

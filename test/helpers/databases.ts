@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { openDatabase, type DatabaseHandle } from '../../src/storage/database.js';
 
 export type DialectName = 'sqlite' | 'postgres';
 
@@ -42,6 +43,31 @@ export async function createTestDatabase(dialect: DialectName): Promise<TestData
       } finally {
         await client.end();
       }
+    },
+  };
+}
+
+/** The row of a workspace `id` (host `<id>.test`), for tests that write to a database directly. */
+export function workspaceRow(id: string, magicLinkTtlMs = 60_000) {
+  return {
+    id, slug: id, name: id, url: `http://${id}.test`, host: `${id}.test`, magic_link_ttl_ms: magicLinkTtlMs, mail_from: null, created_at: 0,
+    limit_email_cooldown_ms: null, limit_emails_per_hour: null, limit_ip_per_minute: null, limit_redemptions_per_5_minutes: null, limit_workspace_emails_per_hour: null,
+  };
+}
+
+/**
+ * A fresh database of the dialect, migrated and open, holding one workspace `w`. `cleanup` closes
+ * and drops it.
+ */
+export async function openTestDatabaseWithWorkspace(dialect: DialectName): Promise<{ handle: DatabaseHandle; cleanup: () => Promise<void> }> {
+  const created = await createTestDatabase(dialect);
+  const handle = await openDatabase(created.url);
+  await handle.db.insertInto('workspaces').values(workspaceRow('w')).execute();
+  return {
+    handle,
+    async cleanup() {
+      await handle.close();
+      await created.drop();
     },
   };
 }

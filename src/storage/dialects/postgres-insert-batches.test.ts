@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createTestDatabase } from '../../../test/helpers/databases.js';
+import { openTestDatabaseWithWorkspace } from '../../../test/helpers/databases.js';
 import { listAuditEvents, recordAuditEvents } from '../../events/audit-events.js';
-import { openDatabase, type DatabaseHandle } from '../database.js';
+import type { DatabaseHandle } from '../database.js';
 import { repeatValues } from './postgres-insert-batches.js';
 
 describe('repeatValues', () => {
@@ -24,17 +24,8 @@ describe('inserts batched on postgres', () => {
   });
 
   async function database(): Promise<DatabaseHandle> {
-    const created = await createTestDatabase('postgres');
-    cleanups.push(() => created.drop());
-    const handle = await openDatabase(created.url);
-    cleanups.push(() => handle.close());
-    await handle.db
-      .insertInto('workspaces')
-      .values({
-        id: 'w', slug: 'w', name: 'W', url: 'http://w.test', host: 'w.test', magic_link_ttl_ms: 60_000, mail_from: null, created_at: 0,
-        limit_email_cooldown_ms: null, limit_emails_per_hour: null, limit_ip_per_minute: null, limit_redemptions_per_5_minutes: null, limit_workspace_emails_per_hour: null,
-      })
-      .execute();
+    const { handle, cleanup } = await openTestDatabaseWithWorkspace('postgres');
+    cleanups.push(cleanup);
     return handle;
   }
 
