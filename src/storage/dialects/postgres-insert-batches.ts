@@ -1,7 +1,10 @@
 import type pg from 'pg';
 import { TickBatch } from '../tick-batch.js';
 
-/** Rows per multi-row INSERT: enough for a busy turn of the event loop, far from PostgreSQL's 65,535 parameters. */
+/**
+ * Calls per multi-row INSERT: enough for a busy turn of the event loop, far from PostgreSQL's 65,535
+ * parameters. Each count of calls seen is a statement of its own, prepared once per connection.
+ */
 const maxCallsPerStatement = 50;
 
 /**
@@ -25,15 +28,18 @@ export class InsertBatches {
 async function insertTogether(pool: pg.Pool, name: string, text: string, calls: (readonly unknown[])[]): Promise<PromiseSettledResult<void>[]> {
   const alone = (parameters: readonly unknown[]) => pool.query({ name, text, values: parameters as unknown[] }).then(() => undefined);
   if (calls.length === 1) return Promise.allSettled([alone(calls[0]!)]);
-  try {
-    for (let start = 0; start < calls.length; start += maxCallsPerStatement) {
-      const chunk = calls.slice(start, start + maxCallsPerStatement);
+  const settled: PromiseSettledResult<void>[] = [];
+  // Chunk by chunk, so a chunk that fails is retried alone without repeating one already committed.
+  for (let start = 0; start < calls.length; start += maxCallsPerStatement) {
+    const chunk = calls.slice(start, start + maxCallsPerStatement);
+    try {
       await pool.query({ name: `${name}_x${chunk.length}`, text: repeatValues(text, chunk.length), values: chunk.flat() });
+      settled.push(...chunk.map((): PromiseSettledResult<void> => ({ status: 'fulfilled', value: undefined })));
+    } catch {
+      settled.push(...(await Promise.allSettled(chunk.map(alone))));
     }
-    return calls.map(() => ({ status: 'fulfilled', value: undefined }));
-  } catch {
-    return Promise.allSettled(calls.map(alone));
   }
+  return settled;
 }
 
 const insertOfValues = /^(insert into .+? values )(\(\$\d+(?:, \$\d+)*\)(?:, \(\$\d+(?:, \$\d+)*\))*)$/s;
