@@ -2,13 +2,14 @@ import { sql, type Kysely } from 'kysely';
 import { prepareQuery } from '../storage/prepared-query.js';
 import type { Database } from '../storage/schema.js';
 import { tickBatchOf } from '../storage/tick-batch.js';
+import { countHits, takeEmailSlotIfAllowed } from './counter-updates.js';
 
 /*
  * Where statements cost round trips (PostgreSQL), the counter writes of one turn of the event loop
  * go to the database together: one upsert for the plain hits, one for the email slots, with
  * arrays as parameters. Each caller is still answered as if the writes had run one by one, in the
- * order they were made, so every limit holds exactly as with one upsert per hit (rate-limits.ts
- * has the one-by-one forms, and the rules they keep).
+ * order they were made, so every limit holds exactly as with one upsert per hit: both change a
+ * counter by the same rules (counter-updates.ts).
  */
 
 export interface Hit {
@@ -23,37 +24,33 @@ export interface EmailSlotRequest extends Hit {
   perHour: number;
 }
 
+const counterColumns = ['key', 'window_start', 'hits', 'last_hit_at', 'last_hit_id'] as const;
+
 const countHitsTogether = prepareQuery(
-  (db, keys: string[], windowStarts: number[], hits: number[], now: number) => {
-    const query = sql<{ key: string; hits: number }>`
-      insert into rate_limits (key, window_start, hits, last_hit_at, last_hit_id)
-      select hit.key, hit.window_start, hit.hits, cast(${now} as bigint), ''
-      from unnest(cast(${keys} as text[]), cast(${windowStarts} as bigint[]), cast(${hits} as integer[])) as hit (key, window_start, hits)
-      on conflict (key) do update set
-        hits = case when rate_limits.window_start = excluded.window_start then rate_limits.hits + excluded.hits else excluded.hits end,
-        window_start = excluded.window_start,
-        last_hit_at = excluded.last_hit_at
-      returning key, hits`;
-    return { compile: () => query.compile(db) };
-  },
+  (db, keys: string[], windowStarts: number[], hits: number[], now: number) =>
+    db
+      .insertInto('rate_limits')
+      .columns(counterColumns)
+      .expression(
+        sql`select hit.key, hit.window_start, hit.hits, cast(${now} as bigint), ''
+            from unnest(cast(${keys} as text[]), cast(${windowStarts} as bigint[]), cast(${hits} as integer[])) as hit (key, window_start, hits)`,
+      )
+      .onConflict((conflict) => conflict.column('key').doUpdateSet(countHits))
+      .returning(['key', 'hits']),
   { durability: 'relaxed' },
 );
 
 const takeEmailSlotsTogether = prepareQuery(
-  (db, keys: string[], windowStarts: number[], hitIds: string[], now: number, cooldownCutoff: number, perHour: number) => {
-    const allowed = sql`(rate_limits.last_hit_at <= ${cooldownCutoff} and (rate_limits.window_start <> excluded.window_start or rate_limits.hits < ${perHour}))`;
-    const query = sql<{ key: string; last_hit_id: string }>`
-      insert into rate_limits (key, window_start, hits, last_hit_at, last_hit_id)
-      select slot.key, slot.window_start, 1, cast(${now} as bigint), slot.hit_id
-      from unnest(cast(${keys} as text[]), cast(${windowStarts} as bigint[]), cast(${hitIds} as text[])) as slot (key, window_start, hit_id)
-      on conflict (key) do update set
-        hits = case when ${allowed} then (case when rate_limits.window_start = excluded.window_start then rate_limits.hits + 1 else 1 end) else rate_limits.hits end,
-        window_start = case when ${allowed} then excluded.window_start else rate_limits.window_start end,
-        last_hit_at = case when ${allowed} then excluded.last_hit_at else rate_limits.last_hit_at end,
-        last_hit_id = case when ${allowed} then excluded.last_hit_id else rate_limits.last_hit_id end
-      returning key, last_hit_id`;
-    return { compile: () => query.compile(db) };
-  },
+  (db, keys: string[], windowStarts: number[], hitIds: string[], now: number, cooldownCutoff: number, perHour: number) =>
+    db
+      .insertInto('rate_limits')
+      .columns(counterColumns)
+      .expression(
+        sql`select slot.key, slot.window_start, 1, cast(${now} as bigint), slot.hit_id
+            from unnest(cast(${keys} as text[]), cast(${windowStarts} as bigint[]), cast(${hitIds} as text[])) as slot (key, window_start, hit_id)`,
+      )
+      .onConflict((conflict) => conflict.column('key').doUpdateSet(takeEmailSlotIfAllowed(cooldownCutoff, perHour)))
+      .returning(['key', 'last_hit_id']),
   { durability: 'relaxed' },
 );
 

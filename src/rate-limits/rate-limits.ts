@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import { batchesStatements } from '../storage/direct-runner.js';
 import { prepareQuery } from '../storage/prepared-query.js';
 import type { Database } from '../storage/schema.js';
 import { countHitInBatch, takeEmailSlotInBatch } from './counted-together.js';
+import { countHits, takeEmailSlotIfAllowed } from './counter-updates.js';
 
 export type RateLimitDecision = { allowed: true } | { allowed: false; retryAfterMs: number };
 
@@ -11,36 +12,25 @@ export type RateLimitDecision = { allowed: true } | { allowed: false; retryAfter
 // committed without waiting for the disk on PostgreSQL (`relaxed`): a database crash may forget
 // the last fraction of a second of counts, and every request no longer waits for an fsync on the
 // one counter row its workspace shares.
-const countHit = prepareQuery((db, key: string, windowStart: number, now: number) =>
-  db
-    .insertInto('rate_limits')
-    .values({ key, window_start: windowStart, hits: 1, last_hit_at: now, last_hit_id: '' })
-    .onConflict((conflict) =>
-      conflict.column('key').doUpdateSet({
-        hits: sql`case when rate_limits.window_start = excluded.window_start then rate_limits.hits + 1 else 1 end`,
-        window_start: sql`excluded.window_start`,
-        last_hit_at: sql`excluded.last_hit_at`,
-      }),
-    )
-    .returning(['hits']),
+const countHit = prepareQuery(
+  (db, key: string, windowStart: number, now: number) =>
+    db
+      .insertInto('rate_limits')
+      .values({ key, window_start: windowStart, hits: 1, last_hit_at: now, last_hit_id: '' })
+      .onConflict((conflict) => conflict.column('key').doUpdateSet(countHits))
+      .returning(['hits']),
   { durability: 'relaxed' },
 );
 
-const countEmailHit = prepareQuery((db, key: string, windowStart: number, now: number, hitId: string, cooldownCutoff: number, perHour: number) => {
-  const allowed = sql<boolean>`(rate_limits.last_hit_at <= ${cooldownCutoff} and (rate_limits.window_start <> excluded.window_start or rate_limits.hits < ${perHour}))`;
-  return db
-    .insertInto('rate_limits')
-    .values({ key, window_start: windowStart, hits: 1, last_hit_at: now, last_hit_id: hitId })
-    .onConflict((conflict) =>
-      conflict.column('key').doUpdateSet({
-        hits: sql`case when ${allowed} then (case when rate_limits.window_start = excluded.window_start then rate_limits.hits + 1 else 1 end) else rate_limits.hits end`,
-        window_start: sql`case when ${allowed} then excluded.window_start else rate_limits.window_start end`,
-        last_hit_at: sql`case when ${allowed} then excluded.last_hit_at else rate_limits.last_hit_at end`,
-        last_hit_id: sql`case when ${allowed} then excluded.last_hit_id else rate_limits.last_hit_id end`,
-      }),
-    )
-    .returning(['last_hit_id']);
-}, { durability: 'relaxed' });
+const countEmailHit = prepareQuery(
+  (db, key: string, windowStart: number, now: number, hitId: string, cooldownCutoff: number, perHour: number) =>
+    db
+      .insertInto('rate_limits')
+      .values({ key, window_start: windowStart, hits: 1, last_hit_at: now, last_hit_id: hitId })
+      .onConflict((conflict) => conflict.column('key').doUpdateSet(takeEmailSlotIfAllowed(cooldownCutoff, perHour)))
+      .returning(['last_hit_id']),
+  { durability: 'relaxed' },
+);
 
 /**
  * Counts one hit against `key` in fixed windows of `windowMs` and says whether it is within
