@@ -2,6 +2,7 @@ import type { PorticoContext } from '../context.js';
 import { hashSecretToken } from '../crypto/tokens.js';
 import { recordAuditEvents } from '../events/audit-events.js';
 import { newSession, startSession, storedUserAgent, type StartedSession } from '../sessions/sessions.js';
+import { batchesStatements } from '../storage/direct-runner.js';
 import type { Workspace } from '../workspaces/workspaces.js';
 import { consumeMagicLinkToken, explainUnusableLink, type MagicLinkConsumption, type MagicLinkRejection } from './magic-links.js';
 import { redeemInBatch } from './redeem-together.js';
@@ -24,7 +25,7 @@ type RedemptionInput = { token: string; ip: string; userAgent: string };
  */
 export async function redeemMagicLink(context: PorticoContext, workspace: Workspace, input: RedemptionInput): Promise<MagicLinkRedemption> {
   const now = context.clock.now();
-  const redeem = context.capabilities.statementsCostRoundTrips ? redeemInOneRoundTrip : redeemInSteps;
+  const redeem = batchesStatements(context.db) ? redeemInOneRoundTrip : redeemInSteps;
   const result = await redeem(context, workspace, input, now);
   if (result.ok) return result;
   await recordAuditEvents(context.db, [

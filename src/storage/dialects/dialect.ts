@@ -11,11 +11,11 @@ export interface DialectCapabilities {
   readonly supportsSkipLocked: boolean;
   /**
    * Each statement is a round trip to a server (PostgreSQL), and on this kind of machine a round
-   * trip costs the Node process more than the statement costs the server. The hot paths then fold
-   * their writes into fewer statements, with what PostgreSQL's SQL offers: `WITH … UPDATE/INSERT`
-   * (a redemption's writes in one statement) and arrays as parameters (the counter hits of one turn
-   * of the event loop in one upsert). SQLite has neither and needs neither: its statements are
-   * in-process calls that share a group commit.
+   * trip costs the Node process more than the statement costs the server. The hot paths then send
+   * the statements of one turn of the event loop together (`batchesStatements(db)` asks), with what
+   * PostgreSQL's SQL offers: `WITH … UPDATE/INSERT`, arrays as parameters, multi-row inserts.
+   * SQLite has none of these and needs none: its statements are in-process calls that share a
+   * group commit.
    */
   readonly statementsCostRoundTrips: boolean;
   /** Column type of an auto-incrementing integer key, for migrations. */
