@@ -3,7 +3,7 @@ import pg from 'pg';
 import { registerDirectRunner } from '../direct-runner.js';
 import type { Database } from '../schema.js';
 import type { DatabaseHandle, DialectCapabilities } from './dialect.js';
-import { InsertBatches } from './postgres-insert-batches.js';
+import { insertInBatch } from './postgres-insert-batches.js';
 
 export const postgresCapabilities: DialectCapabilities = {
   name: 'postgres',
@@ -45,15 +45,13 @@ export function openPostgresDatabase(url: string, poolSize = 10): DatabaseHandle
   const relaxedPool = new pg.Pool({ connectionString: withSynchronousCommitOff(url), max: relaxedPoolSize(poolSize), connectionTimeoutMillis: 5000 });
   relaxedPool.on('error', () => {});
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  const durable = { pool, inserts: new InsertBatches(pool) };
-  const relaxed = { pool: relaxedPool, inserts: new InsertBatches(relaxedPool) };
   registerDirectRunner(db, async (query, name, options) => {
-    const target = options.durability === 'relaxed' ? relaxed : durable;
+    const target = options.durability === 'relaxed' ? relaxedPool : pool;
     if (options.batchable) {
-      await target.inserts.insert(name, query.sql, query.parameters);
+      await insertInBatch(target, name, query.sql, query.parameters);
       return [];
     }
-    return (await target.pool.query({ name, text: query.sql, values: query.parameters as unknown[] })).rows;
+    return (await target.query({ name, text: query.sql, values: query.parameters as unknown[] })).rows;
   }, postgresCapabilities);
   return {
     db,
