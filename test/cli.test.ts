@@ -41,7 +41,8 @@ async function runPortico(args: string[], env: Record<string, string> = {}, inpu
   const childEnv: NodeJS.ProcessEnv = { ...process.env };
   for (const name of porticoVariables) delete childEnv[name];
   Object.assign(childEnv, { NODE_ENV: 'test' }, env);
-  const child = spawn(process.execPath, [porticoBin, ...args], { env: childEnv, stdio: ['pipe', 'pipe', 'pipe'] });
+  // A command that hangs is killed (exit code null), so the test fails instead of never ending.
+  const child = spawn(process.execPath, [porticoBin, ...args], { env: childEnv, stdio: ['pipe', 'pipe', 'pipe'], timeout: 30_000 });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
@@ -554,6 +555,16 @@ describe.concurrent('portico command line', { timeout: 120_000 }, () => {
       const file = portico.writeFile('garbage.sqlite', 'this is not a database, just text\n'.repeat(200));
       for (const args of [['migrate'], ['workspace', 'list', '--json']]) {
         expectOneLineFailure(await portico.run(args, { env: { DATABASE_URL: `sqlite:${file}` } }));
+      }
+    });
+
+    // Node's recursive mkdir never returns under /proc; the folder is made one level at a time.
+    test('reports a database folder that cannot be made in one line, without hanging', async ({ portico }) => {
+      const file = portico.writeFile('plain-file', 'not a folder\n');
+      for (const databaseUrl of ['sqlite:/proc/portico-missing/portico.db', `sqlite:${file}/data/portico.db`]) {
+        for (const args of [['migrate'], ['workspace', 'list']]) {
+          expectOneLineFailure(await portico.run(args, { env: { DATABASE_URL: databaseUrl } }), databaseUrl);
+        }
       }
     });
   });

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
@@ -17,7 +17,7 @@ export const sqliteCapabilities: DialectCapabilities = {
 /** Opens `sqlite:<path>` (or `sqlite::memory:`), creating the folder, with the pragmas Portico relies on. */
 export function openSqliteDatabase(url: string): DatabaseHandle {
   const path = url.slice('sqlite:'.length);
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  if (path !== ':memory:') createFolder(dirname(path));
   const connection = new BetterSqlite3(path);
   connection.pragma('journal_mode = WAL');
   connection.pragma('synchronous = NORMAL');
@@ -54,6 +54,23 @@ export function openSqliteDatabase(url: string): DatabaseHandle {
       await db.destroy();
     },
   };
+}
+
+/**
+ * `mkdir -p`, one level at a time. Node's `mkdirSync(…, { recursive: true })` never returns where
+ * the kernel answers ENOENT for a folder whose parent exists (under /proc or /sys), and a mistyped
+ * DATABASE_URL must fail with a reason, not hang.
+ */
+function createFolder(folder: string): void {
+  if (existsSync(folder)) return;
+  const parent = dirname(folder);
+  if (parent !== folder) createFolder(parent);
+  try {
+    mkdirSync(folder);
+  } catch (error) {
+    // Another process starting at the same moment may have made it.
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
 }
 
 /**
