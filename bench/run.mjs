@@ -137,24 +137,32 @@ function rotating(path, headers, next) {
 // --- the yardstick ---------------------------------------------------------------------------
 console.log(`Portico benchmark: ${connections} connections, ${seconds} s after a ${warmupSeconds} s warm-up, on ${execFileSync('nproc').toString().trim()} cores, Node ${process.version}\n`);
 
-/** Starts a yardstick, measures its three figures, stops it. */
-async function measureYardstick(title, args, { raw = true } = {}) {
+/**
+ * A yardstick as a running process, measured path by path. The SQLite yardstick stays up through
+ * the whole run and is measured just before each of Portico's paths: this machine's speed drifts
+ * within minutes, and a ratio is only as good as the two figures being taken at the same time.
+ */
+async function startYardstick(args) {
   const process_ = await startProcess(args, {}, /listening on (http:\/\/\S+)/);
   const yard = { name: 'yardstick', address: process_.address };
-  console.log(title);
-  if (raw) await load('raw node:http "ok"', yard, { method: 'GET', path: '/ok' });
-  let yardEmail = 0;
-  const request = await load('magic-link request', yard, { requests: rotating('/magic-login', {}, () => `email=client${yardEmail++ % clientCount}%40example.com`) });
-  // Redemptions run faster than requests (up to twice here): ask for enough to fill the run.
-  const yardTokens = await (await fetch(`${yard.address}/_bench/tokens?count=${Math.ceil(request.rps * (seconds + warmupSeconds) * 2.5)}`, { method: 'POST' })).json();
-  const redeem = await load('link redemption', yard, redeemingEach(yardTokens, {}));
-  process_.child.kill('SIGKILL');
-  return { request, redeem };
+  // Also when the run fails half-way: a yardstick left serving would skew the next run.
+  process.once('exit', () => process_.child.kill('SIGKILL'));
+  let email = 0;
+  return {
+    ok: () => load('raw node:http "ok"', yard, { method: 'GET', path: '/ok' }),
+    request: () => load('magic-link request', yard, { requests: rotating('/magic-login', {}, () => `email=client${email++ % clientCount}%40example.com`) }),
+    async redeem(pace) {
+      // Redemptions run faster than requests (up to twice here): ask for enough to fill the run.
+      const count = Math.ceil(pace * (seconds + warmupSeconds) * 2.5);
+      const fresh = await (await fetch(`${yard.address}/_bench/tokens?count=${count}`, { method: 'POST' })).json();
+      return load('link redemption', yard, redeemingEach(fresh, {}));
+    },
+    stop: () => process_.child.kill('SIGKILL'),
+  };
 }
 
-const { request: yardRequest, redeem: yardRedeem } = await measureYardstick('yardstick (minimal node:http + better-sqlite3, same work, no guards)', [
-  new URL('./yardstick.mjs', import.meta.url).pathname, join(folder, 'yardstick.sqlite'), String(clientCount),
-]);
+console.log('yardstick: bench/yardstick.mjs, a minimal node:http + better-sqlite3 server doing the same work with no guards, measured before each path');
+const yardstick = await startYardstick([new URL('./yardstick.mjs', import.meta.url).pathname, join(folder, 'yardstick.sqlite'), String(clientCount)]);
 let pgYard = null;
 
 // --- Portico on each database ------------------------------------------------------------------
@@ -183,6 +191,7 @@ async function benchPortico(label, databaseUrl) {
   console.log(`\nPortico on ${label} (import of ${clientCount} clients: ${(clientCount / importSeconds).toFixed(0)} rows/s; start to first /healthz answer: ${startToFirstAnswerMs.toFixed(0)} ms; idle RSS ${idle.rss.toFixed(0)} MB)`);
 
   tokens.length = 0;
+  const yardRequest = await yardstick.request();
   const mailsBefore = mailCount;
   let email = 0;
   const request = await load('magic-link request', target, {
@@ -209,6 +218,7 @@ async function benchPortico(label, databaseUrl) {
   results.push({ name: 'outbox delivery', target: label, rps: outboxRate });
 
   const sessionToken = tokens.pop();
+  const yardRedeem = await yardstick.redeem(yardRequest.rps);
   const redeem = await load('link redemption', target, redeemingEach([...tokens], { ...host, origin: workspaceUrl }));
 
   const signIn = await new Promise((resolve) => {
@@ -219,12 +229,13 @@ async function benchPortico(label, databaseUrl) {
     });
     req.end(body);
   });
+  const bare = await yardstick.ok();
   const me = await load('GET /api/me', target, { method: 'GET', path: '/api/me', headers: { ...host, cookie: signIn } });
   const peak = rssOf(portico.child.pid);
   console.log(`  RSS idle ${idle.rss.toFixed(0)} MB, peak ${peak.peak.toFixed(0)} MB`);
   portico.child.kill('SIGTERM');
   await new Promise((resolve) => portico.child.once('exit', resolve));
-  return { label, request, redeem, me, outboxRate, idle: idle.rss, peak: peak.peak, startToFirstAnswerMs, importRate: clientCount / importSeconds };
+  return { label, yardRequest, request, yardRedeem, redeem, bare, me, outboxRate, idle: idle.rss, peak: peak.peak, startToFirstAnswerMs, importRate: clientCount / importSeconds };
 }
 
 const databases = (process.env.BENCH_DATABASES ?? 'sqlite,postgres').split(',');
@@ -242,9 +253,11 @@ if (pgReachable) {
   const yardUrl = new URL(adminUrl);
   yardUrl.pathname = `/${yardName}`;
   try {
-    pgYard = await measureYardstick('yardstick on PostgreSQL (minimal node:http + pg, one statement a step, named prepared statements)', [
-      new URL('./yardstick-postgres.mjs', import.meta.url).pathname, yardUrl.toString(), String(clientCount),
-    ], { raw: false });
+    console.log('\nyardstick on PostgreSQL (minimal node:http + pg, one statement a step, named prepared statements)');
+    const postgresYardstick = await startYardstick([new URL('./yardstick-postgres.mjs', import.meta.url).pathname, yardUrl.toString(), String(clientCount)]);
+    const request = await postgresYardstick.request();
+    pgYard = { request, redeem: await postgresYardstick.redeem(request.rps) };
+    postgresYardstick.stop();
     runs.push(await benchPortico('PostgreSQL', url.toString()));
   } finally {
     await admin.query(`drop database if exists ${yardName} with (force)`);
@@ -256,17 +269,19 @@ if (pgReachable) {
 }
 
 // --- summary ------------------------------------------------------------------------------------
-console.log('\nSummary (ratio to the yardstick measured in this run)');
+const percent = (part, whole) => `${((part / whole) * 100).toFixed(0)}%`;
+console.log('\nSummary (each ratio to the yardstick measured just before, in this run)');
 for (const run of runs) {
-  console.log(`  ${run.label}: magic-link request ${run.request.rps.toFixed(0)} req/s (${((run.request.rps / yardRequest.rps) * 100).toFixed(0)}%, p99 ${run.request.p99} ms), redemption ${run.redeem.rps.toFixed(0)} req/s (${((run.redeem.rps / yardRedeem.rps) * 100).toFixed(0)}%, p99 ${run.redeem.p99} ms), /api/me ${run.me.rps.toFixed(0)} req/s, outbox ${run.outboxRate.toFixed(0)} mails/s, idle RSS ${run.idle.toFixed(0)} MB, peak RSS ${run.peak.toFixed(0)} MB, start to first answer ${run.startToFirstAnswerMs.toFixed(0)} ms, import ${run.importRate.toFixed(0)} rows/s`);
+  console.log(`  ${run.label}: magic-link request ${run.request.rps.toFixed(0)} req/s (${percent(run.request.rps, run.yardRequest.rps)}, p99 ${run.request.p99} ms), redemption ${run.redeem.rps.toFixed(0)} req/s (${percent(run.redeem.rps, run.yardRedeem.rps)}, p99 ${run.redeem.p99} ms), /api/me ${run.me.rps.toFixed(0)} req/s (${percent(run.me.rps, run.bare.rps)} of the bare "ok" server), outbox ${run.outboxRate.toFixed(0)} mails/s, idle RSS ${run.idle.toFixed(0)} MB, peak RSS ${run.peak.toFixed(0)} MB, start to first answer ${run.startToFirstAnswerMs.toFixed(0)} ms, import ${run.importRate.toFixed(0)} rows/s`);
 }
 if (runs.length === 2) {
   const [sqlite, postgres] = runs;
-  console.log(`  PostgreSQL / SQLite: request ${((postgres.request.rps / sqlite.request.rps) * 100).toFixed(0)}%, redemption ${((postgres.redeem.rps / sqlite.redeem.rps) * 100).toFixed(0)}%, /api/me ${((postgres.me.rps / sqlite.me.rps) * 100).toFixed(0)}%`);
+  console.log(`  PostgreSQL / SQLite: request ${percent(postgres.request.rps, sqlite.request.rps)}, redemption ${percent(postgres.redeem.rps, sqlite.redeem.rps)}, /api/me ${percent(postgres.me.rps, sqlite.me.rps)}`);
 }
-if (pgYard && runs.some((run) => run.label === 'PostgreSQL')) {
-  const postgres = runs.find((run) => run.label === 'PostgreSQL');
-  console.log(`  PostgreSQL yardstick: request ${pgYard.request.rps.toFixed(0)} req/s (${((pgYard.request.rps / yardRequest.rps) * 100).toFixed(0)}% of the SQLite yardstick), redemption ${pgYard.redeem.rps.toFixed(0)} req/s (${((pgYard.redeem.rps / yardRedeem.rps) * 100).toFixed(0)}%); Portico on PostgreSQL is ${((postgres.request.rps / pgYard.request.rps) * 100).toFixed(0)}% and ${((postgres.redeem.rps / pgYard.redeem.rps) * 100).toFixed(0)}% of it`);
+const postgresRun = runs.find((run) => run.label === 'PostgreSQL');
+if (pgYard && postgresRun) {
+  console.log(`  PostgreSQL yardstick: request ${pgYard.request.rps.toFixed(0)} req/s (${percent(pgYard.request.rps, postgresRun.yardRequest.rps)} of the SQLite yardstick), redemption ${pgYard.redeem.rps.toFixed(0)} req/s (${percent(pgYard.redeem.rps, postgresRun.yardRedeem.rps)}); Portico on PostgreSQL is ${percent(postgresRun.request.rps, pgYard.request.rps)} and ${percent(postgresRun.redeem.rps, pgYard.redeem.rps)} of it`);
 }
+yardstick.stop();
 await new Promise((resolve) => sink.close(resolve));
 rmSync(folder, { recursive: true, force: true });
