@@ -79,6 +79,21 @@ describe.each(testDialects)('the per-account password throttle under attack, on 
     expect((await server.agent(workspace).post('/login', { email, password: rightPassword })).status).toBe(303);
   });
 
+  it('forgets failures after a quiet hour, however far the delay had grown (kept by the atomic upsert)', async () => {
+    const email = await clientWithPassword();
+    const wrong = () => server.agent(workspace).post('/login', { email, password: 'still not it' }).then((response) => response.status);
+    for (let round = 0; round < 4; round += 1) {
+      expect(await wrong()).toBe(401);
+      if (round === 0) for (let more = 0; more < 4; more += 1) expect(await wrong()).toBe(401);
+      expect(await wrong()).toBe(429);
+      server.clock.advance(16 * 60_000);
+    }
+    // Eight failures, each wait longer than the last; an hour after the last one the account starts afresh.
+    server.clock.advance(3_600_000);
+    const afresh = await Promise.all(Array.from({ length: 7 }, wrong));
+    expect({ checked: afresh.filter((status) => status === 401).length, refused: afresh.filter((status) => status === 429).length }).toEqual({ checked: 5, refused: 2 });
+  });
+
   it('issue 13 item 9: 15 wrong current passwords on /account/password get 429 with Retry-After after the allowed 5', async () => {
     const email = await clientWithPassword();
     const browser = server.agent(workspace);
