@@ -48,6 +48,36 @@ describe.each(testDialects)('limits against abuse, on %s', (dialect) => {
     expect(sink.mailsTo('client@example.com')).toHaveLength(3);
   });
 
+  it("issue 13 item 9: five requests from anyone for a client's address lock it out for one refill period (12 min), not until the hour ends", async () => {
+    const { server, sink, workspace } = await start({ LIMIT_EMAIL_COOLDOWN: '60s', LIMIT_EMAIL_PER_HOUR: '5' });
+    // Just past the top of an hour: a fixed hourly window would stay closed for 59 more minutes.
+    server.clock.advance(3_600_000 - (server.clock.now() % 3_600_000) + 1_000);
+    const ask = () => server.agent(workspace).post('/magic-login', { email: 'client@example.com' });
+    for (let attempt = 0; attempt < 5; attempt += 1) {
+      expect((await ask()).status).toBe(200);
+      server.clock.advance(61_000);
+    }
+    await sink.waitForMails('client@example.com', 5);
+    // The bucket is empty: the client's own request, the same answer as ever, sends nothing.
+    server.clock.advance(6 * 60_000);
+    expect((await ask()).status).toBe(200);
+    await settle();
+    expect(sink.mailsTo('client@example.com')).toHaveLength(5);
+    // Twelve minutes after the first request one slot is back, and the client gets a link.
+    server.clock.advance(12 * 60_000 - 5 * 61_000 - 6 * 60_000 + 1_000);
+    expect((await ask()).status).toBe(200);
+    await sink.waitForMails('client@example.com', 6);
+  });
+
+  it('issue 13 item 9: of 20 simultaneous requests for one address, exactly LIMIT_EMAIL_PER_HOUR send a mail', async () => {
+    const { server, sink, workspace } = await start({ LIMIT_EMAIL_COOLDOWN: '0', LIMIT_EMAIL_PER_HOUR: '4' });
+    const responses = await Promise.all(Array.from({ length: 20 }, () => server.agent(workspace).post('/magic-login', { email: 'client@example.com' })));
+    expect(responses.every((response) => response.status === 200)).toBe(true);
+    await sink.waitForMails('client@example.com', 4);
+    await settle();
+    expect(sink.mailsTo('client@example.com')).toHaveLength(4);
+  });
+
   it('limits POSTs per client IP on each door with 429 and Retry-After; a forged X-Forwarded-For changes nothing', async () => {
     const { server, workspace } = await start({ LIMIT_IP_PER_MINUTE: '3' });
     const browser = server.agent(workspace);

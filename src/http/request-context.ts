@@ -11,7 +11,7 @@ declare module 'fastify' {
     /** Answers in JSON rather than pages, errors included. */
     api?: boolean;
     /** A sign-in door whose POSTs count against the per-IP limit (`LIMIT_IP_PER_MINUTE`). */
-    door?: 'magic-login' | 'magic-link-redemption' | 'login' | 'forgot-password' | 'reset-password';
+    door?: 'magic-login' | 'magic-link-redemption' | 'login' | 'forgot-password' | 'reset-password' | 'account-password';
   }
 }
 

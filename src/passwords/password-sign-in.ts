@@ -5,7 +5,7 @@ import { hashPassword, passwordHashNeedsUpgrade, verifyAgainstDummyPassword, ver
 import { recordAuditEvents } from '../events/audit-events.js';
 import { startSession, type StartedSession } from '../sessions/sessions.js';
 import type { Workspace } from '../workspaces/workspaces.js';
-import { clearLoginFailures, loginRetryAfterMs, loginThrottleKey, recordLoginFailure } from './login-throttle.js';
+import { clearLoginFailures, loginThrottleKey, takePasswordAttempt } from './login-throttle.js';
 import { maxPasswordLength } from './password-rules.js';
 
 export type PasswordSignInResult =
@@ -34,17 +34,18 @@ export async function signInWithPassword(
     return { ok: false, reason: 'invalid_credentials' };
   }
 
+  // The attempt is taken (and counted as a failure) before the password is checked, in one
+  // atomic step: simultaneous guesses cannot all read "allowed" first (issue 13 item 3).
   const throttleKey = loginThrottleKey(workspace.id, email.normalized);
-  const retryAfterMs = await loginRetryAfterMs(context.db, now, throttleKey);
-  if (retryAfterMs > 0) {
+  const attempt = await takePasswordAttempt(context.db, now, throttleKey);
+  if (!attempt.allowed) {
     await fail('throttled', email.email);
-    return { ok: false, reason: 'throttled', retryAfterMs };
+    return { ok: false, reason: 'throttled', retryAfterMs: attempt.retryAfterMs };
   }
 
   const client = await findClientByNormalizedEmail(context.db, workspace.id, email.normalized);
   const matches = client?.password_hash ? await verifyPassword(client.password_hash, password) : await verifyAgainstDummyPassword(password);
   if (!client || !matches || client.disabled_at !== null) {
-    await recordLoginFailure(context.db, now, throttleKey);
     const reason = !client ? 'unknown_email' : !client.password_hash ? 'no_password' : !matches ? 'wrong_password' : 'client_disabled';
     await fail(reason, email.email);
     return { ok: false, reason: 'invalid_credentials' };

@@ -3,11 +3,15 @@ import type { PorticoContext } from '../context.js';
 import { hashPassword, verifyPassword } from '../crypto/password-hashing.js';
 import { recordAuditEvents } from '../events/audit-events.js';
 import { noteSessionsEnded } from '../sessions/session-cache.js';
+import { describeDuration } from '../shared/duration.js';
 import type { Workspace } from '../workspaces/workspaces.js';
+import { clearLoginFailures, loginThrottleKey, takePasswordAttempt } from './login-throttle.js';
 import { queuePasswordChangedNotice } from './password-reset.js';
 import { checkNewPassword } from './password-rules.js';
 
-export type SetPasswordResult = { ok: true; changed: boolean } | { ok: false; field: 'current_password' | 'new_password'; formError: string };
+export type SetPasswordResult =
+  | { ok: true; changed: boolean }
+  | { ok: false; field: 'current_password' | 'new_password'; formError: string; retryAfterMs?: number };
 
 /**
  * Sets a first password, or changes one after checking the current password. Every other session
@@ -20,16 +24,26 @@ export async function setClientPassword(
   input: { currentPassword: unknown; newPassword: unknown; keepSessionIdHash: string | null; ip: string },
 ): Promise<SetPasswordResult> {
   const changing = client.password_hash !== null;
+  const now = context.clock.now();
   if (changing) {
     const current = typeof input.currentPassword === 'string' ? input.currentPassword : '';
-    if (current === '' || !(await verifyPassword(client.password_hash!, current))) {
-      return { ok: false, field: 'current_password', formError: 'That is not your current password.' };
+    const wrong = { ok: false, field: 'current_password', formError: 'That is not your current password.' } as const;
+    if (current === '') return wrong;
+    // A guess at the current password is a guess at the account's password: the same per-account
+    // throttle as /login, taken before the check (issue 13 item 9), so a stolen session cannot
+    // try passwords without limit.
+    const throttleKey = loginThrottleKey(workspace.id, client.email_normalized);
+    const attempt = await takePasswordAttempt(context.db, now, throttleKey);
+    if (!attempt.allowed) {
+      const wait = describeDuration(Math.ceil(attempt.retryAfterMs / 1000) * 1000);
+      return { ok: false, field: 'current_password', formError: `Too many wrong passwords for this account. Try again in ${wait}.`, retryAfterMs: attempt.retryAfterMs };
     }
+    if (!(await verifyPassword(client.password_hash!, current))) return wrong;
+    await clearLoginFailures(context.db, throttleKey);
   }
   const rules = await checkNewPassword(input.newPassword, [client.email, client.name, workspace.name]);
   if (!rules.ok) return { ok: false, field: 'new_password', formError: rules.reason };
   const passwordHash = await hashPassword(input.newPassword as string);
-  const now = context.clock.now();
   noteSessionsEnded();
   await context.db.transaction().execute(async (trx) => {
     await trx.updateTable('clients').set({ password_hash: passwordHash }).where('id', '=', client.id).execute();

@@ -2,7 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import { prepareQuery } from '../storage/prepared-query.js';
 import type { Database } from '../storage/schema.js';
 import { tickBatchOf } from '../storage/tick-batch.js';
-import { countHits, takeEmailSlotIfAllowed } from './counter-updates.js';
+import { countHits, emailSlotRule, takeEmailSlotIfAllowed } from './counter-updates.js';
 
 /*
  * Where statements cost round trips (PostgreSQL), the counter writes of one turn of the event loop
@@ -18,7 +18,9 @@ export interface Hit {
   now: number;
 }
 
-export interface EmailSlotRequest extends Hit {
+export interface EmailSlotRequest {
+  key: string;
+  now: number;
   hitId: string;
   cooldownMs: number;
   perHour: number;
@@ -41,15 +43,15 @@ const countHitsTogether = prepareQuery(
 );
 
 const takeEmailSlotsTogether = prepareQuery(
-  (db, keys: string[], windowStarts: number[], hitIds: string[], now: number, cooldownCutoff: number, perHour: number) =>
+  (db, keys: string[], hitIds: string[], now: number, fullAtIfNew: number, cooldownMs: number, refillMs: number, burstMs: number) =>
     db
       .insertInto('rate_limits')
       .columns(counterColumns)
       .expression(
-        sql`select slot.key, slot.window_start, 1, cast(${now} as bigint), slot.hit_id
-            from unnest(cast(${keys} as text[]), cast(${windowStarts} as bigint[]), cast(${hitIds} as text[])) as slot (key, window_start, hit_id)`,
+        sql`select slot.key, cast(${fullAtIfNew} as bigint), 1, cast(${now} as bigint), slot.hit_id
+            from unnest(cast(${keys} as text[]), cast(${hitIds} as text[])) as slot (key, hit_id)`,
       )
-      .onConflict((conflict) => conflict.column('key').doUpdateSet(takeEmailSlotIfAllowed(cooldownCutoff, perHour)))
+      .onConflict((conflict) => conflict.column('key').doUpdateSet(takeEmailSlotIfAllowed(cooldownMs, refillMs, burstMs)))
       .returning(['key', 'last_hit_id']),
   { durability: 'relaxed' },
 );
@@ -107,17 +109,19 @@ async function takeEmailSlotsAtOnce(db: Kysely<Database>, slots: EmailSlotReques
     }
     for (const group of round.values()) {
       const entries = group.sort((a, b) => inLockOrder(a.key, b.key));
-      // The latest clock of the group stands for all of it: the cooldown then ends a few
-      // milliseconds later for the others, never sooner.
+      // The latest clock of the group stands for all of it: the cooldown and the refill then end a
+      // few milliseconds later for the others, never sooner.
       const now = Math.max(...entries.map((slot) => slot.now));
+      const rule = emailSlotRule(now, entries[0]!);
       const rows = await takeEmailSlotsTogether(
         db,
         entries.map((slot) => slot.key),
-        entries.map((slot) => slot.windowStart),
         entries.map((slot) => slot.hitId),
         now,
-        now - entries[0]!.cooldownMs,
-        entries[0]!.perHour,
+        rule.fullAtIfNew,
+        rule.cooldownMs,
+        rule.refillMs,
+        rule.burstMs,
       );
       const byKey = new Map(entries.map((slot) => [slot.key, slot]));
       for (const row of rows) winners.set(byKey.get(row.key)!, row.last_hit_id);

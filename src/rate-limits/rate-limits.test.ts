@@ -45,6 +45,47 @@ describe.each(testDialects)('rate limits hit by many at once, on %s', (dialect) 
     expect(await Promise.all([take('email:e', capped), take('email:e', cooling), take('email:f', cooling), take('email:f', capped)])).toEqual([true, false, true, true]);
   });
 
+  // 1_700_002_800_000 is the start of an hour: a fixed hourly window would still be closed 12 minutes on.
+  const minuteIntoAnHour = 1_700_002_800_000 + 60_000;
+  const refillMs = 12 * 60_000;
+
+  it("issue 13 item 9: an address's exhausted email slots refill one per hour/perHour, so the lock-out lasts one refill period, not until the hour ends", async () => {
+    const { db } = await database();
+    const takeAt = (now: number) => takeEmailSlot(db, now, { key: 'email:locked', cooldownMs: 0, perHour: 5 });
+    const start = minuteIntoAnHour;
+    // Five requests from anyone empty the bucket (each sent a mail to the client).
+    expect(await Promise.all(Array.from({ length: 6 }, () => takeAt(start)))).toEqual([true, true, true, true, true, false]);
+    expect(await takeAt(start + refillMs - 1)).toBe(false);
+    expect(await takeAt(start + refillMs)).toBe(true);
+    expect(await takeAt(start + refillMs)).toBe(false);
+    expect(await takeAt(start + 2 * refillMs)).toBe(true);
+    // A quiet hour refills the bucket, but never beyond `perHour`.
+    expect(await Promise.all(Array.from({ length: 7 }, () => takeAt(start + 4 * 3_600_000)))).toEqual([true, true, true, true, true, false, false]);
+  });
+
+  it('issue 13 item 9: the cooldown still holds between the slots of a full bucket, and a refused request takes nothing', async () => {
+    const { db } = await database();
+    const takeAt = (now: number) => takeEmailSlot(db, now, { key: 'email:cooling', cooldownMs: 60_000, perHour: 5 });
+    const start = minuteIntoAnHour;
+    expect(await takeAt(start)).toBe(true);
+    expect(await takeAt(start + 59_999)).toBe(false);
+    for (let minute = 1; minute <= 4; minute += 1) expect(await takeAt(start + minute * 60_000)).toBe(true);
+    // Empty now; hammering it while empty does not push the refill further out.
+    for (let second = 301; second < 720; second += 7) expect(await takeAt(start + second * 1000)).toBe(false);
+    expect(await takeAt(start + refillMs)).toBe(true);
+  });
+
+  it('issue 13 item 9: of many simultaneous requests for one address at a full bucket, exactly perHour get a slot', async () => {
+    const { db } = await database();
+    // perHour 7: a refill period (514,285.7 ms) that is not a whole number of milliseconds.
+    const rule = { key: 'email:crowded', cooldownMs: 0, perHour: 7 };
+    const together = await Promise.all(Array.from({ length: 30 }, (_, index) => takeEmailSlot(db, minuteIntoAnHour + (index % 3), rule)));
+    expect(together.filter(Boolean)).toHaveLength(7);
+    // One refill period later, exactly one more.
+    const later = await Promise.all(Array.from({ length: 10 }, () => takeEmailSlot(db, minuteIntoAnHour + 2 + Math.ceil(3_600_000 / 7), rule)));
+    expect(later.filter(Boolean)).toHaveLength(1);
+  });
+
   it('starts a new count in the next window', async () => {
     const { db } = await database();
     const hitAt = (now: number) => hitRateLimit(db, now, { key: 'ip:c', windowMs: 60_000, limit: 2 });
@@ -52,5 +93,30 @@ describe.each(testDialects)('rate limits hit by many at once, on %s', (dialect) 
     expect((await Promise.all([hitAt(start), hitAt(start), hitAt(start)])).map((decision) => decision.allowed)).toEqual([true, true, false]);
     expect(await hitAt(start + 1_000)).toEqual({ allowed: false, retryAfterMs: 59_000 });
     expect(await hitAt(start + 60_000)).toEqual({ allowed: true });
+  });
+});
+
+describe('email slots taken from two instances of one PostgreSQL database at once', () => {
+  const cleanups: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  it('issue 13 item 9: of 40 simultaneous requests for one address, split over two database handles, exactly perHour get a slot', async () => {
+    const created = await createTestDatabase('postgres');
+    cleanups.push(() => created.drop());
+    // Two handles, each with its own pool, stand for two instances: their upserts meet on the row.
+    const handles: DatabaseHandle[] = [];
+    for (let instance = 0; instance < 2; instance += 1) {
+      const handle = await openDatabase(created.url);
+      cleanups.push(() => handle.close());
+      handles.push(handle);
+    }
+    const now = 1_700_002_800_000 + 60_000;
+    const rule = { key: 'email:shared', cooldownMs: 0, perHour: 7 };
+    const taken = await Promise.all(Array.from({ length: 40 }, (_, index) => takeEmailSlot(handles[index % 2]!.db, now + (index % 5), rule)));
+    expect(taken.filter(Boolean)).toHaveLength(7);
+    const later = await Promise.all(Array.from({ length: 10 }, (_, index) => takeEmailSlot(handles[index % 2]!.db, now + 4 + Math.ceil(3_600_000 / 7), rule)));
+    expect(later.filter(Boolean)).toHaveLength(1);
   });
 });

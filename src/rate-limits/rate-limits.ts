@@ -4,7 +4,7 @@ import { batchesStatements } from '../storage/direct-runner.js';
 import { prepareQuery } from '../storage/prepared-query.js';
 import type { Database } from '../storage/schema.js';
 import { countHitInBatch, takeEmailSlotInBatch } from './counted-together.js';
-import { countHits, takeEmailSlotIfAllowed } from './counter-updates.js';
+import { countHits, emailSlotRule, takeEmailSlotIfAllowed } from './counter-updates.js';
 
 export type RateLimitDecision = { allowed: true } | { allowed: false; retryAfterMs: number };
 
@@ -23,11 +23,11 @@ const countHit = prepareQuery(
 );
 
 const countEmailHit = prepareQuery(
-  (db, key: string, windowStart: number, now: number, hitId: string, cooldownCutoff: number, perHour: number) =>
+  (db, key: string, fullAtIfNew: number, now: number, hitId: string, cooldownMs: number, refillMs: number, burstMs: number) =>
     db
       .insertInto('rate_limits')
-      .values({ key, window_start: windowStart, hits: 1, last_hit_at: now, last_hit_id: hitId })
-      .onConflict((conflict) => conflict.column('key').doUpdateSet(takeEmailSlotIfAllowed(cooldownCutoff, perHour)))
+      .values({ key, window_start: fullAtIfNew, hits: 1, last_hit_at: now, last_hit_id: hitId })
+      .onConflict((conflict) => conflict.column('key').doUpdateSet(takeEmailSlotIfAllowed(cooldownMs, refillMs, burstMs)))
       .returning(['last_hit_id']),
   { durability: 'relaxed' },
 );
@@ -53,22 +53,22 @@ export async function hitRateLimit(
 
 /**
  * Takes a slot to send one email to an address, or says no: at least `cooldownMs` since the last
- * email, and at most `perHour` in the current hour. A refused attempt changes nothing, so trying
- * again and again does not push the cooldown further out.
+ * email, and a bucket of `perHour` slots that refills one every hour/`perHour` (counter-updates.ts).
+ * One upsert, atomic in both dialects. A refused attempt changes nothing, so trying again and
+ * again does not push the cooldown or the refill further out.
  */
 export async function takeEmailSlot(
   db: Kysely<Database>,
   now: number,
   rule: { key: string; cooldownMs: number; perHour: number },
 ): Promise<boolean> {
-  const hour = 3_600_000;
-  const windowStart = now - (now % hour);
   const hitId = randomUUID();
   // Our own id comes back only if our hit was the one let through, even among simultaneous ones.
   if (batchesStatements(db)) {
-    return (await takeEmailSlotInBatch(db, { key: rule.key, windowStart, now, hitId, cooldownMs: rule.cooldownMs, perHour: rule.perHour })) === hitId;
+    return (await takeEmailSlotInBatch(db, { key: rule.key, now, hitId, cooldownMs: rule.cooldownMs, perHour: rule.perHour })) === hitId;
   }
-  const [row] = await countEmailHit(db, rule.key, windowStart, now, hitId, now - rule.cooldownMs, rule.perHour);
+  const slot = emailSlotRule(now, rule);
+  const [row] = await countEmailHit(db, rule.key, slot.fullAtIfNew, now, hitId, slot.cooldownMs, slot.refillMs, slot.burstMs);
   return row!.last_hit_id === hitId;
 }
 

@@ -107,7 +107,8 @@ export function registerPasswordRoutes(app: FastifyInstance, context: PorticoCon
     return renderPage(request, reply, 'welcome', { title: 'Welcome', email: session.clientEmail, clientName: session.clientName, hasPassword: client?.password_hash != null, next: '/' });
   });
 
-  app.post('/account/password', async (request, reply) => {
+  // A door like /login: the per-IP limit applies, as the per-account throttle does (issue 13 item 9).
+  app.post('/account/password', { config: { door: 'account-password' } }, async (request, reply) => {
     const session = await readCurrentSession(context, request);
     if (!session) return reply.redirect('/login', 303);
     const client = await findClientById(context.db, request.workspace.id, session.clientId);
@@ -122,10 +123,15 @@ export function registerPasswordRoutes(app: FastifyInstance, context: PorticoCon
     });
     if (result.ok) return reply.redirect(next ?? `/account?password=${result.changed ? 'changed' : 'set'}`, 303);
     const passwordError = { field: result.field, message: result.formError };
-    if (next) {
-      return renderPage(request, reply, 'welcome', { title: 'Welcome', email: session.clientEmail, clientName: session.clientName, hasPassword: false, next, passwordError }, 400);
+    let status = 400;
+    if (result.retryAfterMs !== undefined) {
+      status = 429;
+      reply.header('retry-after', String(Math.ceil(result.retryAfterMs / 1000)));
     }
-    return renderAccountPage(context, request, reply, session, { passwordError }, 400);
+    if (next) {
+      return renderPage(request, reply, 'welcome', { title: 'Welcome', email: session.clientEmail, clientName: session.clientName, hasPassword: false, next, passwordError }, status);
+    }
+    return renderAccountPage(context, request, reply, session, { passwordError }, status);
   });
 }
 
