@@ -94,7 +94,7 @@ describe('the first run: demo workspace and dev mailbox', () => {
     const external = Object.values(networkInterfaces()).flat().find((entry) => entry && entry.family === 'IPv4' && !entry.internal);
     if (external) {
       const remote = new HttpAgent(`http://${external.address}:${new URL(server.portico.address).port}`, workspace.url);
-      for (const headers of [{}, { 'x-forwarded-for': '127.0.0.1' }]) {
+      for (const headers of [{}, { 'x-forwarded-for': '127.0.0.1' }] as Record<string, string>[]) {
         const response = await remote.get('/_dev/mailbox', { headers });
         expect(response.status).toBe(404);
         expect(response.body).not.toContain('token=');
