@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { generateNonce } from '../crypto/tokens.js';
+import { generateNonce, looksLikeSecretToken } from '../crypto/tokens.js';
+import { browserProofFor } from './origin-check.js';
 import { ensureBrowserCookie, readBrowserCookie } from './session-cookie.js';
 
 /** The CSP of a page: only this response's inline script and style (by nonce), no framing (clickjacking), no plugins. */
@@ -47,10 +48,13 @@ export function setTransportSecurity(reply: FastifyReply, workspaceUrl: string):
 
 /**
  * For pages whose address holds a token: no `Referer` at all, not even to this site. Their forms
- * then post with `Origin: null`, so the browser also gets the SameSite cookie that vouches for
- * them where it sends no `Sec-Fetch-Site` (see origin-check.ts).
+ * then post with `Origin: null`, so they carry the browser proof this returns (a hidden field
+ * bound to this browser's cookie), which vouches for them where the browser sends no
+ * `Sec-Fetch-Site` (see origin-check.ts).
  */
-export function prepareTokenPage(request: FastifyRequest, reply: FastifyReply): void {
+export function prepareTokenPage(request: FastifyRequest, reply: FastifyReply): string {
   reply.header('referrer-policy', 'no-referrer');
-  if (readBrowserCookie(request) === undefined) ensureBrowserCookie(request, reply);
+  const existing = readBrowserCookie(request);
+  const browserToken = looksLikeSecretToken(existing) ? existing : ensureBrowserCookie(request, reply);
+  return browserProofFor(browserToken);
 }

@@ -12,7 +12,7 @@ import { describeDuration } from '../shared/duration.js';
 import { normalizeRequestHost } from '../workspaces/workspace-url.js';
 import { workspaceDirectoryOf } from '../workspaces/workspace-directory.js';
 import { sendAppError, toAppError } from './error-pages.js';
-import { isSameOriginRequest } from './origin-check.js';
+import { hasBrowserProof, judgeRequestOrigin } from './origin-check.js';
 import './request-context.js';
 import { registerDevMailboxRoutes } from './routes/dev-mailbox-routes.js';
 import { registerMagicLoginRoutes } from './routes/magic-login-routes.js';
@@ -62,6 +62,7 @@ export function buildHttpServer({ context, devMailbox, logStream }: HttpServerOp
   app.register(fastifyCookie);
   app.register(fastifyFormbody);
   app.decorateRequest('workspace', undefined as never);
+  app.decorateRequest('needsBrowserProof', false);
 
   app.addHook('onRequest', async (request, reply) => {
     setSecurityHeaders(reply);
@@ -72,7 +73,18 @@ export function buildHttpServer({ context, devMailbox, logStream }: HttpServerOp
     if (!workspace) return sendAppError(request, reply, new AppError('WORKSPACE_NOT_FOUND'));
     request.workspace = workspace;
     setTransportSecurity(reply, workspace.url);
-    if (request.method === 'POST' && !isSameOriginRequest(request, workspace.url, readBrowserCookie(request) !== undefined)) {
+    if (request.method !== 'POST') return;
+    const verdict = judgeRequestOrigin(request, workspace.url);
+    if (verdict === 'cross-site') return sendAppError(request, reply, new AppError('CROSS_SITE_REQUEST'));
+    request.needsBrowserProof = verdict === 'needs-browser-proof';
+  });
+
+  // issue 13 item 9: `Origin: null` with any `portico_browser` cookie was accepted, which a page on
+  // a sibling plain-http host sends too. Such a POST must carry the form's browser proof, read
+  // once the body is parsed and before the rate limits count it.
+  app.addHook('preValidation', async (request, reply) => {
+    if (request.needsBrowserProof && !hasBrowserProof(readBrowserCookie(request), request.body)) {
+      request.log.info({ code: 'CROSS_SITE_REQUEST' }, 'request refused: Origin null without the browser proof');
       return sendAppError(request, reply, new AppError('CROSS_SITE_REQUEST'));
     }
   });
