@@ -28,6 +28,7 @@ describe('loadConfig', () => {
       logLevel: 'info',
       outboxLeaseMs: 60_000,
       databasePoolSize: 10,
+      eventsRetentionMs: 365 * 86_400_000,
     });
   });
 
@@ -54,6 +55,7 @@ describe('loadConfig', () => {
       LOG_LEVEL: 'debug',
       OUTBOX_LEASE: '2m',
       DATABASE_POOL_SIZE: '25',
+      EVENTS_RETENTION: '90d',
     });
     expect(config).toEqual({
       port: 8080,
@@ -68,6 +70,7 @@ describe('loadConfig', () => {
       logLevel: 'debug',
       outboxLeaseMs: 120_000,
       databasePoolSize: 25,
+      eventsRetentionMs: 90 * 86_400_000,
     });
   });
 
@@ -127,6 +130,9 @@ describe('loadConfig', () => {
     ['LIMIT_IP_PER_MINUTE', { LIMIT_IP_PER_MINUTE: 'many' }],
     ['SESSION_IDLE_TIMEOUT', { SESSION_IDLE_TIMEOUT: '0' }],
     ['SESSION_MAX_AGE', { SESSION_MAX_AGE: '0' }],
+    // issue 13 item 5: a retention of no time would empty the audit log at every purge.
+    ['EVENTS_RETENTION', { EVENTS_RETENTION: '0' }],
+    ['EVENTS_RETENTION', { EVENTS_RETENTION: 'a year' }],
     ['LOG_LEVEL', { LOG_LEVEL: 'loud' }],
   ])('refuses to start on a bad %s (%j), naming the variable', (name, env) => {
     const problems = problemsFrom(env);

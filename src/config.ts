@@ -24,6 +24,8 @@ export interface Config {
   readonly outboxLeaseMs: number;
   /** Connections each instance keeps to PostgreSQL. */
   readonly databasePoolSize: number;
+  /** How long audit events are kept: they hold email and IP addresses (personal data). */
+  readonly eventsRetentionMs: number;
 }
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: string[] };
@@ -53,6 +55,7 @@ export function loadConfig(env: Env = process.env): ConfigResult {
   const outboxLeaseMs = readDuration(env, 'OUTBOX_LEASE', '60s', problems, 'such as 60s');
   if (outboxLeaseMs > 0 && outboxLeaseMs < 1000) problems.push('OUTBOX_LEASE: must be at least 1s, longer than one mail takes to send');
   const databasePoolSize = readInteger(env, 'DATABASE_POOL_SIZE', 10, 1, 1000, problems);
+  const eventsRetentionMs = readDuration(env, 'EVENTS_RETENTION', '365d', problems, 'such as 365d');
   const logLevel = env.LOG_LEVEL?.trim() || 'info';
   if (!logLevels.includes(logLevel)) problems.push(`LOG_LEVEL: "${logLevel}" is not one of ${logLevels.join(', ')}`);
 
@@ -72,6 +75,7 @@ export function loadConfig(env: Env = process.env): ConfigResult {
       logLevel,
       outboxLeaseMs,
       databasePoolSize,
+      eventsRetentionMs,
     }),
   };
 }

@@ -64,7 +64,7 @@ export async function startPortico(config: Config, options: PorticoOptions = {})
   });
   const purgeEveryMs = 10 * 60_000;
   const purgeTimer = setInterval(() => {
-    purgeExpiredRecords(context.db, context.clock.now(), config.session.idleTimeoutMs).catch((error: unknown) =>
+    purgeExpiredRecords(context.db, context.clock.now(), { sessionIdleTimeoutMs: config.session.idleTimeoutMs, eventsRetentionMs: config.eventsRetentionMs }).catch((error: unknown) =>
       app.log.warn({ reason: error instanceof Error ? error.message : String(error) }, 'purging expired records failed; will retry'),
     );
   }, purgeEveryMs);

@@ -1,10 +1,12 @@
 import { mkdirSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../src/crypto/password-hashing.js';
-import type { Workspace } from '../src/workspaces/workspaces.js';
+import { createWorkspace, type Workspace } from '../src/workspaces/workspaces.js';
 import { launchChromium } from './helpers/chromium.js';
-import { linkFromMail, SmtpSink } from './helpers/smtp-sink.js';
+import { linkFromMail, SmtpSink, tokenFromLink } from './helpers/smtp-sink.js';
 import { startTestPortico, type TestPortico } from './helpers/test-portico.js';
 
 const screenshots = 'test-results/screenshots';
@@ -164,5 +166,50 @@ describe('signing in by magic link in Chromium', () => {
     await page.getByRole('link', { name: 'Email me a new link' }).click();
     await page.waitForURL(`${workspace.url}/magic-login`);
     await context.close();
+  });
+
+  // issue 13 item 9: a page on a sibling plain-http host signed the victim in to the attacker's
+  // account: Chromium sends `Origin: null`, no `Sec-Fetch-Site` and the victim's portico_browser
+  // cookie (SameSite=Lax: the sibling is the same site), which was all the check asked for.
+  it('refuses a sign-in form posted from a sibling host, leaving the victim signed out', async () => {
+    const port = new URL(server.portico.address).port;
+    const portal = await createWorkspace(server.portico.context.db, server.clock, { name: 'Acme Portal', url: `http://portal.acme.test:${port}` });
+    await server.addClient(portal, 'attacker@example.com');
+    const before = sink.mailsTo('attacker@example.com').length;
+    expect((await server.agent(portal).post('/magic-login', { email: 'attacker@example.com' })).status).toBe(200);
+    const attackerToken = tokenFromLink(linkFromMail((await sink.waitForMails('attacker@example.com', before + 1)).at(-1)!, portal.url));
+
+    const evil = createServer((_request, response) => {
+      response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      response.end(`<!doctype html><meta name="referrer" content="no-referrer">
+        <form method="post" action="${portal.url}/magic-login/verify"><input type="hidden" name="token" value="${attackerToken}"></form>
+        <script>document.forms[0].submit()</script>`);
+    });
+    await new Promise<void>((resolve) => evil.listen(0, '127.0.0.1', resolve));
+    try {
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      // The victim once asked for a link on the portal, so the browser holds a portico_browser cookie.
+      await page.goto(`${portal.url}/magic-login`);
+      await page.getByLabel('Email address').fill('victim@example.com');
+      await page.getByRole('button', { name: 'Email me a sign-in link' }).click();
+      await page.getByRole('heading', { name: 'Check your email' }).waitFor();
+      expect((await context.cookies(portal.url)).map((cookie) => cookie.name)).toContain('portico_browser');
+
+      const forgedPost = page.waitForRequest((request) => request.method() === 'POST' && request.url().startsWith(`${portal.url}/magic-login/verify`));
+      const answer = page.waitForResponse((response) => response.request().method() === 'POST' && response.url().startsWith(`${portal.url}/magic-login/verify`));
+      await page.goto(`http://evil.acme.test:${(evil.address() as AddressInfo).port}/`);
+      const headers = await (await forgedPost).allHeaders();
+      expect(headers.origin).toBe('null');
+      expect(headers['sec-fetch-site']).toBeUndefined();
+      expect(headers.cookie).toContain('portico_browser=');
+      expect((await answer).status()).toBe(403);
+      await expect(page.getByRole('heading', { name: 'This request was refused' }).isVisible()).resolves.toBe(true);
+      const probe = await context.newPage();
+      expect((await probe.goto(`${portal.url}/api/me`))!.status()).toBe(401);
+      await context.close();
+    } finally {
+      await new Promise((resolve) => evil.close(resolve));
+    }
   });
 });

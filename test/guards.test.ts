@@ -4,6 +4,11 @@ import { HttpAgent } from './helpers/http-agent.js';
 import { linkFromMail, SmtpSink, tokenFromLink } from './helpers/smtp-sink.js';
 import { startTestPortico, type TestPortico } from './helpers/test-portico.js';
 
+/** The hidden browser proof a token page's form carries. */
+function browserProofOf(html: string): string {
+  return /name="browser_proof" value="([^"]+)"/.exec(html)![1]!;
+}
+
 // The guards do not depend on the SQL dialect; the dialect loop lives in the behaviour tests.
 describe('guards on every door', () => {
   let sink: SmtpSink;
@@ -73,13 +78,91 @@ describe('guards on every door', () => {
       expect(response.status).toBe(200);
     });
 
-    it('and, on plain-http hosts without Sec-Fetch-Site, one that carries our SameSite cookie', async () => {
+    it('and, on plain-http hosts without Sec-Fetch-Site, the link page\'s own form with its browser proof', async () => {
       const token = tokenFromLink(await linkFor(server.agent(acme), 'redeem@example.com'));
       const browser = server.agent(acme);
-      await browser.get(`/magic-login/verify?token=${token}`);
+      const page = await browser.get(`/magic-login/verify?token=${token}`);
       expect([...browser.cookies.keys()]).toContain('portico_browser');
-      const response = await browser.request('/magic-login/verify', { method: 'POST', form: { token }, headers: { origin: 'null' } });
+      const response = await browser.request('/magic-login/verify', { method: 'POST', form: { token, browser_proof: browserProofOf(page.body) }, headers: { origin: 'null' } });
       expect(response.status).toBe(303);
+    });
+
+    // issue 13 item 9: Chromium posts exactly this (Origin: null, no Sec-Fetch-Site, and the
+    // victim's portico_browser cookie, SameSite being no barrier between sibling hosts) from a page
+    // on http://evil.acme.test to http://portal.acme.test; the victim was signed in to the
+    // attacker's account. The cookie's presence proves nothing; only the proof bound to it does.
+    describe('login CSRF from a sibling plain-http host (Origin: null, no Sec-Fetch-Site, a portico_browser cookie)', () => {
+      async function attackerAndVictim() {
+        const attacker = server.agent(acme);
+        const attackerToken = tokenFromLink(await linkFor(attacker, 'redeem@example.com'));
+        const attackerPage = await attacker.get(`/magic-login/verify?token=${attackerToken}`);
+        const victim = server.agent(acme);
+        // The victim once asked for a link on this portal: its browser holds a real portico_browser cookie.
+        expect((await victim.post('/magic-login', { email: 'victim@example.com' })).status).toBe(200);
+        expect([...victim.cookies.keys()]).toContain('portico_browser');
+        return { attackerToken, attackerProof: browserProofOf(attackerPage.body), victim };
+      }
+
+      it.each([
+        ['no browser proof', () => ({})],
+        ['an empty browser proof', () => ({ browser_proof: '' })],
+        ['the browser proof of another browser (the attacker\'s own)', (proof: string) => ({ browser_proof: proof })],
+        ['the cookie itself as the proof', (_proof: string, cookie: string) => ({ browser_proof: cookie })],
+      ])('refuses a sign-in link POST with %s, and leaves the victim signed out', async (_label, extra) => {
+        const { attackerToken, attackerProof, victim } = await attackerAndVictim();
+        const forged = await victim.request('/magic-login/verify', {
+          method: 'POST',
+          form: { token: attackerToken, ...extra(attackerProof, victim.cookies.get('portico_browser')!) },
+          headers: { origin: 'null' },
+        });
+        expect(forged.status).toBe(403);
+        expect(forged.body).toContain('refused');
+        expect((await victim.get('/api/me')).status).toBe(401);
+        // The link was not used up by the refused POST.
+        expect((await server.agent(acme).post('/magic-login/verify', { token: attackerToken })).status).toBe(303);
+      });
+
+      it('refuses the same forgery on every other POST, with a cookie the attacker planted too', async () => {
+        const { attackerProof, victim } = await attackerAndVictim();
+        const before = sink.mailsTo('guarded@example.com').length;
+        for (const [path, form] of [
+          ['/magic-login', { email: 'guarded@example.com' }],
+          ['/login', { email: 'guarded@example.com', password: 'not the password at all' }],
+          ['/forgot-password', { email: 'guarded@example.com' }],
+          ['/reset-password', { token: 'A'.repeat(43), password: 'a new password nobody chose' }],
+          ['/logout', {}],
+        ] as const) {
+          for (const cookie of [undefined, `portico_browser=${'B'.repeat(43)}`]) {
+            const response = await victim.request(path, {
+              method: 'POST',
+              form: { ...form, browser_proof: attackerProof },
+              headers: { origin: 'null', ...(cookie ? { cookie } : {}) },
+            });
+            expect(response.status, `${path} with ${cookie ?? "the victim's cookie"}`).toBe(403);
+          }
+        }
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        expect(sink.mailsTo('guarded@example.com')).toHaveLength(before);
+      });
+
+      it('lets the reset page\'s own form through with its proof, and refuses it without', async () => {
+        const browser = server.agent(acme);
+        const before = sink.mailsTo('guarded@example.com').length;
+        expect((await browser.post('/forgot-password', { email: 'guarded@example.com' })).status).toBe(200);
+        const mails = await sink.waitForMails('guarded@example.com', before + 1);
+        const resetLink = /(http:\/\/\S+\/reset-password\?token=\S+)/.exec(mails[mails.length - 1]!.text)![1]!;
+        const token = new URL(resetLink).searchParams.get('token')!;
+        const page = await browser.get(`/reset-password?token=${token}`);
+        const proof = browserProofOf(page.body);
+        const withoutProof = await browser.request('/reset-password', { method: 'POST', form: { token, password: 'short' }, headers: { origin: 'null' } });
+        expect(withoutProof.status).toBe(403);
+        // A form error re-renders the page with the proof again, so the second try works too.
+        const tooShort = await browser.request('/reset-password', { method: 'POST', form: { token, password: 'short', browser_proof: proof }, headers: { origin: 'null' } });
+        expect(tooShort.status).toBe(400);
+        expect(browserProofOf(tooShort.body)).toBe(proof);
+        const done = await browser.request('/reset-password', { method: 'POST', form: { token, password: 'copper lantern meadow violin', browser_proof: proof }, headers: { origin: 'null' } });
+        expect(done.status).toBe(303);
+      });
     });
 
     it('but a request without any browser header (a script, curl) passes', async () => {

@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { generateNonce } from '../crypto/tokens.js';
+import { generateNonce, looksLikeSecretToken } from '../crypto/tokens.js';
+import { browserProofFor } from './origin-check.js';
 import { ensureBrowserCookie, readBrowserCookie } from './session-cookie.js';
 
 /** The CSP of a page: only this response's inline script and style (by nonce), no framing (clickjacking), no plugins. */
@@ -18,17 +19,20 @@ const nonPagePolicy = "default-src 'none'; frame-ancestors 'none'; base-uri 'non
  * API answer does not pay for a random nonce it never uses.
  */
 export function setSecurityHeaders(reply: FastifyReply): void {
-  reply.headers({
-    'content-security-policy': nonPagePolicy,
-    'x-content-type-options': 'nosniff',
-    'x-frame-options': 'DENY',
-    'referrer-policy': 'same-origin',
-    'cross-origin-opener-policy': 'same-origin',
-    'cross-origin-resource-policy': 'same-origin',
-    'permissions-policy': 'camera=(), microphone=(), geolocation=(), payment=()',
-    'cache-control': 'no-store',
-  });
+  reply.headers(securityHeaders);
 }
+
+/** The headers `setSecurityHeaders` sends, for answers written straight to the socket. */
+export const securityHeaders: Readonly<Record<string, string>> = Object.freeze({
+  'content-security-policy': nonPagePolicy,
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'same-origin',
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-resource-policy': 'same-origin',
+  'permissions-policy': 'camera=(), microphone=(), geolocation=(), payment=()',
+  'cache-control': 'no-store',
+});
 
 /** Gives a page its own nonce and the CSP that allows it; returns the nonce for its inline script and style. */
 export function usePagePolicy(reply: FastifyReply): string {
@@ -44,10 +48,13 @@ export function setTransportSecurity(reply: FastifyReply, workspaceUrl: string):
 
 /**
  * For pages whose address holds a token: no `Referer` at all, not even to this site. Their forms
- * then post with `Origin: null`, so the browser also gets the SameSite cookie that vouches for
- * them where it sends no `Sec-Fetch-Site` (see origin-check.ts).
+ * then post with `Origin: null`, so they carry the browser proof this returns (a hidden field
+ * bound to this browser's cookie), which vouches for them where the browser sends no
+ * `Sec-Fetch-Site` (see origin-check.ts).
  */
-export function prepareTokenPage(request: FastifyRequest, reply: FastifyReply): void {
+export function prepareTokenPage(request: FastifyRequest, reply: FastifyReply): string {
   reply.header('referrer-policy', 'no-referrer');
-  if (readBrowserCookie(request) === undefined) ensureBrowserCookie(request, reply);
+  const existing = readBrowserCookie(request);
+  const browserToken = looksLikeSecretToken(existing) ? existing : ensureBrowserCookie(request, reply);
+  return browserProofFor(browserToken);
 }

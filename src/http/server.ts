@@ -1,5 +1,7 @@
 import fastifyCookie from '@fastify/cookie';
 import fastifyFormbody from '@fastify/formbody';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { PorticoContext } from '../context.js';
 import { AppError } from '../errors.js';
@@ -10,13 +12,13 @@ import { describeDuration } from '../shared/duration.js';
 import { normalizeRequestHost } from '../workspaces/workspace-url.js';
 import { workspaceDirectoryOf } from '../workspaces/workspace-directory.js';
 import { sendAppError, toAppError } from './error-pages.js';
-import { isSameOriginRequest } from './origin-check.js';
+import { hasBrowserProof, judgeRequestOrigin } from './origin-check.js';
 import './request-context.js';
 import { registerDevMailboxRoutes } from './routes/dev-mailbox-routes.js';
 import { registerMagicLoginRoutes } from './routes/magic-login-routes.js';
 import { registerPasswordRoutes } from './routes/password-routes.js';
 import { registerPortalRoutes } from './routes/portal-routes.js';
-import { setSecurityHeaders, setTransportSecurity } from './security-headers.js';
+import { securityHeaders, setSecurityHeaders, setTransportSecurity } from './security-headers.js';
 import { readBrowserCookie } from './session-cookie.js';
 
 export interface HttpServerOptions {
@@ -47,11 +49,20 @@ export function buildHttpServer({ context, devMailbox, logStream }: HttpServerOp
     // One line per request only at debug level: at info, logs hold start-up, refusals and failures.
     logController: new LogController({ disableRequestLogging: context.config.logLevel !== 'debug' && context.config.logLevel !== 'trace' }),
     return503OnClosing: true,
+    // issue 13 item 9: a URL the router cannot decode (`/%ZZ`) or a path parameter too long used to
+    // get Fastify's own JSON, without our headers; it gets the same error page as any bad request.
+    frameworkErrors: (error, request, reply) => {
+      setSecurityHeaders(reply);
+      request.log.info({ code: 'BAD_REQUEST', reason: error.code }, 'request refused');
+      return sendAppError(request, reply, new AppError('BAD_REQUEST', { cause: error }));
+    },
+    clientErrorHandler: answerUnreadableRequest,
   });
 
   app.register(fastifyCookie);
   app.register(fastifyFormbody);
   app.decorateRequest('workspace', undefined as never);
+  app.decorateRequest('needsBrowserProof', false);
 
   app.addHook('onRequest', async (request, reply) => {
     setSecurityHeaders(reply);
@@ -62,7 +73,18 @@ export function buildHttpServer({ context, devMailbox, logStream }: HttpServerOp
     if (!workspace) return sendAppError(request, reply, new AppError('WORKSPACE_NOT_FOUND'));
     request.workspace = workspace;
     setTransportSecurity(reply, workspace.url);
-    if (request.method === 'POST' && !isSameOriginRequest(request, workspace.url, readBrowserCookie(request) !== undefined)) {
+    if (request.method !== 'POST') return;
+    const verdict = judgeRequestOrigin(request, workspace.url);
+    if (verdict === 'cross-site') return sendAppError(request, reply, new AppError('CROSS_SITE_REQUEST'));
+    request.needsBrowserProof = verdict === 'needs-browser-proof';
+  });
+
+  // issue 13 item 9: `Origin: null` with any `portico_browser` cookie was accepted, which a page on
+  // a sibling plain-http host sends too. Such a POST must carry the form's browser proof, read
+  // once the body is parsed and before the rate limits count it.
+  app.addHook('preValidation', async (request, reply) => {
+    if (request.needsBrowserProof && !hasBrowserProof(readBrowserCookie(request), request.body)) {
+      request.log.info({ code: 'CROSS_SITE_REQUEST' }, 'request refused: Origin null without the browser proof');
       return sendAppError(request, reply, new AppError('CROSS_SITE_REQUEST'));
     }
   });
@@ -111,4 +133,18 @@ export function buildHttpServer({ context, devMailbox, logStream }: HttpServerOp
 function toFastifyTrustProxy(trustProxy: boolean | number | readonly string[]): boolean | string[] | ((address: string, hop: number) => boolean) {
   if (typeof trustProxy === 'number') return (_address, hop) => hop < trustProxy;
   return typeof trustProxy === 'boolean' ? trustProxy : [...trustProxy];
+}
+
+/**
+ * A request Node cannot even parse (a broken request line, headers too large, too slow) has no
+ * route, host or reply: the answer is written to the socket, still with our security headers and
+ * in plain words rather than Fastify's JSON.
+ */
+function answerUnreadableRequest(error: Error & { code?: string }, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const status = error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+  const body = `${status} ${STATUS_CODES[status]}: this request could not be read.\n`;
+  const headers = Object.entries({ ...securityHeaders, 'content-type': 'text/plain; charset=utf-8', 'content-length': String(Buffer.byteLength(body)), connection: 'close' });
+  if (socket.writable) socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${headers.map(([name, value]) => `${name}: ${value}`).join('\r\n')}\r\n\r\n${body}`);
+  socket.destroy(error);
 }

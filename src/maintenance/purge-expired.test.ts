@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createTestDatabase, testDialects } from '../../test/helpers/databases.js';
+import { TestClock } from '../../test/helpers/test-clock.js';
 import { openDatabase, type DatabaseHandle } from '../storage/database.js';
 import { purgeExpiredRecords } from './purge-expired.js';
 
@@ -37,10 +38,55 @@ describe.each(testDialects)('purging expired records on %s', (dialect) => {
       { key: 'stale', window_start: now - 3 * 3600_000, hits: 1, last_hit_at: now - 3 * 3600_000, last_hit_id: '' },
     ]).execute();
 
-    await purgeExpiredRecords(db, now, 7 * day);
+    await purgeExpiredRecords(db, now, { sessionIdleTimeoutMs: 7 * day, eventsRetentionMs: 365 * day });
 
     expect((await db.selectFrom('sessions').select('id_hash').execute()).map((row) => row.id_hash)).toEqual(['live']);
     expect((await db.selectFrom('magic_links').select('token_hash').orderBy('token_hash').execute()).map((row) => row.token_hash)).toEqual(['expired-an-hour-ago', 'fresh']);
     expect((await db.selectFrom('rate_limits').select('key').execute()).map((row) => row.key)).toEqual(['recent']);
+  });
+
+  // issue 13 item 5: password_resets rows were never deleted, and the audit log (email and IP
+  // addresses) grew for ever.
+  it('deletes reset links a day after they expire, and audit events older than EVENTS_RETENTION', async () => {
+    const database = await createTestDatabase(dialect);
+    cleanups.push(() => database.drop());
+    const handle: DatabaseHandle = await openDatabase(database.url);
+    cleanups.push(() => handle.close());
+    const { db } = handle;
+    const clock = new TestClock();
+    const start = clock.now();
+    await db.insertInto('workspaces').values({ id: 'w', slug: 'w', name: 'W', url: 'http://w.test', host: 'w.test', magic_link_ttl_ms: 900_000, mail_from: null, created_at: start }).execute();
+    await db.insertInto('clients').values({ id: 'c', workspace_id: 'w', email: 'c@example.com', email_normalized: 'c@example.com', name: '', password_hash: null, disabled_at: null, created_at: start }).execute();
+    const reset = { workspace_id: 'w', client_id: 'c', created_at: start, expires_at: start + 30 * 60_000 };
+    await db.insertInto('password_resets').values([
+      { ...reset, token_hash: 'used', ended_at: start + 60_000 },
+      { ...reset, token_hash: 'unused', ended_at: null },
+    ]).execute();
+    const event = { workspace_id: 'w', type: 'password.reset_requested', email: 'c@example.com', ip: '203.0.113.7', detail: null };
+    // More old events than one delete takes, so the purge must go on until none is left.
+    const oldEvents = Array.from({ length: 12_345 }, (_, index) => ({ ...event, at: start - index }));
+    for (let offset = 0; offset < oldEvents.length; offset += 1000) await db.insertInto('events').values(oldEvents.slice(offset, offset + 1000)).execute();
+    await db.insertInto('events').values([{ ...event, at: start + 10 * day, type: 'recent' }]).execute();
+    const retention = { sessionIdleTimeoutMs: 7 * day, eventsRetentionMs: 30 * day };
+    const resetHashes = async () => (await db.selectFrom('password_resets').select('token_hash').orderBy('token_hash').execute()).map((row) => row.token_hash);
+    const eventCount = async () => Number((await db.selectFrom('events').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+
+    clock.advance(60 * 60_000);
+    await purgeExpiredRecords(db, clock.now(), retention);
+    expect(await resetHashes()).toEqual(['unused', 'used']);
+    expect(await eventCount()).toBe(12_346);
+
+    clock.advance(day);
+    await purgeExpiredRecords(db, clock.now(), retention);
+    expect(await resetHashes()).toEqual([]);
+    expect(await eventCount()).toBe(12_346);
+
+    // Events go once they are 30 days old, not a day sooner.
+    clock.advance(28 * day);
+    await purgeExpiredRecords(db, clock.now(), retention);
+    expect(await eventCount()).toBe(12_346);
+    clock.advance(2 * day);
+    await purgeExpiredRecords(db, clock.now(), retention);
+    expect((await db.selectFrom('events').select('type').execute()).map((row) => row.type)).toEqual(['recent']);
   });
 });

@@ -21,7 +21,10 @@ export function registerServeCommand(program: Command): void {
         );
       }
       if (portico.devMailbox) {
-        lines.push(`No SMTP_URL is set: sign-in emails go to the dev mailbox at <workspace address>/_dev/mailbox${demo ? ` (${demo.url}/_dev/mailbox)` : ''} and to this console.`);
+        lines.push(
+          `No SMTP_URL is set: sign-in emails go to the dev mailbox at <workspace address>/_dev/mailbox${demo ? ` (${demo.url}/_dev/mailbox)` : ''} and to this console.`,
+          '  The dev mailbox answers only browsers on this machine (loopback, not through a proxy); from anywhere else it is a 404.',
+        );
       }
       process.stdout.write(`${lines.join('\n')}\n`);
       const shutdown = async () => {

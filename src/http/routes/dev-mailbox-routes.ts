@@ -1,10 +1,18 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { AppError } from '../../errors.js';
 import type { DevMailbox } from '../../mail/dev-mailbox.js';
+import { sendAppError } from '../error-pages.js';
 import { renderPage } from '../render.js';
 
-/** `/_dev/mailbox`: registered only when the dev mailbox is in use, never in production. */
+/**
+ * `/_dev/mailbox`: registered only when the dev mailbox is in use, never in production, and shown
+ * only to a browser on this machine. The server listens on every address by default and the
+ * mailbox holds working sign-in links (issue 13 item 9).
+ */
 export function registerDevMailboxRoutes(app: FastifyInstance, mailbox: DevMailbox): void {
   app.get('/_dev/mailbox', async (request, reply) => {
+    // Anyone else gets the same 404 as in production: nothing says a mailbox is here.
+    if (!isFromThisMachine(request)) return sendAppError(request, reply, new AppError('NOT_FOUND'));
     const mails = mailbox.mailsOfWorkspace(request.workspace.id).map((mail) => ({
       subject: mail.subject,
       to: mail.to,
@@ -14,4 +22,15 @@ export function registerDevMailboxRoutes(app: FastifyInstance, mailbox: DevMailb
     }));
     return renderPage(request, reply, 'dev-mailbox', { title: 'Dev mailbox', wide: true, mails });
   });
+}
+
+/**
+ * The socket's own peer is a loopback address, whatever `X-Forwarded-For` claims (request.ip
+ * believes it under TRUST_PROXY); and a request relayed by a proxy on this machine, which may
+ * carry anyone's request, is not from this machine either.
+ */
+export function isFromThisMachine(request: FastifyRequest): boolean {
+  const peer = request.socket.remoteAddress ?? '';
+  const loopback = peer === '::1' || /^(::ffff:)?127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(peer);
+  return loopback && request.headers['x-forwarded-for'] === undefined && request.headers.forwarded === undefined;
 }
