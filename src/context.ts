@@ -13,6 +13,10 @@ export interface PorticoContext {
   readonly config: Config;
   /** Tells the outbox worker that mail was queued, so it sends now instead of at its next poll. */
   readonly notifyMailQueued: () => void;
-  /** This process's cache of the database's sessions (session-cache.ts); whatever ends sessions tells it. */
+  /**
+   * This process's cache of the database's sessions (session-cache.ts); whatever ends sessions
+   * tells it. One per database handle: the database cannot tell a cache about a session ended
+   * through another context on the same connection.
+   */
   readonly sessionCache: SessionCache;
 }
