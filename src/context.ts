@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Config } from './config.js';
+import type { SessionCache } from './sessions/session-cache.js';
 import type { Clock } from './shared/clock.js';
 import type { DialectCapabilities } from './storage/dialects/dialect.js';
 import type { Database } from './storage/schema.js';
@@ -12,4 +13,10 @@ export interface PorticoContext {
   readonly config: Config;
   /** Tells the outbox worker that mail was queued, so it sends now instead of at its next poll. */
   readonly notifyMailQueued: () => void;
+  /**
+   * This process's cache of the database's sessions (session-cache.ts); whatever ends sessions
+   * tells it. One per database handle: the database cannot tell a cache about a session ended
+   * through another context on the same connection.
+   */
+  readonly sessionCache: SessionCache;
 }

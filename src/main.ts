@@ -10,6 +10,7 @@ import { DevMailbox } from './mail/dev-mailbox.js';
 import { resolvePasswordResetRequest } from './passwords/password-reset.js';
 import { startOutboxWorker, type OutboxWorker } from './mail/outbox-worker.js';
 import { createSmtpTransport, type MailTransport } from './mail/transport.js';
+import { SessionCache } from './sessions/session-cache.js';
 import { systemClock, type Clock } from './shared/clock.js';
 import { openDatabase, type DatabaseHandle } from './storage/database.js';
 import { workspaceDirectoryOf } from './workspaces/workspace-directory.js';
@@ -49,6 +50,7 @@ export async function startPortico(config: Config, options: PorticoOptions = {})
     clock: options.clock ?? systemClock,
     config,
     notifyMailQueued: () => worker?.wake(),
+    sessionCache: new SessionCache(database.externalChangeVersion),
   };
   const devMailbox = config.smtpUrl ? null : new DevMailbox(options.printDevMail);
   const transport: MailTransport = config.smtpUrl ? createSmtpTransport(config.smtpUrl) : (devMailbox as DevMailbox);

@@ -209,7 +209,7 @@ describe.each(testDialects)('the magic-link door on %s', (dialect) => {
     const { disableClient } = await import('../src/clients/clients.js');
     await server.addClient(acme, 'gone@example.com');
     const token = tokenFromLink(await requestLink(server.agent(acme), 'gone@example.com', acme));
-    await disableClient(server.portico.context.db, server.clock, acme, 'gone@example.com');
+    await disableClient(server.portico.context, server.clock, acme, 'gone@example.com');
     expect((await server.agent(acme).post('/magic-login/verify', { token })).status).toBe(410);
     const sent = sink.mailsTo('gone@example.com').length;
     expect((await server.agent(acme).post('/magic-login', { email: 'gone@example.com' })).status).toBe(200);

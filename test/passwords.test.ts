@@ -64,7 +64,7 @@ describe.each(testDialects)('the password door on %s', (dialect) => {
     const passwordless = `nopw${(counter += 1)}@example.com`;
     await server.addClient(workspace, passwordless);
     const { email: disabled } = await clientWithPassword();
-    await disableClient(server.portico.context.db, server.clock, workspace, disabled);
+    await disableClient(server.portico.context, server.clock, workspace, disabled);
 
     const attempts = [
       ['unknown', `ghost${counter}@example.com`, strongPassword],

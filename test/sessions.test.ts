@@ -138,7 +138,7 @@ describe.each(testDialects)('sessions on %s', (dialect) => {
   it('ends the sessions of a client who is disabled', async () => {
     const { disableClient } = await import('../src/clients/clients.js');
     const { email, browser } = await signedInClient();
-    await disableClient(server.portico.context.db, server.clock, workspace, email);
+    await disableClient(server.portico.context, server.clock, workspace, email);
     expect((await browser.get('/api/me')).status).toBe(401);
     const { listAuditEvents } = await import('../src/events/audit-events.js');
     const [latest] = await listAuditEvents(server.portico.context.db, workspace.id, 1);

@@ -5,7 +5,7 @@ import { recordAuditEvents } from '../events/audit-events.js';
 import type { Clock } from '../shared/clock.js';
 import type { ClientTable, Database } from '../storage/schema.js';
 import { isUniqueViolation } from '../storage/database-errors.js';
-import { noteSessionsEnded } from '../sessions/session-cache.js';
+import { endAllClientSessions, type SessionStore } from '../sessions/sessions.js';
 import { batchesStatements } from '../storage/direct-runner.js';
 import { prepareQuery } from '../storage/prepared-query.js';
 import { tickBatchOf } from '../storage/tick-batch.js';
@@ -114,20 +114,19 @@ export async function findClientById(db: Kysely<Database>, workspaceId: string, 
  * Disables a client: they can no longer sign in, and every session and outstanding link ends now,
  * in one transaction so no link can be redeemed in between.
  */
-export async function disableClient(db: Kysely<Database>, clock: Clock, workspace: Workspace, emailInput: string): Promise<Client> {
+export async function disableClient(store: SessionStore, clock: Clock, workspace: Workspace, emailInput: string): Promise<Client> {
   const email = parseEmailAddress(emailInput);
   if (!email.ok) throw new AppError('CLIENT_EMAIL_INVALID', { message: `"${emailInput}" is not a valid email address: ${email.reason}` });
   const now = clock.now();
-  noteSessionsEnded();
-  const disabled = await db.transaction().execute(async (trx) => {
+  const disabled = await store.db.transaction().execute(async (trx) => {
     const client = await findClientByNormalizedEmail(trx, workspace.id, email.normalized);
     if (!client) throw new AppError('CLIENT_NOT_FOUND', { message: `${email.email} is not a client of the workspace "${workspace.slug}".` });
     const disabledAt = client.disabled_at ?? now;
     await trx.updateTable('clients').set({ disabled_at: disabledAt }).where('id', '=', client.id).execute();
-    const endedSessions = await trx.deleteFrom('sessions').where('client_id', '=', client.id).executeTakeFirst();
+    const endedSessions = await endAllClientSessions({ db: trx, sessionCache: store.sessionCache }, client.id);
     if (client.disabled_at === null) {
       await recordAuditEvents(trx, [
-        { workspaceId: workspace.id, at: now, type: 'client.disabled', email: client.email, detail: { sessionsEnded: Number(endedSessions.numDeletedRows) } },
+        { workspaceId: workspace.id, at: now, type: 'client.disabled', email: client.email, detail: { sessionsEnded: endedSessions } },
       ]);
     }
     await trx
@@ -138,7 +137,5 @@ export async function disableClient(db: Kysely<Database>, clock: Clock, workspac
       .execute();
     return { ...client, disabled_at: disabledAt };
   });
-  // Committed now: sessions read while it was in flight are read again (session-cache.ts).
-  noteSessionsEnded();
   return disabled;
 }

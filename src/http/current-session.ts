@@ -7,5 +7,5 @@ import { readSessionCookie } from './session-cookie.js';
 export async function readCurrentSession(context: PorticoContext, request: FastifyRequest): Promise<ValidSession | null> {
   const token = readSessionCookie(request);
   if (!token || token.length > 100) return null;
-  return validateSessionToken(context.db, context.clock, context.config.session, request.workspace.id, token);
+  return validateSessionToken(context, context.clock, context.config.session, request.workspace.id, token);
 }

@@ -7,10 +7,9 @@ import { generateSecretToken, hashSecretToken } from '../crypto/tokens.js';
 import { recordAuditEvents } from '../events/audit-events.js';
 import { queueClientEmailRequest, resolveClientEmailRequest } from '../mail/client-email-request.js';
 import { enqueueMail, type OutboxMail } from '../mail/outbox.js';
-import { endAllClientSessions } from '../sessions/sessions.js';
+import { endAllClientSessions, type SessionStore } from '../sessions/sessions.js';
 import type { Database } from '../storage/schema.js';
 import type { Workspace } from '../workspaces/workspaces.js';
-import { noteSessionsEnded } from '../sessions/session-cache.js';
 import { checkNewPassword } from './password-rules.js';
 
 /** Reset links last 30 minutes: long enough to find the mail, short enough to limit a leaked one. */
@@ -105,13 +104,11 @@ export async function resetPasswordWithToken(
       .returningAll()
       .executeTakeFirst();
     if (!updated) return null;
-    await endEverythingOfClient(trx, updated.id, now);
+    await endEverythingOfClient({ db: trx, sessionCache: context.sessionCache }, updated.id, now);
     await queuePasswordChangedNotice(trx, workspace, updated, now);
     await recordAuditEvents(trx, [{ workspaceId: workspace.id, at: now, type: 'password.reset', email: updated.email, ip: input.ip }]);
     return updated;
   });
-  // Committed now: sessions read while the reset was in flight are read again (session-cache.ts).
-  if (client) noteSessionsEnded();
   // Lost a race with another use of the same link, or the client was disabled meanwhile.
   if (!client) return { ok: false, linkProblem: 'used' };
   context.notifyMailQueued();
@@ -119,8 +116,9 @@ export async function resetPasswordWithToken(
 }
 
 /** Ends every session and every outstanding sign-in and reset link of a client. */
-export async function endEverythingOfClient(db: Kysely<Database>, clientId: string, now: number): Promise<void> {
-  await endAllClientSessions(db, clientId);
+export async function endEverythingOfClient(store: SessionStore, clientId: string, now: number): Promise<void> {
+  const { db } = store;
+  await endAllClientSessions(store, clientId);
   await db.updateTable('magic_links').set({ ended_at: now, end_reason: 'superseded' }).where('client_id', '=', clientId).where('ended_at', 'is', null).execute();
   await db.updateTable('password_resets').set({ ended_at: now }).where('client_id', '=', clientId).where('ended_at', 'is', null).execute();
 }

@@ -2,7 +2,7 @@ import type { Client } from '../clients/clients.js';
 import type { PorticoContext } from '../context.js';
 import { hashPassword, verifyPassword } from '../crypto/password-hashing.js';
 import { recordAuditEvents } from '../events/audit-events.js';
-import { noteSessionsEnded } from '../sessions/session-cache.js';
+import { endAllClientSessions } from '../sessions/sessions.js';
 import { describeDuration } from '../shared/duration.js';
 import type { Workspace } from '../workspaces/workspaces.js';
 import { clearLoginFailures, loginThrottleKey, takePasswordAttempt } from './login-throttle.js';
@@ -44,17 +44,13 @@ export async function setClientPassword(
   const rules = await checkNewPassword(input.newPassword, [client.email, client.name, workspace.name]);
   if (!rules.ok) return { ok: false, field: 'new_password', formError: rules.reason };
   const passwordHash = await hashPassword(input.newPassword as string);
-  noteSessionsEnded();
   await context.db.transaction().execute(async (trx) => {
     await trx.updateTable('clients').set({ password_hash: passwordHash }).where('id', '=', client.id).execute();
-    let otherSessions = trx.deleteFrom('sessions').where('client_id', '=', client.id);
-    if (input.keepSessionIdHash) otherSessions = otherSessions.where('id_hash', '!=', input.keepSessionIdHash);
-    await otherSessions.execute();
+    await endAllClientSessions({ db: trx, sessionCache: context.sessionCache }, client.id, { except: input.keepSessionIdHash });
     await trx.updateTable('password_resets').set({ ended_at: now }).where('client_id', '=', client.id).where('ended_at', 'is', null).execute();
     await queuePasswordChangedNotice(trx, workspace, client, now);
     await recordAuditEvents(trx, [{ workspaceId: workspace.id, at: now, type: changing ? 'password.changed' : 'password.set', email: client.email, ip: input.ip }]);
   });
-  noteSessionsEnded();
   context.notifyMailQueued();
   return { ok: true, changed: changing };
 }

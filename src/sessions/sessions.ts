@@ -3,7 +3,7 @@ import { generateSecretToken, hashSecretToken } from '../crypto/tokens.js';
 import type { Clock } from '../shared/clock.js';
 import { prepareQuery } from '../storage/prepared-query.js';
 import type { Database } from '../storage/schema.js';
-import { noteSessionsEnded, SessionCache } from './session-cache.js';
+import { SessionCache } from './session-cache.js';
 
 export type SignInMethod = 'magic_link' | 'password';
 
@@ -55,17 +55,23 @@ const insertSession = prepareQuery(
 
 type SessionRow = Awaited<ReturnType<typeof selectSessionWithClient>>[number];
 
-const sessionCaches = new WeakMap<Kysely<Database>, SessionCache<SessionRow>>();
+/**
+ * Where sessions live: the database (or a transaction of it), and this process's cache of that
+ * database (session-cache.ts), which whatever ends sessions must tell. `PorticoContext` is one.
+ */
+export interface SessionStore {
+  readonly db: Kysely<Database>;
+  readonly sessionCache: SessionCache;
+}
 
-/** The session row with its client, from the cache of this database when it is fresh (session-cache.ts). */
-async function readSession(db: Kysely<Database>, idHash: string, workspaceId: string): Promise<SessionRow | null> {
-  let cache = sessionCaches.get(db);
-  if (!cache && !db.isTransaction) sessionCaches.set(db, (cache = new SessionCache()));
+/** The session row with its client, from this process's cache when the database says it is current (session-cache.ts). */
+async function readSession(store: SessionStore, idHash: string, workspaceId: string): Promise<SessionRow | null> {
+  const cache = store.db.isTransaction || !store.sessionCache.enabled ? null : (store.sessionCache as SessionCache<SessionRow>);
   const cached = cache?.get(idHash, workspaceId);
   if (cached) return cached;
   const ticket = cache?.ticket();
-  const [row] = await selectSessionWithClient(db, idHash, workspaceId);
-  if (row && cache && ticket) cache.remember(idHash, workspaceId, row, ticket);
+  const [row] = await selectSessionWithClient(store.db, idHash, workspaceId);
+  if (row && cache && ticket) cache.remember(idHash, workspaceId, row.client_id, row, ticket);
   return row ?? null;
 }
 
@@ -101,7 +107,7 @@ export async function startSession(
  * idle too long, past its absolute lifetime, or its client disabled.
  */
 export async function validateSessionToken(
-  db: Kysely<Database>,
+  store: SessionStore,
   clock: Clock,
   lifetimes: SessionLifetimes,
   workspaceId: string,
@@ -109,16 +115,17 @@ export async function validateSessionToken(
 ): Promise<ValidSession | null> {
   const now = clock.now();
   const idHash = hashSecretToken(token);
-  const row = await readSession(db, idHash, workspaceId);
+  const row = await readSession(store, idHash, workspaceId);
   if (!row || row.disabled_at !== null) return null;
   if (row.expires_at <= now || row.last_seen_at + lifetimes.idleTimeoutMs <= now) {
-    noteSessionsEnded();
-    await db.deleteFrom('sessions').where('id_hash', '=', idHash).execute();
+    await store.db.deleteFrom('sessions').where('id_hash', '=', idHash).execute();
+    // Only this entry: an expired cookie costs the other sessions nothing (issue 13 item 1).
+    store.sessionCache.forgetSession(idHash);
     return null;
   }
   if (now - row.last_seen_at >= lastSeenResolutionMs) {
     row.last_seen_at = now;
-    await db.updateTable('sessions').set({ last_seen_at: now }).where('id_hash', '=', idHash).execute();
+    await store.db.updateTable('sessions').set({ last_seen_at: now }).where('id_hash', '=', idHash).execute();
   }
   return { idHash, workspaceId, clientId: row.client_id, clientEmail: row.email, clientName: row.name, expiresAt: row.expires_at };
 }
@@ -154,17 +161,21 @@ export async function listClientSessions(db: Kysely<Database>, clock: Clock, lif
 }
 
 /** Ends one session of a client; true when there was one to end. */
-export async function endClientSession(db: Kysely<Database>, clientId: string, idHash: string): Promise<boolean> {
-  noteSessionsEnded();
-  const result = await db.deleteFrom('sessions').where('client_id', '=', clientId).where('id_hash', '=', idHash).executeTakeFirst();
-  noteSessionsEnded();
+export async function endClientSession(store: SessionStore, clientId: string, idHash: string): Promise<boolean> {
+  const result = await store.db.deleteFrom('sessions').where('client_id', '=', clientId).where('id_hash', '=', idHash).executeTakeFirst();
+  // Forgotten once the row is gone, so no read in between can bring it back (session-cache.ts).
+  store.sessionCache.forgetSession(idHash);
   return Number(result.numDeletedRows) > 0;
 }
 
-/** Ends every session of a client; returns how many ended. */
-export async function endAllClientSessions(db: Kysely<Database>, clientId: string): Promise<number> {
-  noteSessionsEnded();
-  const result = await db.deleteFrom('sessions').where('client_id', '=', clientId).executeTakeFirst();
-  noteSessionsEnded();
+/**
+ * Ends every session of a client, but `except` (the browser that changed the password); returns
+ * how many ended. In a transaction (`store.db` is one), they end when it commits.
+ */
+export async function endAllClientSessions(store: SessionStore, clientId: string, options: { except?: string | null } = {}): Promise<number> {
+  let sessions = store.db.deleteFrom('sessions').where('client_id', '=', clientId);
+  if (options.except) sessions = sessions.where('id_hash', '!=', options.except);
+  const result = await sessions.executeTakeFirst();
+  store.sessionCache.forgetClient(clientId);
   return Number(result.numDeletedRows);
 }

@@ -127,7 +127,7 @@ export function registerClientCommands(program: Command): void {
         options,
         async (context) => {
           const workspace = await requireWorkspaceBySlug(context.db, options.workspace);
-          return describeClient(await disableClient(context.db, context.clock, workspace, options.email));
+          return describeClient(await disableClient(context, context.clock, workspace, options.email));
         },
         (disabled) => `Disabled ${disabled.email}: they can no longer sign in, and their sessions have ended`,
       ),

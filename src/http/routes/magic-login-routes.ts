@@ -72,7 +72,7 @@ export function registerMagicLoginRoutes(app: FastifyInstance, context: PorticoC
     const result = await redeemMagicLink(context, request.workspace, { token, ip: request.ip, userAgent: request.headers['user-agent'] ?? '' });
     if (!result.ok) return renderRejection(request, reply, result.reason);
     // The session this browser had before is ended: a sign-in never upgrades an existing id.
-    if (previous) await endClientSession(context.db, previous.clientId, previous.idHash);
+    if (previous) await endClientSession(context, previous.clientId, previous.idHash);
     setSessionCookie(reply, request.workspace, result.session.token, result.session.expiresAt, context.clock.now());
     return reply.redirect(result.nextPath ?? '/', 303);
   });

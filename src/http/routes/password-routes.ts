@@ -57,7 +57,7 @@ export function registerPasswordRoutes(app: FastifyInstance, context: PorticoCon
       // The same status and body for every failure: no account enumeration (OWASP ASVS 6.3).
       return renderPage(request, reply, 'login', { title: 'Sign in', next, email: typedEmail, formError: invalidCredentials }, 401);
     }
-    if (previous) await endClientSession(context.db, previous.clientId, previous.idHash);
+    if (previous) await endClientSession(context, previous.clientId, previous.idHash);
     setSessionCookie(reply, request.workspace, result.session.token, result.session.expiresAt, context.clock.now());
     return reply.redirect(next ?? '/', 303);
   });

@@ -30,7 +30,7 @@ export function registerPortalRoutes(app: FastifyInstance, context: PorticoConte
     const session = await readCurrentSession(context, request);
     if (!session) return reply.redirect('/login', 303);
     const target = (request.body as Record<string, unknown> | undefined)?.session;
-    if (typeof target === 'string' && (await endClientSession(context.db, session.clientId, target))) {
+    if (typeof target === 'string' && (await endClientSession(context, session.clientId, target))) {
       await recordSessionEnded(context, request, session, target === session.idHash ? 'signed_out' : 'signed_out_remotely');
     }
     if (target === session.idHash) return signOutHere(request, reply);
@@ -40,7 +40,7 @@ export function registerPortalRoutes(app: FastifyInstance, context: PorticoConte
   app.post('/account/sessions/end-all', async (request, reply) => {
     const session = await readCurrentSession(context, request);
     if (!session) return reply.redirect('/login', 303);
-    const ended = await endAllClientSessions(context.db, session.clientId);
+    const ended = await endAllClientSessions(context, session.clientId);
     await recordSessionEnded(context, request, session, 'signed_out_everywhere', ended);
     return signOutHere(request, reply);
   });
@@ -48,7 +48,7 @@ export function registerPortalRoutes(app: FastifyInstance, context: PorticoConte
   app.post('/logout', async (request, reply) => {
     const session = await readCurrentSession(context, request);
     if (session) {
-      await endClientSession(context.db, session.clientId, session.idHash);
+      await endClientSession(context, session.clientId, session.idHash);
       await recordSessionEnded(context, request, session, 'signed_out');
     }
     return signOutHere(request, reply);

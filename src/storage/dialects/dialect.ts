@@ -27,6 +27,14 @@ export interface DialectCapabilities {
 export interface DatabaseHandle {
   readonly db: Kysely<Database>;
   readonly capabilities: DialectCapabilities;
+  /**
+   * Where this process's connection can tell cheaply whether another connection has committed
+   * since it last asked (SQLite's `PRAGMA data_version`): a number that changes when one has, read
+   * anew at each call; null while this process's own transaction hides such news. Absent where
+   * other instances write through connections of their own (PostgreSQL): nothing can be cached
+   * there without trusting it for a time (sessions/session-cache.ts).
+   */
+  readonly externalChangeVersion?: () => number | null;
   /** Runs `work` while holding a database-wide lock, so two instances never migrate at once. */
   withMigrationLock<T>(work: () => Promise<T>): Promise<T>;
   close(): Promise<void>;

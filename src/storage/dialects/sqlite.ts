@@ -31,9 +31,17 @@ export function openSqliteDatabase(url: string): DatabaseHandle {
   // Kysely's own queries (and its transactions) run outside any group: it is committed first.
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: forKysely(connection, statements, writes) }) });
   registerDirectRunner(db, (query) => writes.run(statements.get(query.sql), query.parameters as unknown[]), sqliteCapabilities);
+  const dataVersion = connection.prepare('PRAGMA data_version').pluck();
   return {
     db,
     capabilities: sqliteCapabilities,
+    // This connection's own commits leave data_version as it is; another process's change it. In a
+    // group commit (BEGIN IMMEDIATE) nobody else can commit; in a transaction of Kysely's, the
+    // snapshot may predate another process's commit, and the number would not show it.
+    externalChangeVersion() {
+      if (!connection.open || (connection.inTransaction && !writes.grouping)) return null;
+      return dataVersion.get() as number;
+    },
     // Kysely's SQLite migrator takes no lock of its own (it assumes one connection), so two
     // processes starting at once would both apply the same migration. BEGIN IMMEDIATE takes the
     // file's write lock for the whole run: the second waits, then finds it done.
@@ -127,6 +135,11 @@ class StatementCache {
 class GroupCommit {
   #group: { settle: ((error: Error | null) => void)[] } | null = null;
   constructor(private readonly connection: BetterSqlite3.Database) {}
+
+  /** Whether the connection's open transaction, if any, is this group's. */
+  get grouping(): boolean {
+    return this.#group !== null;
+  }
 
   /** Runs a statement now; undefined when a Kysely transaction holds the connection (the caller queues behind it). */
   run(statement: BetterSqlite3.Statement, parameters: unknown[]): Promise<unknown[]> | undefined {
