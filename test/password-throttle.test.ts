@@ -8,6 +8,7 @@ import { createWorkspace, type Workspace } from '../src/workspaces/workspaces.js
 import { createTestDatabase, testDialects } from './helpers/databases.js';
 import { HttpAgent, type HttpResponse } from './helpers/http-agent.js';
 import { startPorticoProcess, type PorticoProcess } from './helpers/portico-process.js';
+import { TestClock } from './helpers/test-clock.js';
 import { startTestPortico, type TestPortico } from './helpers/test-portico.js';
 
 const rightPassword = 'velvet otter climbs quiet harbor';
@@ -26,7 +27,8 @@ describe.each(testDialects)('the per-account password throttle under attack, on 
 
   beforeAll(async () => {
     // The per-IP limit is generous here: each test is about the per-account throttle, alone.
-    server = await startTestPortico({ dialect });
+    // Frozen: the waits below are checked to the second, however long a loaded machine takes to answer.
+    server = await startTestPortico({ dialect, clock: new TestClock({ frozen: true }) });
     workspace = await server.createWorkspace('Throttled');
   });
   afterAll(async () => {
