@@ -120,15 +120,15 @@ async function beginImmediateWithoutBlocking(connection: BetterSqlite3.Database,
   }
 }
 
-/** Runs a read now; if the file is busy (rare in WAL mode: another connection's recovery or checkpoint), tries again later. */
+/** Runs a read that found the file busy (rare in WAL mode: another connection's recovery) again a little later. */
 async function readWithoutBlocking<R>(execute: () => R): Promise<R> {
   const deadline = performance.now() + writeLockWaitMs;
   for (;;) {
+    await sleep(lockPollMs);
     try {
       return execute();
     } catch (error) {
       if (!isBusy(error) || performance.now() > deadline) throw error;
-      await sleep(lockPollMs);
     }
   }
 }
@@ -288,7 +288,13 @@ class GroupCommit {
     const group = this.#group;
     if (group?.open) return this.#runInGroup(group, execute);
     // Reads need no lock in WAL mode: they go on while writes wait for another process.
-    if (statement.readonly) return readWithoutBlocking(execute);
+    if (statement.readonly) {
+      try {
+        return Promise.resolve(execute());
+      } catch (error) {
+        return isBusy(error) ? readWithoutBlocking(execute) : Promise.reject(error as Error);
+      }
+    }
     if (group) return this.#queue(group, execute);
     // IMMEDIATE takes the write lock now: a group that first reads could otherwise find the
     // database changed by another process when it comes to write (SQLITE_BUSY_SNAPSHOT).
