@@ -13,9 +13,12 @@ export interface ImportReport {
   rejected: { line: number; reason: string }[];
 }
 
+/** Rows written per transaction: a few milliseconds of holding SQLite's write lock. */
+const rowsPerTransaction = 500;
+
 /**
  * Adds or updates clients from CSV text with the header `email,name`. Each bad row is reported by
- * its line number and skipped; the good rows are written together in one transaction.
+ * its line number and skipped; the good rows are written in transactions of a few hundred.
  */
 export async function importClients(db: Kysely<Database>, clock: Clock, workspace: Workspace, csvText: string): Promise<ImportReport> {
   // Loaded here, not at start-up: only `portico client import` reads CSV.
@@ -60,23 +63,25 @@ export async function importClients(db: Kysely<Database>, clock: Clock, workspac
   }
 
   const now = clock.now();
-  await db.transaction().execute(async (trx) => {
-    const existing = new Set<string>();
-    const normalizedEmails = [...rowsByEmail.keys()];
-    for (let start = 0; start < normalizedEmails.length; start += 500) {
-      const rows = await trx
-        .selectFrom('clients')
-        .select('email_normalized')
-        .where('workspace_id', '=', workspace.id)
-        .where('email_normalized', 'in', normalizedEmails.slice(start, start + 500))
-        .execute();
-      for (const row of rows) existing.add(row.email_normalized);
-    }
-    const values: ClientTable[] = [];
-    for (const [normalized, row] of rowsByEmail) {
-      if (existing.has(normalized)) report.updated += 1;
-      else report.added += 1;
-      values.push({
+  const entries = [...rowsByEmail];
+  // A short transaction per chunk, not one for the whole file: the server keeps signing people in
+  // beside a long import, on SQLite too, whose one write lock a single long transaction would hold
+  // for seconds (issue 13 item 6). Each row is still written whole or not at all, and an import
+  // cut short can be run again: every row is added or updated.
+  for (let start = 0; start < entries.length; start += rowsPerTransaction) {
+    const chunk = entries.slice(start, start + rowsPerTransaction);
+    const counts = await db.transaction().execute(async (trx) => {
+      const existing = new Set(
+        (
+          await trx
+            .selectFrom('clients')
+            .select('email_normalized')
+            .where('workspace_id', '=', workspace.id)
+            .where('email_normalized', 'in', chunk.map(([normalized]) => normalized))
+            .execute()
+        ).map((row) => row.email_normalized),
+      );
+      const values: ClientTable[] = chunk.map(([normalized, row]) => ({
         id: randomUUID(),
         workspace_id: workspace.id,
         email: row.email,
@@ -85,18 +90,21 @@ export async function importClients(db: Kysely<Database>, clock: Clock, workspac
         password_hash: null,
         disabled_at: null,
         created_at: now,
-      });
-    }
-    // 7 parameters a row; 100 rows stays far below either dialect's limit on bound parameters.
-    for (let start = 0; start < values.length; start += 100) {
-      await trx
-        .insertInto('clients')
-        .values(values.slice(start, start + 100))
-        .onConflict((conflict) =>
-          conflict.columns(['workspace_id', 'email_normalized']).doUpdateSet((eb) => ({ email: eb.ref('excluded.email'), name: eb.ref('excluded.name') })),
-        )
-        .execute();
-    }
-  });
+      }));
+      // 7 parameters a row; 100 rows stays far below either dialect's limit on bound parameters.
+      for (let offset = 0; offset < values.length; offset += 100) {
+        await trx
+          .insertInto('clients')
+          .values(values.slice(offset, offset + 100))
+          .onConflict((conflict) =>
+            conflict.columns(['workspace_id', 'email_normalized']).doUpdateSet((eb) => ({ email: eb.ref('excluded.email'), name: eb.ref('excluded.name') })),
+          )
+          .execute();
+      }
+      return { updated: existing.size, added: chunk.length - existing.size };
+    });
+    report.added += counts.added;
+    report.updated += counts.updated;
+  }
   return report;
 }

@@ -5,7 +5,7 @@ import type { Database } from './schema.js';
  * Runs a query compiled once (prepared-query.ts) straight on the driver, skipping Kysely's
  * executor: on SQLite a statement prepared once and run synchronously, on PostgreSQL a named
  * prepared statement, parsed and planned once per connection. Returns undefined when it cannot run
- * now (a transaction holds SQLite's only connection), and the caller then queues through Kysely.
+ * now, and the caller then queues through Kysely.
  */
 export type DirectRunner = (query: CompiledQuery, name: string, options: RunOptions) => Promise<unknown[]> | undefined;
 

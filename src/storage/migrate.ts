@@ -17,10 +17,14 @@ export async function migrateToLatest(handle: DatabaseHandle): Promise<Migration
       return bound;
     },
   };
-  const migrator = new Migrator({ db: handle.db, provider });
-  return handle.withMigrationLock(async () => {
-    const { error, results } = await migrator.migrateToLatest();
-    if (error) throw new Error('The database schema could not be brought up to date', { cause: error });
+  return handle.withMigrationLock(async (db) => {
+    const { error, results } = await new Migrator({ db, provider }).migrateToLatest();
+    if (error) {
+      // The cause is what an operator can act on ("permission denied for schema public"); one line of it.
+      const failed = results?.find((result) => result.status === 'Error')?.migrationName;
+      const cause = (error instanceof Error ? error.message : String(error)).split('\n')[0];
+      throw new Error(`The database schema could not be brought up to date${failed ? ` (migration ${failed})` : ''}: ${cause}`, { cause: error });
+    }
     return { applied: (results ?? []).filter((result) => result.status === 'Success').map((result) => result.migrationName) };
   });
 }

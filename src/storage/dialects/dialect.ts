@@ -35,7 +35,11 @@ export interface DatabaseHandle {
    * there without trusting it for a time (sessions/session-cache.ts).
    */
   readonly externalChangeVersion?: () => number | null;
-  /** Runs `work` while holding a database-wide lock, so two instances never migrate at once. */
-  withMigrationLock<T>(work: () => Promise<T>): Promise<T>;
+  /**
+   * Runs `work` while holding a database-wide lock, so two instances never migrate at once. `work`
+   * gets a Kysely bound to the connection that holds the lock and must run its queries there: the
+   * pool may have no other connection to give, and on SQLite the lock is the connection's own.
+   */
+  withMigrationLock<T>(work: (db: Kysely<Database>) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }

@@ -35,6 +35,12 @@ function withSynchronousCommitOff(url: string): string {
   return parsed.toString();
 }
 
+/** A Kysely that runs everything on `client`, which its caller holds and releases. */
+function kyselyOnOneConnection(client: pg.PoolClient): Kysely<Database> {
+  const borrowed = { query: client.query.bind(client), release() {} } as unknown as pg.PoolClient;
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool: { connect: async () => borrowed, end: async () => {} } }) });
+}
+
 /** Opens a `postgres://` URL through a connection pool. */
 export function openPostgresDatabase(url: string, poolSize = 10): DatabaseHandle {
   const pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 5000 });
@@ -60,7 +66,10 @@ export function openPostgresDatabase(url: string, poolSize = 10): DatabaseHandle
       const client = await pool.connect();
       try {
         await client.query('select pg_advisory_lock($1)', [migrationLockKey]);
-        return await work();
+        // The migrator runs on this very connection: with one connection in the pool (`portico
+        // migrate`, or DATABASE_POOL_SIZE=1) it would otherwise wait for a second one while this
+        // one holds the lock, until the pool gave up (issue 13 item 2).
+        return await work(kyselyOnOneConnection(client));
       } finally {
         await client.query('select pg_advisory_unlock($1)', [migrationLockKey]).catch(() => {});
         client.release();
@@ -68,6 +77,8 @@ export function openPostgresDatabase(url: string, poolSize = 10): DatabaseHandle
     },
     async close() {
       await db.destroy();
+      // Kysely ends the pool only if it used it; the migration lock may have been its only user.
+      if (!pool.ended) await pool.end();
       await relaxedPool.end();
     },
   };

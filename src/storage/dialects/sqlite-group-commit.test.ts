@@ -66,4 +66,35 @@ describe('group commit of the hot queries on SQLite', () => {
     await duringTransaction;
     expect(committedKeys(otherProcess)).toEqual(['before', 'meanwhile']);
   });
+
+  // Issue 13 item 6: better-sqlite3 is synchronous, and waiting through busy_timeout stopped the
+  // whole event loop while another process (the CLI) held the write lock.
+  it('waits for another process’s write lock without stopping the event loop, reads going on meanwhile', async () => {
+    const { handle, otherProcess: reader } = await open();
+    await insertCounter(handle.db, 'seen', 1);
+    const folder = reader.name;
+    const otherProcess = new BetterSqlite3(folder, { timeout: 0 });
+    cleanups.push(() => otherProcess.close());
+    otherProcess.exec('BEGIN IMMEDIATE');
+    otherProcess.prepare("insert into rate_limits (key, window_start, hits, last_hit_at, last_hit_id) values ('theirs', 0, 1, 0, '')").run();
+
+    const settled: string[] = [];
+    const write = insertCounter(handle.db, 'ours', 1).then(() => settled.push('write'));
+    const transaction = handle.db
+      .transaction()
+      .execute((trx) => trx.insertInto('rate_limits').values({ key: 'in-transaction', window_start: 0, hits: 1, last_hit_at: 0, last_hit_id: '' }).execute())
+      .then(() => settled.push('transaction'));
+    const started = performance.now();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // The timer fired on time: nothing blocked the event loop for the busy timeout.
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect(await readCounter(handle.db, 'seen')).toEqual([{ hits: 1 }]);
+    expect(await handle.db.selectFrom('rate_limits').select('key').where('key', '=', 'seen').execute()).toEqual([{ key: 'seen' }]);
+    expect(settled).toEqual([]);
+
+    otherProcess.exec('COMMIT');
+    await Promise.all([write, transaction]);
+    expect(settled.sort()).toEqual(['transaction', 'write']);
+    expect(committedKeys(reader)).toEqual(['in-transaction', 'ours', 'seen', 'theirs']);
+  });
 });
