@@ -4,6 +4,7 @@ import { initialSchema } from './0001-initial-schema.js';
 import { rateLimits } from './0002-rate-limits.js';
 import { passwordResets } from './0003-password-resets.js';
 import { workspaceLimits } from './0004-workspace-limits.js';
+import { outboxFailures } from './0005-outbox-failures.js';
 
 export interface PorticoMigration {
   up(db: Kysely<any>, capabilities: DialectCapabilities): Promise<void>;
@@ -15,4 +16,5 @@ export const migrations: Record<string, PorticoMigration> = {
   '0002-rate-limits': rateLimits,
   '0003-password-resets': passwordResets,
   '0004-workspace-limits': workspaceLimits,
+  '0005-outbox-failures': outboxFailures,
 };
