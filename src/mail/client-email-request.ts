@@ -89,7 +89,7 @@ export async function resolveClientEmailRequest(
       return {
         mail: null,
         warning:
-          `workspace "${workspace.slug}" has sent its ${ceiling} sign-in and reset emails of this hour: a mail to one of its clients was dropped ` +
+          `workspace ${workspace.slug} has sent its ${ceiling} sign-in and reset emails of this hour: a mail to one of its clients was dropped ` +
           `(mail.workspace_limited in its events). Raise LIMIT_WORKSPACE_EMAILS_PER_HOUR, or portico workspace update ${workspace.slug} --limit-workspace-emails-per-hour N`,
       };
     }
