@@ -1,6 +1,7 @@
 import type { PorticoContext } from '../context.js';
 import { recordAuditEvents } from '../events/audit-events.js';
 import { isDatabaseUnavailable } from '../storage/database-errors.js';
+import { workspaceDirectoryOf } from '../workspaces/workspace-directory.js';
 import { claimDueMail, eraseMail, scheduleMailRetry, type MailPreparer, type OutboxMail, type OutboxTemplate, type PreparedMail } from './outbox.js';
 import { renderMail, type MailTemplateName, type RenderedMail } from './templates.js';
 import type { MailTransport } from './transport.js';
@@ -155,8 +156,9 @@ export function startOutboxWorker(context: PorticoContext, transport: MailTransp
       },
     ]);
     const what = why === 'expired' ? 'it expired before it could be sent' : `${maxFailedAttempts} attempts failed`;
+    const workspace = await workspaceDirectoryOf(context.db).findById(claimed.workspace_id);
     logError(
-      `gave up ${template} mail ${claimed.id} of workspace ${claimed.workspace_id}: ${what}; recorded as mail.failed in the workspace's events (portico events)`,
+      `gave up ${template} mail ${claimed.id} of workspace ${workspace?.slug ?? claimed.workspace_id}: ${what}; recorded as mail.failed (portico events --workspace ${workspace?.slug ?? '…'})`,
       lastError ?? 'no attempt had failed',
     );
   }
