@@ -142,10 +142,18 @@ export function startOutboxWorker(context: PorticoContext, transport: MailTransp
     await scheduleMailRetry(context.db, claimed.id, now + retryDelayMs(failures), reason, true);
   }
 
-  /** Erases a mail that will not be sent, and says so in the audit log and the server's log. */
+  /**
+   * Erases a mail that will not be sent, once the audit log and the server's log say so: should the
+   * erasure fail, the row comes back and is given up again, rather than vanish unrecorded.
+   */
   async function giveUp(claimed: OutboxMail, now: number, why: 'expired' | 'failed_attempts', lastError: string | null): Promise<void> {
     const template = mailTemplateOf(claimed.template);
-    await eraseMail(context.db, claimed.id);
+    const workspace = await workspaceDirectoryOf(context.db).findById(claimed.workspace_id);
+    const what = why === 'expired' ? 'it expired before it could be sent' : `${maxFailedAttempts} attempts failed`;
+    logError(
+      `gave up ${template} mail ${claimed.id} of workspace ${workspace?.slug ?? claimed.workspace_id}: ${what}; recorded as mail.failed (portico events --workspace ${workspace?.slug ?? '…'})`,
+      lastError ?? 'no attempt had failed',
+    );
     await recordAuditEvents(context.db, [
       {
         workspaceId: claimed.workspace_id,
@@ -155,12 +163,7 @@ export function startOutboxWorker(context: PorticoContext, transport: MailTransp
         detail: { template, reason: why, attempts: why === 'expired' ? claimed.attempts - 1 : claimed.attempts, lastError },
       },
     ]);
-    const what = why === 'expired' ? 'it expired before it could be sent' : `${maxFailedAttempts} attempts failed`;
-    const workspace = await workspaceDirectoryOf(context.db).findById(claimed.workspace_id);
-    logError(
-      `gave up ${template} mail ${claimed.id} of workspace ${workspace?.slug ?? claimed.workspace_id}: ${what}; recorded as mail.failed (portico events --workspace ${workspace?.slug ?? '…'})`,
-      lastError ?? 'no attempt had failed',
-    );
+    await eraseMail(context.db, claimed.id);
   }
 
   /**
