@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { listAuditEvents } from '../src/events/audit-events.js';
@@ -84,6 +85,81 @@ describe.each(testDialects)('mail that is never lost, on %s', (dialect) => {
     await sink.start();
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(sink.mailsTo('never@example.com')).toHaveLength(0);
+  });
+
+  /** A request row no preparer can read (its payload is not JSON), as a bug or a damaged row would leave. */
+  async function queueUnpreparableRequest(server: TestPortico, workspaceId: string, giveUpInMs: number) {
+    const now = server.clock.now();
+    await server.portico.context.db
+      .insertInto('outbox')
+      .values({
+        id: randomUUID(), workspace_id: workspaceId, template: 'magic-link-request', recipient: 'broken@example.com', payload: '{not json',
+        attempts: 0, next_attempt_at: now, lease_until: null, give_up_at: now + giveUpInMs, last_error: null, created_at: now, counted_at: null,
+      })
+      .execute();
+  }
+
+  async function allOutboxRows(server: TestPortico) {
+    return server.portico.context.db.selectFrom('outbox').select(['attempts', 'failures', 'last_error']).execute();
+  }
+
+  it('issue 13 item 4: gives up a request that cannot be prepared after 5 failed attempts, and records and logs it', async () => {
+    const { sink, database } = await setUp();
+    const server = await startTestPortico({ dialect, database, smtpUrl: sink.url });
+    cleanups.push(() => server.stop());
+    const workspace = await server.createWorkspace('Broken');
+    await queueUnpreparableRequest(server, workspace.id, 3_600_000);
+    for (let attempt = 1; attempt <= 5; attempt += 1) {
+      await waitFor(async () => (await allOutboxRows(server)).every((row) => row.attempts >= attempt));
+      // Past any backoff and past the lease: the row is due again whatever happened to it.
+      server.clock.advance(61_000);
+    }
+    await waitFor(async () => (await allOutboxRows(server)).length === 0);
+    const [failed] = await listAuditEvents(server.portico.context.db, workspace.id, 10);
+    expect(failed).toMatchObject({ type: 'mail.failed', template: 'magic-link', reason: 'failed_attempts', attempts: 5, email: 'broken@example.com' });
+    expect(String(failed!.lastError)).toContain('preparing it failed');
+    const logged = server.logs.join('');
+    expect(logged).toContain(`gave up magic-link mail`);
+    expect(logged).toContain('5 attempts failed');
+    // Nothing comes of it later either.
+    server.clock.advance(61_000);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await allOutboxRows(server)).toEqual([]);
+  });
+
+  it('issue 13 item 4: gives up a request at give_up_at before trying to prepare it', async () => {
+    const { sink, database } = await setUp();
+    const server = await startTestPortico({ dialect, database, smtpUrl: sink.url });
+    cleanups.push(() => server.stop());
+    const workspace = await server.createWorkspace('Late');
+    await queueUnpreparableRequest(server, workspace.id, -1);
+    await waitFor(async () => (await allOutboxRows(server)).length === 0);
+    const [failed] = await listAuditEvents(server.portico.context.db, workspace.id, 10);
+    expect(failed).toMatchObject({ type: 'mail.failed', template: 'magic-link', reason: 'expired', attempts: 0 });
+    expect(server.logs.join('')).toContain('it expired before it could be sent');
+  });
+
+  it('issue 13 item 4: gives up a mail the mail server refuses for good (550) after 5 attempts, each with a fresh link', async () => {
+    const { sink, database } = await setUp();
+    const server = await startTestPortico({ dialect, database, smtpUrl: sink.url });
+    cleanups.push(() => server.stop());
+    const workspace = await server.createWorkspace('Refused');
+    await server.addClient(workspace, 'refused@example.com');
+    sink.refuseNext(5, 550);
+    expect((await server.agent(workspace).post('/magic-login', { email: 'refused@example.com' })).status).toBe(200);
+    for (let attempt = 1; attempt <= 5; attempt += 1) {
+      await sink.waitForRefused(attempt);
+      server.clock.advance(61_000);
+    }
+    await waitFor(async () => (await allOutboxRows(server)).length === 0);
+    const links = sink.refused.map((mail) => linkFromMail(mail, workspace.url));
+    expect(new Set(links).size).toBe(5);
+    const [failed] = await listAuditEvents(server.portico.context.db, workspace.id, 10);
+    expect(failed).toMatchObject({ type: 'mail.failed', template: 'magic-link', reason: 'failed_attempts', email: 'refused@example.com' });
+    expect(String(failed!.lastError)).toContain('550');
+    server.clock.advance(61_000);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(sink.mailsTo('refused@example.com')).toHaveLength(0);
   });
 
   it('keeps sending mail while the server is busy answering: requests come first, mail still moves', async () => {

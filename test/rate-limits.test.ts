@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { testDialects } from './helpers/databases.js';
 import { SmtpSink } from './helpers/smtp-sink.js';
 import { startTestPortico, type TestPortico } from './helpers/test-portico.js';
@@ -101,8 +101,12 @@ describe.each(testDialects)('limits against abuse, on %s', (dialect) => {
     const { server, sink, workspace } = await start({ LIMIT_WORKSPACE_EMAILS_PER_HOUR: '3', LIMIT_EMAIL_COOLDOWN: '0' });
     const emails = ['one@example.com', 'two@example.com', 'three@example.com', 'four@example.com', 'five@example.com'];
     for (const email of emails) await server.addClient(workspace, email);
-    for (const email of emails) expect((await server.agent(workspace).post('/magic-login', { email })).status).toBe(200);
-    await sink.waitForMails('three@example.com', 1);
+    // One after the other: the ceiling is taken when a mail is sent, and mails asked for in the same
+    // instant are sent together, in no set order.
+    for (const email of emails) {
+      expect((await server.agent(workspace).post('/magic-login', { email })).status).toBe(200);
+      if (sink.mailsTo('three@example.com').length === 0) await sink.waitForMails(email, 1);
+    }
     await settle();
     expect(emails.map((email) => sink.mailsTo(email).length)).toEqual([1, 1, 1, 0, 0]);
     // Another workspace on the same server has a budget of its own.
@@ -110,6 +114,70 @@ describe.each(testDialects)('limits against abuse, on %s', (dialect) => {
     await server.addClient(other, 'four@example.com');
     await server.agent(other).post('/magic-login', { email: 'four@example.com' });
     await sink.waitForMails('four@example.com', 1);
+  });
+
+  it('issue 13 item 9: requests for made-up addresses cannot silence a workspace; the ceiling counts mail sent, and a full one is logged and recorded', async () => {
+    const { server, sink, workspace } = await start({ LIMIT_WORKSPACE_EMAILS_PER_HOUR: '3', LIMIT_EMAIL_COOLDOWN: '0' });
+    for (let attempt = 0; attempt < 30; attempt += 1) {
+      expect((await server.agent(workspace).post('/magic-login', { email: `made-up-${attempt}@example.com` })).status).toBe(200);
+    }
+    await settle();
+    expect((await server.agent(workspace).post('/magic-login', { email: 'client@example.com' })).status).toBe(200);
+    await sink.waitForMails('client@example.com', 1);
+
+    // Real mail still meets the ceiling: two more fit in this hour, the fourth does not.
+    for (const email of ['two@example.com', 'three@example.com', 'four@example.com']) await server.addClient(workspace, email);
+    await server.agent(workspace).post('/magic-login', { email: 'two@example.com' });
+    await server.agent(workspace).post('/forgot-password', { email: 'three@example.com' });
+    await Promise.all([sink.waitForMails('two@example.com', 1), sink.waitForMails('three@example.com', 1)]);
+    const limited = await server.agent(workspace).post('/magic-login', { email: 'four@example.com' });
+    const unknown = await server.agent(workspace).post('/magic-login', { email: 'nobody@example.com' });
+    // The asker is told nothing.
+    expect(limited.status).toBe(unknown.status);
+    expect(limited.body.replace(/nonce="[^"]+"/g, '').replace(/four@example\.com/g, 'X')).toBe(unknown.body.replace(/nonce="[^"]+"/g, '').replace(/nobody@example\.com/g, 'X'));
+    const { listAuditEvents } = await import('../src/events/audit-events.js');
+    await vi.waitFor(async () => expect((await listAuditEvents(server.portico.context.db, workspace.id, 5)).map((event) => event.type)).toContain('mail.workspace_limited'));
+    const events = await listAuditEvents(server.portico.context.db, workspace.id, 5);
+    expect(events.find((event) => event.type === 'mail.workspace_limited')).toMatchObject({ email: 'four@example.com', template: 'magic-link', perHour: 3 });
+    await vi.waitFor(() => expect(server.logs.join('')).toContain(`workspace ${workspace.slug} has sent its 3 sign-in and reset emails of this hour`));
+    await settle();
+    expect(sink.mailsTo('four@example.com')).toHaveLength(0);
+
+    // The next hour brings room again.
+    server.clock.advance(3_600_000);
+    await server.agent(workspace).post('/magic-login', { email: 'four@example.com' });
+    await sink.waitForMails('four@example.com', 1);
+  });
+
+  it('issue 13 item 9: of 12 clients asking at once under a ceiling of 5, exactly 5 get mail', async () => {
+    const { server, sink, workspace } = await start({ LIMIT_WORKSPACE_EMAILS_PER_HOUR: '5', LIMIT_EMAIL_COOLDOWN: '0' });
+    const emails = Array.from({ length: 12 }, (_, index) => `together${index}@example.com`);
+    for (const email of emails) await server.addClient(workspace, email);
+    await Promise.all(emails.map((email) => server.agent(workspace).post('/magic-login', { email })));
+    const { listAuditEvents } = await import('../src/events/audit-events.js');
+    await vi.waitFor(async () => {
+      const types = (await listAuditEvents(server.portico.context.db, workspace.id, 100)).map((event) => event.type);
+      expect(types.filter((type) => type === 'magic_link.sent').length + types.filter((type) => type === 'mail.workspace_limited').length).toBe(12);
+    }, { timeout: 10_000 });
+    await settle();
+    expect(emails.filter((email) => sink.mailsTo(email).length > 0)).toHaveLength(5);
+  });
+
+  it('issue 13 item 9: a mail retried after the mail server failed takes one place under the ceiling, not one per attempt', async () => {
+    const { server, sink, workspace } = await start({ LIMIT_WORKSPACE_EMAILS_PER_HOUR: '2', LIMIT_EMAIL_COOLDOWN: '0' });
+    for (const email of ['second@example.com', 'third@example.com']) await server.addClient(workspace, email);
+    sink.refuseNext(3);
+    await server.agent(workspace).post('/magic-login', { email: 'client@example.com' });
+    for (let attempt = 1; attempt <= 3; attempt += 1) {
+      await sink.waitForRefused(attempt);
+      server.clock.advance(61_000);
+    }
+    await sink.waitForMails('client@example.com', 1);
+    await server.agent(workspace).post('/magic-login', { email: 'second@example.com' });
+    await sink.waitForMails('second@example.com', 1);
+    await server.agent(workspace).post('/magic-login', { email: 'third@example.com' });
+    await settle();
+    expect(sink.mailsTo('third@example.com')).toHaveLength(0);
   });
 
   it('limits link redemptions per IP per 5 minutes, and a workspace may set its own limits', async () => {

@@ -179,8 +179,9 @@ describe('an instance killed while it holds claimed mail', () => {
     cleanups.push(() => doomed.kill());
     expect((await new HttpAgent(doomed.address, workspace.url).post('/magic-login', { email: 'survivor@example.com' })).status).toBe(200);
     await waitFor(async () => {
-      const row = await handle.db.selectFrom('outbox').select(['lease_until', 'template']).executeTakeFirst();
-      return row?.template === 'magic-link' && row.lease_until !== null;
+      const row = await handle.db.selectFrom('outbox').select(['lease_until', 'counted_at']).executeTakeFirst();
+      // Counted: the worker found the client and went on to mint the link and send.
+      return row?.counted_at != null && row.lease_until !== null;
     }, 10_000, 'the doomed instance to claim the mail');
     await doomed.kill();
 

@@ -10,6 +10,7 @@ export type AuditEventType =
   | 'magic_link.rejected'
   | 'mail.sent'
   | 'mail.failed'
+  | 'mail.workspace_limited'
   | 'login.succeeded'
   | 'login.failed'
   | 'password.reset_requested'

@@ -1,9 +1,10 @@
-import { addClient, findClientByNormalizedEmail, type Client } from '../clients/clients.js';
+import { addClient, findClientById, findClientByNormalizedEmail, type Client } from '../clients/clients.js';
 import { parseEmailAddress } from '../clients/email.js';
 import type { PorticoContext } from '../context.js';
 import { AppError } from '../errors.js';
 import { recordAuditEvents } from '../events/audit-events.js';
-import { enqueueMail } from '../mail/outbox.js';
+import { enqueueMail, type MailPreparation, type OutboxMail } from '../mail/outbox.js';
+import { workspaceDirectoryOf } from '../workspaces/workspace-directory.js';
 import type { Workspace } from '../workspaces/workspaces.js';
 import { buildMagicLinkUrl, issueMagicLinkToken } from './magic-links.js';
 
@@ -19,7 +20,16 @@ export interface Invitation {
   expiresAt: number;
 }
 
-/** Adds the client when needed and queues a welcome mail whose link signs them in. */
+/** What an invitation request row carries to the worker: no link, which is minted when the mail is sent. */
+interface InvitationRequestPayload {
+  clientId: string;
+}
+
+/**
+ * Adds the client when needed and queues a welcome mail whose link signs them in. The outbox holds
+ * the request only; the worker mints the link as it sends the mail (issue 13 item 7), valid for
+ * `invitationTtlMs` from now.
+ */
 export async function inviteClient(context: PorticoContext, workspace: Workspace, input: { email: string; name?: string }): Promise<Invitation> {
   const email = parseEmailAddress(input.email);
   if (!email.ok) throw new AppError('CLIENT_EMAIL_INVALID', { message: `"${input.email}" is not a valid email address: ${email.reason}` });
@@ -27,18 +37,32 @@ export async function inviteClient(context: PorticoContext, workspace: Workspace
   if (existing?.disabled_at) throw new AppError('CLIENT_DISABLED', { message: `${existing.email} is disabled in the workspace "${workspace.slug}", so they cannot be invited.` });
   const client = existing ?? (await addClient(context.db, context.clock, workspace, { email: email.email, name: input.name }));
   const now = context.clock.now();
-  const expiresAt = await context.db.transaction().execute(async (trx) => {
-    const link = await issueMagicLinkToken(trx, now, { workspaceId: workspace.id, clientId: client.id, ttlMs: invitationTtlMs, nextPath: '/welcome', browserBindingHash: null });
-    await enqueueMail(trx, now, {
-      workspaceId: workspace.id,
-      template: 'invitation',
-      recipient: client.email,
-      payload: { link: buildMagicLinkUrl(workspace.url, link.token), ttlMs: invitationTtlMs, workspaceName: workspace.name, clientName: client.name, from: workspace.mail_from },
-      giveUpAt: link.expiresAt,
-    });
+  const expiresAt = now + invitationTtlMs;
+  const payload: InvitationRequestPayload = { clientId: client.id };
+  await context.db.transaction().execute(async (trx) => {
+    await enqueueMail(trx, now, { workspaceId: workspace.id, template: 'invitation-request', recipient: client.email, payload: { ...payload }, giveUpAt: expiresAt });
     await recordAuditEvents(trx, [{ workspaceId: workspace.id, at: now, type: 'client.invited', email: client.email, detail: { clientAdded: existing === undefined || existing === null } }]);
-    return link.expiresAt;
   });
   context.notifyMailQueued();
   return { client, clientAdded: !existing, expiresAt };
+}
+
+/**
+ * In the outbox worker, at each attempt to send: mints a fresh invitation link and stores its hash;
+ * the token goes only into the mail built in memory. A client disabled or removed since gets nothing.
+ */
+export async function resolveInvitationRequest(context: PorticoContext, row: OutboxMail): Promise<MailPreparation> {
+  const payload = JSON.parse(row.payload) as InvitationRequestPayload;
+  const workspace = await workspaceDirectoryOf(context.db).findById(row.workspace_id);
+  const client = workspace ? await findClientById(context.db, workspace.id, payload.clientId) : null;
+  if (!workspace || !client || client.disabled_at !== null) return { mail: null };
+  // Valid for the week the invitation promised, counted from the invitation, not from this attempt.
+  const link = await issueMagicLinkToken(context.db, row.created_at, { workspaceId: workspace.id, clientId: client.id, ttlMs: invitationTtlMs, nextPath: '/welcome', browserBindingHash: null });
+  return {
+    mail: {
+      template: 'invitation',
+      recipient: client.email,
+      payload: { link: buildMagicLinkUrl(workspace.url, link.token), ttlMs: invitationTtlMs, workspaceName: workspace.name, clientName: client.name, from: workspace.mail_from },
+    },
+  };
 }

@@ -1,10 +1,8 @@
-import type { Kysely } from 'kysely';
 import { parseEmailAddress } from '../clients/email.js';
 import type { PorticoContext } from '../context.js';
 import { hashSecretToken } from '../crypto/tokens.js';
 import { queueClientEmailRequest, resolveClientEmailRequest } from '../mail/client-email-request.js';
-import type { OutboxMail } from '../mail/outbox.js';
-import type { Database } from '../storage/schema.js';
+import type { MailPreparation, OutboxMail } from '../mail/outbox.js';
 import type { Workspace } from '../workspaces/workspaces.js';
 import { buildMagicLinkUrl, issueMagicLinkToken } from './magic-links.js';
 import { parseNextPath } from './next-path.js';
@@ -33,9 +31,12 @@ export async function requestMagicLink(
   return { ok: true, email: email.email };
 }
 
-/** In the outbox worker: stores the link of a queued request and turns the row into its mail. */
-export async function resolveMagicLinkRequest(db: Kysely<Database>, row: OutboxMail): Promise<OutboxMail | null> {
-  return resolveClientEmailRequest(db, row, 'magic_link.requested', async (db, workspace, client, payload, requestedAt) => {
+/**
+ * In the outbox worker, at each attempt to send: mints a fresh link for a known client's request and
+ * stores its hash; the token goes only into the mail built in memory (issue 13 item 7).
+ */
+export async function resolveMagicLinkRequest(context: PorticoContext, row: OutboxMail, now: number): Promise<MailPreparation> {
+  return resolveClientEmailRequest(context, row, now, 'magic_link.requested', async (db, workspace, client, payload, requestedAt) => {
     // The link's lifetime counts from the request, not from when the worker got to it.
     const link = await issueMagicLinkToken(db, requestedAt, {
       workspaceId: workspace.id,
@@ -47,7 +48,6 @@ export async function resolveMagicLinkRequest(db: Kysely<Database>, row: OutboxM
     return {
       template: 'magic-link',
       payload: { link: buildMagicLinkUrl(workspace.url, link.token), ttlMs: workspace.magic_link_ttl_ms, workspaceName: workspace.name, clientName: client.name, from: workspace.mail_from },
-      giveUpAt: link.expiresAt,
     };
   });
 }

@@ -4,10 +4,11 @@ import type { EmailParseResult } from '../clients/email.js';
 import type { PorticoContext } from '../context.js';
 import { recordAuditEvents, type AuditEventType } from '../events/audit-events.js';
 import { decideEmailSend, workspaceLimits } from '../rate-limits/limits.js';
+import { takeWorkspaceEmailSlot } from '../rate-limits/workspace-email-ceiling.js';
 import type { Database } from '../storage/schema.js';
 import { workspaceDirectoryOf } from '../workspaces/workspace-directory.js';
 import type { Workspace } from '../workspaces/workspaces.js';
-import { enqueueMail, eraseMail, turnRequestIntoMail, type OutboxMail, type OutboxTemplate } from './outbox.js';
+import { enqueueMail, markMailCounted, type MailPreparation, type OutboxMail, type OutboxTemplate } from './outbox.js';
 import type { MailTemplateName } from './templates.js';
 
 /** What a request row carries from the web request to the worker. */
@@ -20,9 +21,10 @@ export interface ClientEmailRequestPayload {
 
 /**
  * "Email me a link" at a door: the request only queues the work. Known and unknown addresses take
- * the very same path here (the per-address and per-workspace budget, then one insert), so neither
- * the answer nor its timing tells whether the address is a client (OWASP ASVS 6.3), and the work
- * that differs happens later, at the worker's own pace.
+ * the very same path here (the per-address budget, then one insert), so neither the answer nor its
+ * timing tells whether the address is a client (OWASP ASVS 6.3), and the work that differs happens
+ * later, at the worker's own pace. The workspace's ceiling is not taken here: the worker takes it
+ * for mail actually sent (resolveClientEmailRequest).
  */
 export async function queueClientEmailRequest(
   context: PorticoContext,
@@ -42,43 +44,61 @@ export async function queueClientEmailRequest(
   // and that request's timing would tell whether this address is a client (bench:timing caught it).
 }
 
-/** What a door stores for a known client, and the mail that carries it. */
+/** The mail of a known client's request, with the link `issue` minted and stored (as its hash) for it. */
 export interface IssuedClientEmail {
   template: MailTemplateName;
   payload: Record<string, unknown>;
-  giveUpAt: number;
 }
 
 /**
- * In the worker: looks the client up; a known, enabled client gets what `issue` stores (a link),
- * and the request row becomes its mail. Any other request is erased. The outcome goes to the audit
- * log either way. The link is stored before the row becomes its mail, without a transaction around
- * both: a crash in between leaves a link whose token nobody holds (it expires unused), and the
- * request, still a request, is prepared again once its lease runs out.
+ * In the worker, at each attempt to send: looks the client up; a known, enabled client gets the mail
+ * with a link `issue` mints now, stored only as its hash; the token lives in memory until SMTP has
+ * it (issue 13 item 7). Any other request comes to nothing and is erased. The outcome goes to the
+ * audit log once per request.
+ *
+ * The workspace's hourly ceiling is taken here, once per mail, and only for a known client's mail
+ * about to be sent: requests for made-up addresses cost it nothing, so they cannot silence a
+ * workspace's mail (issue 13 item 9). One upsert takes the slot or refuses it, with no check
+ * before. A refusal is the operator's to hear of (a log line and `mail.workspace_limited`), never
+ * the asker's: the answer was given long before.
  */
 export async function resolveClientEmailRequest(
-  db: Kysely<Database>,
+  context: PorticoContext,
   row: OutboxMail,
+  now: number,
   eventType: AuditEventType,
   issue: (db: Kysely<Database>, workspace: Workspace, client: Client, payload: ClientEmailRequestPayload, requestedAt: number) => Promise<IssuedClientEmail>,
-): Promise<OutboxMail | null> {
+): Promise<MailPreparation> {
+  const db = context.db;
   const payload = JSON.parse(row.payload) as ClientEmailRequestPayload;
   // A workspace changed through the CLI shows here within a second, as it does to requests.
   const workspace = await workspaceDirectoryOf(db).findById(row.workspace_id);
   const client = workspace ? await findClientByNormalizedEmail(db, workspace.id, payload.normalizedEmail) : null;
   if (!workspace || !client || client.disabled_at !== null) {
     const outcome = client ? 'client_disabled' : 'unknown_email';
+    if (workspace) await recordAuditEvents(db, [{ workspaceId: workspace.id, at: row.created_at, type: eventType, email: payload.typedEmail, ip: payload.ip, detail: { outcome } }]);
+    return { mail: null };
+  }
+  if (row.counted_at === null) {
+    const ceiling = workspaceLimits(context.config.limits, workspace).workspaceEmailsPerHour;
+    if (!(await takeWorkspaceEmailSlot(db, now, workspace.id, ceiling))) {
+      await recordAuditEvents(db, [
+        { workspaceId: workspace.id, at: row.created_at, type: eventType, email: client.email, ip: payload.ip, detail: { outcome: 'workspace_limited' } },
+        { workspaceId: workspace.id, at: now, type: 'mail.workspace_limited', email: client.email, detail: { template: row.template.replace(/-request$/, ''), perHour: ceiling } },
+      ]);
+      return {
+        mail: null,
+        warning:
+          `workspace ${workspace.slug} has sent its ${ceiling} sign-in and reset emails of this hour: a mail to one of its clients was dropped ` +
+          `(mail.workspace_limited in its events). Raise LIMIT_WORKSPACE_EMAILS_PER_HOUR, or portico workspace update ${workspace.slug} --limit-workspace-emails-per-hour N`,
+      };
+    }
     await Promise.all([
-      eraseMail(db, row.id),
-      workspace && recordAuditEvents(db, [{ workspaceId: workspace.id, at: row.created_at, type: eventType, email: payload.typedEmail, ip: payload.ip, detail: { outcome } }]),
+      markMailCounted(db, row.id, now),
+      recordAuditEvents(db, [{ workspaceId: workspace.id, at: row.created_at, type: eventType, email: client.email, ip: payload.ip, detail: { outcome: 'link_queued' } }]),
     ]);
-    return null;
   }
   const issued = await issue(db, workspace, client, payload, row.created_at);
   // The stored address, never the typed one: mail goes only to the client on record.
-  const [mail] = await Promise.all([
-    turnRequestIntoMail(db, { id: row.id, template: issued.template, recipient: client.email, payload: JSON.stringify(issued.payload), giveUpAt: issued.giveUpAt }),
-    recordAuditEvents(db, [{ workspaceId: workspace.id, at: row.created_at, type: eventType, email: client.email, ip: payload.ip, detail: { outcome: 'link_queued' } }]),
-  ]);
-  return mail;
+  return { mail: { template: issued.template, recipient: client.email, payload: issued.payload } };
 }

@@ -1,8 +1,9 @@
 import type { PorticoContext } from '../context.js';
 import { recordAuditEvents } from '../events/audit-events.js';
 import { isDatabaseUnavailable } from '../storage/database-errors.js';
-import { claimDueMail, eraseMail, scheduleMailRetry, type MailPreparer, type OutboxMail, type OutboxTemplate } from './outbox.js';
-import { renderMail, type MailTemplateName } from './templates.js';
+import { workspaceDirectoryOf } from '../workspaces/workspace-directory.js';
+import { claimDueMail, eraseMail, scheduleMailRetry, type MailPreparer, type OutboxMail, type OutboxTemplate, type PreparedMail } from './outbox.js';
+import { renderMail, type MailTemplateName, type RenderedMail } from './templates.js';
 import type { MailTransport } from './transport.js';
 
 export interface OutboxWorkerOptions {
@@ -34,6 +35,12 @@ export interface OutboxWorker {
 const inFlightWhileRequestsComeFirst = 4;
 const pauseWhileRequestsComeFirstMs = 20;
 
+/**
+ * Attempts that may fail for a reason other than the mail server being unreachable (preparing the
+ * mail threw, the server refused it for good) before the mail is given up: issue 13 item 4.
+ */
+export const maxFailedAttempts = 5;
+
 /** A held-back mail is tried again only while at least this much of its lease is left. */
 const leaseSafetyMarginMs = 5_000;
 
@@ -43,10 +50,27 @@ export function retryDelayMs(attempts: number): number {
   return Math.round(base * (0.8 + Math.random() * 0.4));
 }
 
+function reasonOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** An SMTP answer in the 5xx range: sending the same mail again gets the same answer (RFC 5321 4.2.1). */
+function isPermanentRejection(error: unknown): boolean {
+  const code = (error as { responseCode?: unknown } | null)?.responseCode;
+  return typeof code === 'number' && code >= 500 && code < 600;
+}
+
+/** The mail a row is or asks for, as the audit log names it. */
+function mailTemplateOf(template: string): string {
+  return template.endsWith('-request') ? template.slice(0, -'-request'.length) : template;
+}
+
 /**
- * Delivers the outbox: claims due mail under a lease, sends it, erases it once sent. A failed send
- * is retried with backoff until the link inside has expired; only then is the mail given up, and
- * that is recorded. A crash between sending and erasing can send a mail twice, never lose one.
+ * Delivers the outbox: claims due mail under a lease, prepares it (a request row gets a freshly
+ * minted link), sends it, erases it once sent. A mail the server could not reach is retried with
+ * backoff until the link inside has expired; any other failure a few times (`maxFailedAttempts`).
+ * A mail given up is recorded and logged. A crash between sending and erasing can send a mail
+ * twice, never lose one.
  */
 export function startOutboxWorker(context: PorticoContext, transport: MailTransport, options: OutboxWorkerOptions = {}): OutboxWorker {
   const pollIntervalMs = options.pollIntervalMs ?? 250;
@@ -69,37 +93,77 @@ export function startOutboxWorker(context: PorticoContext, transport: MailTransp
 
   async function deliver(claimed: OutboxMail): Promise<void> {
     const now = context.clock.now();
+    // Before any work: a row that cannot be prepared still dies when its link would have (issue 13 item 4).
+    if (claimed.give_up_at <= now) return giveUp(claimed, now, 'expired', claimed.last_error);
     const prepare = preparers[claimed.template as OutboxTemplate];
-    let mail: OutboxMail | null;
+    let mail: PreparedMail;
+    let rendered: RenderedMail;
     try {
-      mail = prepare ? await prepare(context.db, claimed) : claimed;
+      if (prepare) {
+        const prepared = await prepare(context, claimed, now);
+        if (!prepared.mail) {
+          if (prepared.warning) logError(prepared.warning, 'not sent');
+          await eraseMail(context.db, claimed.id);
+          return;
+        }
+        mail = prepared.mail;
+      } else {
+        mail = { template: claimed.template as MailTemplateName, recipient: claimed.recipient, payload: JSON.parse(claimed.payload) as Record<string, unknown> };
+      }
+      rendered = renderMail(mail.template, mail.payload);
     } catch (error) {
-      if (!isDatabaseUnavailable(error)) throw error;
-      heldBack.set(claimed.id, claimed);
-      return;
-    }
-    if (!mail) return;
-    const payload = JSON.parse(mail.payload) as Record<string, unknown>;
-    if (mail.give_up_at <= now) {
-      await eraseMail(context.db, mail.id);
-      await recordAuditEvents(context.db, [
-        { workspaceId: mail.workspace_id, at: now, type: 'mail.failed', email: mail.recipient, detail: { template: mail.template, attempts: mail.attempts - 1, lastError: mail.last_error } },
-      ]);
-      return;
+      if (isDatabaseUnavailable(error)) {
+        heldBack.set(claimed.id, claimed);
+        return;
+      }
+      return failCounted(claimed, now, `preparing it failed: ${reasonOf(error)}`);
     }
     try {
-      const rendered = renderMail(mail.template as MailTemplateName, payload);
-      const from = typeof payload.from === 'string' && payload.from ? payload.from : context.config.mailFrom;
-      await transport.send({ ...rendered, from, to: mail.recipient, workspaceId: mail.workspace_id });
+      const from = typeof mail.payload.from === 'string' && mail.payload.from ? mail.payload.from : context.config.mailFrom;
+      await transport.send({ ...rendered, from, to: mail.recipient, workspaceId: claimed.workspace_id });
     } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
-      logError(`sending mail ${mail.id} failed (attempt ${mail.attempts}); retrying`, reason);
-      await scheduleMailRetry(context.db, mail.id, now + retryDelayMs(mail.attempts), reason);
+      if (isPermanentRejection(error)) return failCounted(claimed, now, `the mail server refused it: ${reasonOf(error)}`);
+      // The mail server unreachable or busy: retried until the mail is worthless, however long that is.
+      const reason = reasonOf(error);
+      logError(`sending mail ${claimed.id} failed (attempt ${claimed.attempts}); retrying`, reason);
+      await scheduleMailRetry(context.db, claimed.id, now + retryDelayMs(claimed.attempts), reason);
       return;
     }
-    await eraseMail(context.db, mail.id);
+    await eraseMail(context.db, claimed.id);
     const sentType = mail.template === 'magic-link' ? 'magic_link.sent' : 'mail.sent';
-    await recordAuditEvents(context.db, [{ workspaceId: mail.workspace_id, at: context.clock.now(), type: sentType, email: mail.recipient, detail: { template: mail.template } }]);
+    await recordAuditEvents(context.db, [{ workspaceId: claimed.workspace_id, at: context.clock.now(), type: sentType, email: mail.recipient, detail: { template: mail.template } }]);
+  }
+
+  /** A failure that retrying may not cure (a bug, bad data, a refusal): retried a few times, then given up. */
+  async function failCounted(claimed: OutboxMail, now: number, reason: string): Promise<void> {
+    const failures = claimed.failures + 1;
+    if (failures >= maxFailedAttempts) return giveUp(claimed, now, 'failed_attempts', reason);
+    logError(`mail ${claimed.id} (${claimed.template}) could not be sent (failure ${failures} of ${maxFailedAttempts}); retrying`, reason);
+    await scheduleMailRetry(context.db, claimed.id, now + retryDelayMs(failures), reason, true);
+  }
+
+  /**
+   * Erases a mail that will not be sent, once the audit log and the server's log say so: should the
+   * erasure fail, the row comes back and is given up again, rather than vanish unrecorded.
+   */
+  async function giveUp(claimed: OutboxMail, now: number, why: 'expired' | 'failed_attempts', lastError: string | null): Promise<void> {
+    const template = mailTemplateOf(claimed.template);
+    const workspace = await workspaceDirectoryOf(context.db).findById(claimed.workspace_id);
+    const what = why === 'expired' ? 'it expired before it could be sent' : `${maxFailedAttempts} attempts failed`;
+    logError(
+      `gave up ${template} mail ${claimed.id} of workspace ${workspace?.slug ?? claimed.workspace_id}: ${what}; recorded as mail.failed (portico events --workspace ${workspace?.slug ?? '…'})`,
+      lastError ?? 'no attempt had failed',
+    );
+    await recordAuditEvents(context.db, [
+      {
+        workspaceId: claimed.workspace_id,
+        at: now,
+        type: 'mail.failed',
+        email: claimed.recipient,
+        detail: { template, reason: why, attempts: why === 'expired' ? claimed.attempts - 1 : claimed.attempts, lastError },
+      },
+    ]);
+    await eraseMail(context.db, claimed.id);
   }
 
   /**

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely, type Selectable } from 'kysely';
+import type { PorticoContext } from '../context.js';
 import type { DialectCapabilities } from '../storage/dialects/dialect.js';
 import { batchesStatements } from '../storage/direct-runner.js';
 import { prepareQuery } from '../storage/prepared-query.js';
@@ -10,13 +11,29 @@ import type { MailTemplateName } from './templates.js';
 export type OutboxMail = Selectable<OutboxTable>;
 
 /**
- * What an outbox row holds: a mail ready to render, or a request the worker first turns into one
- * (or erases) through a `MailPreparer`.
+ * What an outbox row holds: a mail ready to render (one that carries no secret), or a request the
+ * worker turns into its mail through a `MailPreparer` at each attempt to send it.
  */
-export type OutboxTemplate = MailTemplateName | 'magic-link-request' | 'password-reset-request';
+export type OutboxTemplate = MailTemplateName | 'magic-link-request' | 'password-reset-request' | 'invitation-request';
 
-/** Turns a request row into a mail row, or erases it and returns null. */
-export type MailPreparer = (db: Kysely<Database>, row: OutboxMail) => Promise<OutboxMail | null>;
+/** A mail built in memory, just before it is handed to SMTP: the token of a link inside is nowhere else. */
+export interface PreparedMail {
+  template: MailTemplateName;
+  recipient: string;
+  payload: Record<string, unknown>;
+}
+
+/**
+ * What a request row comes to at one attempt: its mail, or nothing (the row is then erased), with a
+ * line for the operator when the reason is theirs to act on.
+ */
+export type MailPreparation = { mail: PreparedMail } | { mail: null; warning?: string };
+
+/**
+ * Builds a request row's mail at each attempt to send it, minting a fresh link each time (a link is
+ * stored only as its hash, so a retry cannot send the one before): issue 13 item 7.
+ */
+export type MailPreparer = (context: PorticoContext, row: OutboxMail, now: number) => Promise<MailPreparation>;
 
 export interface MailToQueue {
   workspaceId: string;
@@ -48,6 +65,8 @@ const insertOutboxRow = prepareQuery(
       give_up_at: giveUpAt,
       last_error: null,
       created_at: now,
+      failures: 0,
+      counted_at: null,
     }),
   { batchable: true },
 );
@@ -91,49 +110,6 @@ function buildClaim(skipLocked: boolean) {
 const claimDue = buildClaim(false);
 const claimDueSkippingLocked = buildClaim(true);
 
-interface MailContent {
-  id: string;
-  template: string;
-  recipient: string;
-  payload: string;
-  giveUpAt: number;
-}
-
-/** Turns a request row into the mail it asked for, to the client's stored address; null if the row is gone. */
-export async function turnRequestIntoMail(db: Kysely<Database>, mail: MailContent): Promise<OutboxMail | null> {
-  if (batchesStatements(db)) return tickBatchOf(db, 'outbox rows turned into mail', turnRequestsIntoMail).add(mail);
-  const [row] = await updateOutboxRow(db, mail.id, mail.template, mail.recipient, mail.payload, mail.giveUpAt);
-  return row ?? null;
-}
-
-const updateOutboxRow = prepareQuery((db, id: string, template: string, recipient: string, payload: string, giveUpAt: number) =>
-  db.updateTable('outbox').set({ template, recipient, payload, give_up_at: giveUpAt }).where('id', '=', id).returningAll(),
-);
-
-// The worker prepares the mails it claimed together: on PostgreSQL, one UPDATE for all of them.
-const updateOutboxRows = prepareQuery((db, ids: string[], templates: string[], recipients: string[], payloads: string[], giveUpAts: number[]) => {
-  const query = sql<OutboxMail>`
-    update outbox set template = mail.template, recipient = mail.recipient, payload = mail.payload, give_up_at = mail.give_up_at
-    from unnest(cast(${ids} as text[]), cast(${templates} as text[]), cast(${recipients} as text[]), cast(${payloads} as text[]), cast(${giveUpAts} as bigint[]))
-      as mail (id, template, recipient, payload, give_up_at)
-    where outbox.id = mail.id
-    returning outbox.*`;
-  return { compile: () => query.compile(db) };
-});
-
-async function turnRequestsIntoMail(db: Kysely<Database>, mails: MailContent[]): Promise<(OutboxMail | null)[]> {
-  const rows = await updateOutboxRows(
-    db,
-    mails.map((mail) => mail.id),
-    mails.map((mail) => mail.template),
-    mails.map((mail) => mail.recipient),
-    mails.map((mail) => mail.payload),
-    mails.map((mail) => mail.giveUpAt),
-  );
-  const byId = new Map(rows.map((row) => [row.id, row]));
-  return mails.map((mail) => byId.get(mail.id) ?? null);
-}
-
 /** Erases a mail that went out or can no longer be of use; with its row goes the link it held. */
 export async function eraseMail(db: Kysely<Database>, id: string): Promise<void> {
   if (batchesStatements(db)) await tickBatchOf(db, 'outbox rows erased', eraseMails).add(id);
@@ -148,7 +124,19 @@ async function eraseMails(db: Kysely<Database>, ids: string[]): Promise<void[]> 
   return ids.map(() => undefined);
 }
 
-/** Puts a mail back in the queue after a failed attempt, to be tried again at `retryAt`. */
-export async function scheduleMailRetry(db: Kysely<Database>, id: string, retryAt: number, error: string): Promise<void> {
-  await db.updateTable('outbox').set({ next_attempt_at: retryAt, lease_until: null, last_error: error.slice(0, 500) }).where('id', '=', id).execute();
+/**
+ * Puts a mail back in the queue after a failed attempt, to be tried again at `retryAt`. `counted`:
+ * the failure counts towards giving the row up (anything but the mail server being unreachable).
+ */
+export async function scheduleMailRetry(db: Kysely<Database>, id: string, retryAt: number, error: string, counted = false): Promise<void> {
+  await db
+    .updateTable('outbox')
+    .set({ next_attempt_at: retryAt, lease_until: null, last_error: error.slice(0, 500), failures: counted ? sql<number>`failures + 1` : sql<number>`failures` })
+    .where('id', '=', id)
+    .execute();
+}
+
+/** Notes that a mail took its place under its workspace's hourly ceiling, so a retry does not take another. */
+export async function markMailCounted(db: Kysely<Database>, id: string, now: number): Promise<void> {
+  await db.updateTable('outbox').set({ counted_at: now }).where('id', '=', id).execute();
 }

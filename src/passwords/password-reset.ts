@@ -6,7 +6,7 @@ import { hashPassword } from '../crypto/password-hashing.js';
 import { generateSecretToken, hashSecretToken } from '../crypto/tokens.js';
 import { recordAuditEvents } from '../events/audit-events.js';
 import { queueClientEmailRequest, resolveClientEmailRequest } from '../mail/client-email-request.js';
-import { enqueueMail, type OutboxMail } from '../mail/outbox.js';
+import { enqueueMail, type MailPreparation, type OutboxMail } from '../mail/outbox.js';
 import { endAllClientSessions, type SessionStore } from '../sessions/sessions.js';
 import type { Database } from '../storage/schema.js';
 import type { Workspace } from '../workspaces/workspaces.js';
@@ -32,9 +32,12 @@ export async function requestPasswordReset(
   return { ok: true, email: email.email };
 }
 
-/** In the outbox worker: stores the reset link of a queued request and turns the row into its mail. */
-export async function resolvePasswordResetRequest(db: Kysely<Database>, row: OutboxMail): Promise<OutboxMail | null> {
-  return resolveClientEmailRequest(db, row, 'password.reset_requested', async (db, workspace, client, _payload, requestedAt) => {
+/**
+ * In the outbox worker, at each attempt to send: mints a fresh reset link for a known client's
+ * request and stores its hash; the token goes only into the mail built in memory (issue 13 item 7).
+ */
+export async function resolvePasswordResetRequest(context: PorticoContext, row: OutboxMail, now: number): Promise<MailPreparation> {
+  return resolveClientEmailRequest(context, row, now, 'password.reset_requested', async (db, workspace, client, _payload, requestedAt) => {
     const token = generateSecretToken();
     const expiresAt = requestedAt + passwordResetTtlMs;
     await db
@@ -44,7 +47,6 @@ export async function resolvePasswordResetRequest(db: Kysely<Database>, row: Out
     return {
       template: 'password-reset',
       payload: { link: `${workspace.url}/reset-password?token=${token}`, ttlMs: passwordResetTtlMs, workspaceName: workspace.name, clientName: client.name, from: workspace.mail_from },
-      giveUpAt: expiresAt,
     };
   });
 }

@@ -64,9 +64,17 @@ export interface OutboxTable {
   workspace_id: string;
   template: string;
   recipient: string;
-  /** JSON the template needs; holds the raw link, so the row is erased once sent or expired. */
+  /**
+   * JSON the template needs. A mail carrying a link is queued as a request (`*-request`) that holds
+   * no secret: the worker mints the link's token just before handing the mail to SMTP (issue 13).
+   */
   payload: string;
+  /** Times the row was claimed. */
   attempts: number;
+  /** Failed attempts other than the mail server being unreachable; a few, and the row is given up. */
+  failures: Generated<number>;
+  /** When the mail took its place under the workspace's hourly email ceiling; null until then. */
+  counted_at: number | null;
   next_attempt_at: number;
   lease_until: number | null;
   give_up_at: number;

@@ -14,6 +14,9 @@ export interface ReceivedMail {
 /** A real SMTP server on loopback that keeps what nodemailer sends it. */
 export class SmtpSink {
   readonly mails: ReceivedMail[] = [];
+  /** Mails read in full and then refused (`refuseNext`): what a failed attempt carried. */
+  readonly refused: ReceivedMail[] = [];
+  private refusals: number[] = [];
   private server: SMTPServer | null = null;
   private waiters: (() => void)[] = [];
   port = 0;
@@ -31,16 +34,19 @@ export class SmtpSink {
           const raw = Buffer.concat(chunks).toString('utf8');
           const parsed: ParsedMail = await simpleParser(raw);
           rememberSecretsInMail(parsed.text ?? '');
-          this.mails.push({
+          const mail: ReceivedMail = {
             to: session.envelope.rcptTo.map((recipient) => recipient.address),
             from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
             subject: parsed.subject ?? '',
             text: parsed.text ?? '',
             html: typeof parsed.html === 'string' ? parsed.html : '',
             raw,
-          });
+          };
+          const refusal = this.refusals.shift();
+          (refusal === undefined ? this.mails : this.refused).push(mail);
           this.waiters.splice(0).forEach((wake) => wake());
-          callback();
+          if (refusal === undefined) return callback();
+          callback(Object.assign(new Error(refusal >= 500 ? 'Mailbox unavailable' : 'Try again later'), { responseCode: refusal }));
         });
       },
     });
@@ -51,6 +57,24 @@ export class SmtpSink {
     this.server = server;
     this.port = (server.server.address() as { port: number }).port;
     return this;
+  }
+
+  /**
+   * Reads each of the next mails in full, then answers `code` instead of accepting it: 451 (try
+   * again later) or 550 (refused for good), as a real mail server may after the data.
+   */
+  refuseNext(count: number, code: 451 | 550 = 451): void {
+    for (let index = 0; index < count; index += 1) this.refusals.push(code);
+  }
+
+  /** Waits until `count` mails have been refused, or fails after `timeoutMs`. */
+  async waitForRefused(count: number, timeoutMs = 10_000): Promise<ReceivedMail[]> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.refused.length < count) {
+      if (Date.now() > deadline) throw new Error(`expected ${count} refused mail(s), got ${this.refused.length}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    return this.refused;
   }
 
   get url(): string {

@@ -5,6 +5,7 @@ import { rateLimits } from './0002-rate-limits.js';
 import { passwordResets } from './0003-password-resets.js';
 import { workspaceLimits } from './0004-workspace-limits.js';
 import { eventsByTime } from './0005-events-by-time.js';
+import { outboxFailures } from './0006-outbox-failures.js';
 
 export interface PorticoMigration {
   up(db: Kysely<any>, capabilities: DialectCapabilities): Promise<void>;
@@ -17,4 +18,5 @@ export const migrations: Record<string, PorticoMigration> = {
   '0003-password-resets': passwordResets,
   '0004-workspace-limits': workspaceLimits,
   '0005-events-by-time': eventsByTime,
+  '0006-outbox-failures': outboxFailures,
 };
