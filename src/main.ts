@@ -66,12 +66,16 @@ export async function startPortico(config: Config, options: PorticoOptions = {})
     logError: (message, error) => app.log.warn({ reason: error instanceof Error ? error.message : String(error) }, message),
   });
   const purgeEveryMs = 10 * 60_000;
-  const purgeTimer = setInterval(() => {
-    purgeExpiredRecords(context.db, context.clock.now(), { sessionIdleTimeoutMs: config.session.idleTimeoutMs, eventsRetentionMs: config.eventsRetentionMs }).catch((error: unknown) =>
-      app.log.warn({ reason: error instanceof Error ? error.message : String(error) }, 'purging expired records failed; will retry'),
-    );
-  }, purgeEveryMs);
+  const purge = () =>
+    purgeExpiredRecords(context.db, context.clock.now(), {
+      sessionIdleTimeoutMs: config.session.idleTimeoutMs,
+      emailCooldownMs: config.limits.emailCooldownMs,
+      eventsRetentionMs: config.eventsRetentionMs,
+    }).catch((error: unknown) => app.log.warn({ reason: error instanceof Error ? error.message : String(error) }, 'purging expired records failed; will retry'));
+  const purgeTimer = setInterval(purge, purgeEveryMs);
   purgeTimer.unref();
+  // Also once at start: a server restarted more often than every 10 minutes would never purge.
+  void purge();
   const stop = async () => {
     clearInterval(purgeTimer);
     await app.close();

@@ -9,19 +9,12 @@ import { workspaceDirectoryTtlMs } from '../src/workspaces/workspace-directory.j
 import { createWorkspace, type Workspace } from '../src/workspaces/workspaces.js';
 import { createTestDatabase, type TestDatabase } from './helpers/databases.js';
 import { HttpAgent } from './helpers/http-agent.js';
-import { runPorticoCommand, startPorticoProcess, type PorticoProcess } from './helpers/portico-process.js';
+import { generousLimits, runPorticoCommand, startPorticoProcess, type PorticoProcess } from './helpers/portico-process.js';
 import { linkFromMail, SmtpSink, tokenFromLink } from './helpers/smtp-sink.js';
 import { createThrowawayPostgres } from './helpers/throwaway-postgres.js';
 
 // Several `portico serve` processes behind one address share one PostgreSQL database (issue 4).
 // The address clients use is the workspace URL; the tests send it as `Host` to either instance.
-const generousLimits = {
-  LIMIT_EMAIL_COOLDOWN: '0',
-  LIMIT_EMAIL_PER_HOUR: '1000000',
-  LIMIT_IP_PER_MINUTE: '1000000',
-  LIMIT_IP_REDEMPTIONS_PER_5_MINUTES: '1000000',
-  LIMIT_WORKSPACE_EMAILS_PER_HOUR: '1000000',
-};
 
 async function waitFor(condition: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -11,7 +11,7 @@ import { openDatabase } from '../src/storage/database.js';
 import { createWorkspace } from '../src/workspaces/workspaces.js';
 import { createTestDatabase, type TestDatabase } from './helpers/databases.js';
 import { HttpAgent, type HttpResponse } from './helpers/http-agent.js';
-import { startPorticoProcess, type PorticoProcess } from './helpers/portico-process.js';
+import { generousLimits, startPorticoProcess, type PorticoProcess } from './helpers/portico-process.js';
 import { linkFromMail, SmtpSink, tokenFromLink } from './helpers/smtp-sink.js';
 import { startTestPortico, type TestPortico } from './helpers/test-portico.js';
 
@@ -23,13 +23,6 @@ import { startTestPortico, type TestPortico } from './helpers/test-portico.js';
 
 const porticoBin = fileURLToPath(new URL('../bin/portico.js', import.meta.url));
 const password = 'velvet otter climbs quiet harbor';
-const generousLimits = {
-  LIMIT_EMAIL_COOLDOWN: '0',
-  LIMIT_EMAIL_PER_HOUR: '1000000',
-  LIMIT_IP_PER_MINUTE: '1000000',
-  LIMIT_IP_REDEMPTIONS_PER_5_MINUTES: '1000000',
-  LIMIT_WORKSPACE_EMAILS_PER_HOUR: '1000000',
-};
 /**
  * What "keeps answering" means for /healthz and /api/me while another process writes. The bound
  * holds for the requests a client sees; a few outliers on a loaded 2-core machine come from the

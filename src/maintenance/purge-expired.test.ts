@@ -38,7 +38,7 @@ describe.each(testDialects)('purging expired records on %s', (dialect) => {
       { key: 'stale', window_start: now - 3 * 3600_000, hits: 1, last_hit_at: now - 3 * 3600_000, last_hit_id: '' },
     ]).execute();
 
-    await purgeExpiredRecords(db, now, { sessionIdleTimeoutMs: 7 * day, eventsRetentionMs: 365 * day });
+    await purgeExpiredRecords(db, now, { sessionIdleTimeoutMs: 7 * day, emailCooldownMs: 60_000, eventsRetentionMs: 365 * day });
 
     expect((await db.selectFrom('sessions').select('id_hash').execute()).map((row) => row.id_hash)).toEqual(['live']);
     expect((await db.selectFrom('magic_links').select('token_hash').orderBy('token_hash').execute()).map((row) => row.token_hash)).toEqual(['expired-an-hour-ago', 'fresh']);
@@ -67,7 +67,7 @@ describe.each(testDialects)('purging expired records on %s', (dialect) => {
     const oldEvents = Array.from({ length: 12_345 }, (_, index) => ({ ...event, at: start - index }));
     for (let offset = 0; offset < oldEvents.length; offset += 1000) await db.insertInto('events').values(oldEvents.slice(offset, offset + 1000)).execute();
     await db.insertInto('events').values([{ ...event, at: start + 10 * day, type: 'recent' }]).execute();
-    const retention = { sessionIdleTimeoutMs: 7 * day, eventsRetentionMs: 30 * day };
+    const retention = { sessionIdleTimeoutMs: 7 * day, emailCooldownMs: 60_000, eventsRetentionMs: 30 * day };
     const resetHashes = async () => (await db.selectFrom('password_resets').select('token_hash').orderBy('token_hash').execute()).map((row) => row.token_hash);
     const eventCount = async () => Number((await db.selectFrom('events').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
 
@@ -88,5 +88,28 @@ describe.each(testDialects)('purging expired records on %s', (dialect) => {
     clock.advance(2 * day);
     await purgeExpiredRecords(db, clock.now(), retention);
     expect((await db.selectFrom('events').select('type').execute()).map((row) => row.type)).toEqual(['recent']);
+  });
+
+  // Found with issue 13: counters went after two hours, cutting short a longer cooldown a workspace set.
+  it('keeps an email counter for as long as the longest cooldown in force can refuse', async () => {
+    const database = await createTestDatabase(dialect);
+    cleanups.push(() => database.drop());
+    const handle: DatabaseHandle = await openDatabase(database.url);
+    cleanups.push(() => handle.close());
+    const { db } = handle;
+    const now = Date.now();
+    await db.insertInto('workspaces').values({ id: 'w', slug: 'w', name: 'W', url: 'http://w.test', host: 'w.test', magic_link_ttl_ms: 900_000, mail_from: null, created_at: now, limit_email_cooldown_ms: 6 * 3600_000 }).execute();
+    await db.insertInto('rate_limits').values([
+      { key: 'email:w:five-hours-ago@example.com', window_start: now - 5 * 3600_000, hits: 1, last_hit_at: now - 5 * 3600_000, last_hit_id: '' },
+      { key: 'email:w:seven-hours-ago@example.com', window_start: now - 7 * 3600_000, hits: 1, last_hit_at: now - 7 * 3600_000, last_hit_id: '' },
+    ]).execute();
+
+    await purgeExpiredRecords(db, now, { sessionIdleTimeoutMs: 7 * day, emailCooldownMs: 60_000, eventsRetentionMs: 365 * day });
+    expect((await db.selectFrom('rate_limits').select('key').execute()).map((row) => row.key)).toEqual(['email:w:five-hours-ago@example.com']);
+
+    // A longer LIMIT_EMAIL_COOLDOWN keeps counters as long.
+    await db.insertInto('rate_limits').values({ key: 'email:w:seven-hours-ago@example.com', window_start: now - 7 * 3600_000, hits: 1, last_hit_at: now - 7 * 3600_000, last_hit_id: '' }).execute();
+    await purgeExpiredRecords(db, now, { sessionIdleTimeoutMs: 7 * day, emailCooldownMs: 8 * 3600_000, eventsRetentionMs: 365 * day });
+    expect((await db.selectFrom('rate_limits').select('key').orderBy('key').execute()).map((row) => row.key)).toEqual(['email:w:five-hours-ago@example.com', 'email:w:seven-hours-ago@example.com']);
   });
 });

@@ -12,8 +12,13 @@ const endedLinkRetentionMs = 24 * 3600_000;
  */
 const eventsPerDelete = 5000;
 
+/** Rate-limit counters outlive every window, bucket refill and password wait by this much at least. */
+const counterRetentionMs = 2 * 3600_000;
+
 export interface RetentionSettings {
   sessionIdleTimeoutMs: number;
+  /** `LIMIT_EMAIL_COOLDOWN`: a workspace may set a longer one of its own. */
+  emailCooldownMs: number;
   /** `EVENTS_RETENTION`: the audit log holds email and IP addresses, kept no longer than this. */
   eventsRetentionMs: number;
 }
@@ -27,8 +32,18 @@ export async function purgeExpiredRecords(db: Kysely<Database>, now: number, ret
   await db.deleteFrom('magic_links').where('expires_at', '<=', now - endedLinkRetentionMs).execute();
   // issue 13 item 5: reset links were never deleted; they go a day after expiring, as sign-in links do.
   await db.deleteFrom('password_resets').where('expires_at', '<=', now - endedLinkRetentionMs).execute();
-  await purgeRateLimits(db, now, 2 * 3600_000);
+  await purgeRateLimits(db, now, await rateLimitRetentionMs(db, retention.emailCooldownMs));
   await purgeOldEvents(db, now - retention.eventsRetentionMs);
+}
+
+/**
+ * A counter goes once nothing it holds can refuse a request: two hours covers every window, but a
+ * cooldown between emails may be set longer (`--limit-email-cooldown 6h`), and forgetting the
+ * counter early would cut it short.
+ */
+async function rateLimitRetentionMs(db: Kysely<Database>, defaultCooldownMs: number): Promise<number> {
+  const row = await db.selectFrom('workspaces').select((eb) => eb.fn.max('limit_email_cooldown_ms').as('longest')).executeTakeFirst();
+  return Math.max(counterRetentionMs, defaultCooldownMs, Number(row?.longest ?? 0));
 }
 
 async function purgeOldEvents(db: Kysely<Database>, cutoff: number): Promise<void> {
