@@ -4,6 +4,7 @@ import { disableClient } from '../src/clients/clients.js';
 import { hashPassword } from '../src/crypto/password-hashing.js';
 import { listAuditEvents } from '../src/events/audit-events.js';
 import { inviteClient } from '../src/magic-links/invite-client.js';
+import { endEverythingOfClient } from '../src/passwords/password-reset.js';
 import type { Workspace } from '../src/workspaces/workspaces.js';
 import { testDialects } from './helpers/databases.js';
 import type { HttpAgent } from './helpers/http-agent.js';
@@ -111,6 +112,27 @@ describe.each(testDialects)('the password door on %s', (dialect) => {
     const stored = await server.portico.context.db.selectFrom('clients').select('password_hash').where('id', '=', client.id).executeTakeFirstOrThrow();
     expect(stored.password_hash).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
     expect((await login(server.agent(workspace), email, strongPassword)).status).toBe(303);
+  });
+
+  // Found with issue 13: the password was checked against the hash read before argon2's work, and
+  // the session stored without looking again, so a sign-in with the old password that was under way
+  // while a reset committed kept its session after the reset had ended every other.
+  it('refuses a sign-in with the old password whose check was under way while the password was reset', async () => {
+    const { email, client } = await clientWithPassword();
+    const newHash = await hashPassword(otherStrongPassword);
+    const { db } = server.portico.context;
+    const attempt = login(server.agent(workspace), email, strongPassword);
+    // The attempt is taken, then the client read: from then on argon2 checks the old password.
+    const throttleKey = `login-failures:${workspace.id}:${email}`;
+    while (!(await db.selectFrom('rate_limits').select('key').where('key', '=', throttleKey).executeTakeFirst())) await new Promise((resolve) => setTimeout(resolve, 1));
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await db.transaction().execute(async (trx) => {
+      await trx.updateTable('clients').set({ password_hash: newHash }).where('id', '=', client.id).execute();
+      await endEverythingOfClient({ db: trx, sessionCache: server.portico.context.sessionCache }, client.id, server.clock.now());
+    });
+    expect((await attempt).status).toBe(401);
+    expect(await db.selectFrom('sessions').select('id_hash').where('client_id', '=', client.id).execute()).toEqual([]);
+    expect((await login(server.agent(workspace), email, otherStrongPassword)).status).toBe(303);
   });
 
   describe('reset', () => {

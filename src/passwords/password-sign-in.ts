@@ -54,7 +54,19 @@ export async function signInWithPassword(
   // Hashes made with older parameters are redone now, while the password is at hand.
   const upgradedHash = passwordHashNeedsUpgrade(client.password_hash!) ? await hashPassword(password) : null;
   const session = await context.db.transaction().execute(async (trx) => {
-    if (upgradedHash) await trx.updateTable('clients').set({ password_hash: upgradedHash }).where('id', '=', client.id).execute();
+    // The password was checked against the hash read before argon2's tens of milliseconds: a reset,
+    // password change or disable that committed meanwhile has ended every session of the client,
+    // and must end this one too. So the client row is taken again, on the condition that it is as
+    // checked; it stays locked until this session is stored, so whatever ends sessions next sees it.
+    const unchanged = await trx
+      .updateTable('clients')
+      .set({ password_hash: upgradedHash ?? client.password_hash! })
+      .where('id', '=', client.id)
+      .where('password_hash', '=', client.password_hash!)
+      .where('disabled_at', 'is', null)
+      .returning('id')
+      .executeTakeFirst();
+    if (!unchanged) return null;
     await clearLoginFailures(trx, throttleKey);
     const started = await startSession(trx, context.clock, context.config.session, {
       workspaceId: workspace.id,
@@ -69,5 +81,9 @@ export async function signInWithPassword(
     ]);
     return started;
   });
+  if (!session) {
+    await fail('password_changed_meanwhile', email.email);
+    return { ok: false, reason: 'invalid_credentials' };
+  }
   return { ok: true, session };
 }
