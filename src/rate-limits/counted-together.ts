@@ -109,8 +109,8 @@ async function takeEmailSlotsAtOnce(db: Kysely<Database>, slots: EmailSlotReques
     }
     for (const group of round.values()) {
       const entries = group.sort((a, b) => inLockOrder(a.key, b.key));
-      // The latest clock of the group stands for all of it: the cooldown and the refill then end a
-      // few milliseconds later for the others, never sooner.
+      // The latest clock of the group stands for all of it: for the others, the cooldown and the
+      // refill may end as much sooner as their clocks read earlier (the milliseconds of one turn).
       const now = Math.max(...entries.map((slot) => slot.now));
       const rule = emailSlotRule(now, entries[0]!);
       const rows = await takeEmailSlotsTogether(
