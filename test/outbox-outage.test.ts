@@ -162,6 +162,47 @@ describe.each(testDialects)('mail that is never lost, on %s', (dialect) => {
     expect(sink.mailsTo('refused@example.com')).toHaveLength(0);
   });
 
+  it.each([
+    ['refuses its login with 535, as while the SMTP password is being rotated', 'refuseLogins', '535'],
+    ['greets with 554, as a relay that does not yet let this host in', 'refuseConnections', '554'],
+  ] as const)('issue 13 review 2 item 1: a mail is not given up while the mail server %s, and goes out once it is fixed', async (_fault, fault, code) => {
+    const sink = await new SmtpSink({ requireLogin: true }).start();
+    cleanups.push(() => sink.stop());
+    const database = await createTestDatabase(dialect);
+    cleanups.push(() => database.drop());
+    const smtpUrl = new URL(sink.url);
+    smtpUrl.username = 'portico';
+    smtpUrl.password = 'secret';
+    const server = await startTestPortico({ dialect, database, smtpUrl: smtpUrl.toString() });
+    cleanups.push(() => server.stop());
+    const workspace = await server.createWorkspace('Relay');
+    await server.addClient(workspace, 'relayed@example.com');
+    sink[fault] = true;
+    expect((await server.agent(workspace).post('/magic-login', { email: 'relayed@example.com' })).status).toBe(200);
+    // One attempt more than a mail the server refuses is given (maxFailedAttempts).
+    for (let attempt = 1; attempt <= 6; attempt += 1) {
+      await waitFor(async () => (await settledRows(server)).some((row) => row.attempts >= attempt));
+      // Past the backoff (72 s at most here) and the lease: the row is due again.
+      server.clock.advance(75_000);
+    }
+    const [row] = await allOutboxRows(server);
+    expect(row).toMatchObject({ failures: 0 });
+    expect(row!.last_error).toContain(code);
+    expect((await listAuditEvents(server.portico.context.db, workspace.id, 10)).map((event) => event.type)).not.toContain('mail.failed');
+
+    sink[fault] = false;
+    await waitFor(async () => (await settledRows(server)).length === 1);
+    server.clock.advance(75_000);
+    const [mail] = await sink.waitForMails('relayed@example.com', 1, 20_000);
+    expect(linkFromMail(mail!, workspace.url)).toContain('/magic-login/verify?token=');
+    await waitFor(async () => (await allOutboxRows(server)).length === 0);
+  });
+
+  /** Rows whose last attempt has failed and been scheduled again (no attempt in flight). */
+  async function settledRows(server: TestPortico) {
+    return server.portico.context.db.selectFrom('outbox').select(['attempts']).where('lease_until', 'is', null).where('last_error', 'is not', null).execute();
+  }
+
   it('keeps sending mail while the server is busy answering: requests come first, mail still moves', async () => {
     const { sink, database } = await setUp();
     const server = await startTestPortico({ dialect, database, smtpUrl: sink.url });

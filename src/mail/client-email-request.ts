@@ -8,7 +8,7 @@ import { takeWorkspaceEmailSlot } from '../rate-limits/workspace-email-ceiling.j
 import type { Database } from '../storage/schema.js';
 import { workspaceDirectoryOf } from '../workspaces/workspace-directory.js';
 import type { Workspace } from '../workspaces/workspaces.js';
-import { enqueueMail, markMailCounted, type MailPreparation, type OutboxMail, type OutboxTemplate } from './outbox.js';
+import { enqueueMail, mailTemplateOf, markMailCounted, type MailPreparation, type OutboxMail, type OutboxTemplate } from './outbox.js';
 import type { MailTemplateName } from './templates.js';
 
 /** What a request row carries from the web request to the worker. */
@@ -84,7 +84,7 @@ export async function resolveClientEmailRequest(
     if (!(await takeWorkspaceEmailSlot(db, now, workspace.id, ceiling))) {
       await recordAuditEvents(db, [
         { workspaceId: workspace.id, at: row.created_at, type: eventType, email: client.email, ip: payload.ip, detail: { outcome: 'workspace_limited' } },
-        { workspaceId: workspace.id, at: now, type: 'mail.workspace_limited', email: client.email, detail: { template: row.template.replace(/-request$/, ''), perHour: ceiling } },
+        { workspaceId: workspace.id, at: now, type: 'mail.workspace_limited', email: client.email, detail: { template: mailTemplateOf(row.template), perHour: ceiling } },
       ]);
       return {
         mail: null,

@@ -11,8 +11,17 @@ export interface ReceivedMail {
   raw: string;
 }
 
+export interface SmtpSinkOptions {
+  /** Offers AUTH (over plain loopback) and refuses mail from a client that has not logged in. */
+  requireLogin?: boolean;
+}
+
 /** A real SMTP server on loopback that keeps what nodemailer sends it. */
 export class SmtpSink {
+  /** While true, every login is refused with 535, as after the relay's password was rotated. */
+  refuseLogins = false;
+  /** While true, every connection is refused with a 554 greeting, as by a relay that does not know this host. */
+  refuseConnections = false;
   readonly mails: ReceivedMail[] = [];
   /** Mails read in full and then refused (`refuseNext`): what a failed attempt carried. */
   readonly refused: ReceivedMail[] = [];
@@ -21,12 +30,25 @@ export class SmtpSink {
   private waiters: (() => void)[] = [];
   port = 0;
 
+  constructor(private readonly options: SmtpSinkOptions = {}) {}
+
   /** Starts listening; on the same port as before when restarted. */
   async start(): Promise<this> {
+    const requireLogin = this.options.requireLogin ?? false;
     const server = new SMTPServer({
-      authOptional: true,
-      disabledCommands: ['STARTTLS', 'AUTH'],
+      authOptional: !requireLogin,
+      allowInsecureAuth: requireLogin,
+      authMethods: ['PLAIN', 'LOGIN'],
+      disabledCommands: requireLogin ? ['STARTTLS'] : ['STARTTLS', 'AUTH'],
       logger: false,
+      onConnect: (_session, callback) => {
+        if (this.refuseConnections) return callback(Object.assign(new Error('No service for this host'), { responseCode: 554 }));
+        callback();
+      },
+      onAuth: (auth, _session, callback) => {
+        if (this.refuseLogins) return callback(Object.assign(new Error('Authentication credentials invalid'), { responseCode: 535 }));
+        callback(null, { user: auth.username });
+      },
       onData: (stream, session, callback) => {
         const chunks: Buffer[] = [];
         stream.on('data', (chunk: Buffer) => chunks.push(chunk));
