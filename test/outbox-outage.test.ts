@@ -174,16 +174,19 @@ describe.each(testDialects)('mail that is never lost, on %s', (dialect) => {
   });
 
   it.each([
-    ['refuses its login with 535, as while the SMTP password is being rotated', 'refuseLogins', '535'],
-    ['greets with 554, as a relay that does not yet let this host in', 'refuseConnections', '554'],
-  ] as const)('issue 13 review 2 item 1: a mail is not given up while the mail server %s, and goes out once it is fixed', async (_fault, fault, code) => {
-    const sink = await new SmtpSink({ requireLogin: true }).start();
+    ['refuses its login with 535, as while the SMTP password is being rotated', 'refuseLogins', '535', true],
+    ['greets with 554, as a relay that does not yet let this host in', 'refuseConnections', '554', true],
+    ['answers 530 to MAIL FROM, as a relay that wants a login SMTP_URL does not give', 'refuseMailWithoutLogin', '530', false],
+  ] as const)('issue 13 review 2 item 1: a mail is not given up while the mail server %s, and goes out once it is fixed', async (_fault, fault, code, logIn) => {
+    const sink = await new SmtpSink({ offerLogin: true }).start();
     cleanups.push(() => sink.stop());
     const database = await createTestDatabase(dialect);
     cleanups.push(() => database.drop());
     const smtpUrl = new URL(sink.url);
-    smtpUrl.username = 'portico';
-    smtpUrl.password = 'secret';
+    if (logIn) {
+      smtpUrl.username = 'portico';
+      smtpUrl.password = 'secret';
+    }
     const server = await startTestPortico({ dialect, database, smtpUrl: smtpUrl.toString() });
     cleanups.push(() => server.stop());
     const workspace = await server.createWorkspace('Relay');

@@ -12,8 +12,8 @@ export interface ReceivedMail {
 }
 
 export interface SmtpSinkOptions {
-  /** Offers AUTH (over plain loopback) and refuses mail from a client that has not logged in. */
-  requireLogin?: boolean;
+  /** Offers AUTH (over plain loopback), which nodemailer then uses when given credentials. */
+  offerLogin?: boolean;
 }
 
 /** A real SMTP server on loopback that keeps what nodemailer sends it. */
@@ -22,6 +22,8 @@ export class SmtpSink {
   refuseLogins = false;
   /** While true, every connection is refused with a 554 greeting, as by a relay that does not know this host. */
   refuseConnections = false;
+  /** While true, MAIL FROM without a login is refused with 530, as by a relay that requires one. */
+  refuseMailWithoutLogin = false;
   readonly mails: ReceivedMail[] = [];
   /** Mails read in full and then refused (`refuseNext`): what a failed attempt carried. */
   readonly refused: ReceivedMail[] = [];
@@ -34,12 +36,12 @@ export class SmtpSink {
 
   /** Starts listening; on the same port as before when restarted. */
   async start(): Promise<this> {
-    const requireLogin = this.options.requireLogin ?? false;
+    const offerLogin = this.options.offerLogin ?? false;
     const server = new SMTPServer({
-      authOptional: !requireLogin,
-      allowInsecureAuth: requireLogin,
+      authOptional: true,
+      allowInsecureAuth: offerLogin,
       authMethods: ['PLAIN', 'LOGIN'],
-      disabledCommands: requireLogin ? ['STARTTLS'] : ['STARTTLS', 'AUTH'],
+      disabledCommands: offerLogin ? ['STARTTLS'] : ['STARTTLS', 'AUTH'],
       logger: false,
       onConnect: (_session, callback) => {
         if (this.refuseConnections) return callback(Object.assign(new Error('No service for this host'), { responseCode: 554 }));
@@ -48,6 +50,10 @@ export class SmtpSink {
       onAuth: (auth, _session, callback) => {
         if (this.refuseLogins) return callback(Object.assign(new Error('Authentication credentials invalid'), { responseCode: 535 }));
         callback(null, { user: auth.username });
+      },
+      onMailFrom: (_address, session, callback) => {
+        if (this.refuseMailWithoutLogin && !session.user) return callback(Object.assign(new Error('Authentication required'), { responseCode: 530 }));
+        callback();
       },
       onData: (stream, session, callback) => {
         const chunks: Buffer[] = [];
