@@ -1,9 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { addClient } from '../src/clients/clients.js';
+import { loadConfig } from '../src/config.js';
+import type { PorticoContext } from '../src/context.js';
 import { listAuditEvents } from '../src/events/audit-events.js';
-import { createTestDatabase, testDialects, type TestDatabase } from './helpers/databases.js';
+import { resolveClientEmailRequest } from '../src/mail/client-email-request.js';
+import { startOutboxWorker } from '../src/mail/outbox-worker.js';
+import { createSmtpTransport } from '../src/mail/transport.js';
+import { buildMagicLinkUrl, issueMagicLinkToken } from '../src/magic-links/magic-links.js';
+import { requestMagicLink } from '../src/magic-links/request-magic-link.js';
+import { SessionCache } from '../src/sessions/session-cache.js';
+import { workspaceDirectoryOf } from '../src/workspaces/workspace-directory.js';
+import { createTestDatabase, openTestDatabaseWithWorkspace, testDialects, type TestDatabase } from './helpers/databases.js';
 import { linkFromMail, SmtpSink } from './helpers/smtp-sink.js';
+import { TestClock } from './helpers/test-clock.js';
 import { startTestPortico, type TestPortico } from './helpers/test-portico.js';
 
 async function waitFor(condition: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
@@ -161,6 +172,102 @@ describe.each(testDialects)('mail that is never lost, on %s', (dialect) => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(sink.mailsTo('refused@example.com')).toHaveLength(0);
   });
+
+  it.each([
+    ['refuses its login with 535, as while the SMTP password is being rotated', 'refuseLogins', '535', true],
+    ['greets with 554, as a relay that does not yet let this host in', 'refuseConnections', '554', true],
+    ['answers 530 to MAIL FROM, as a relay that wants a login SMTP_URL does not give', 'refuseMailWithoutLogin', '530', false],
+  ] as const)('issue 13 review 2 item 1: a mail is not given up while the mail server %s, and goes out once it is fixed', async (_fault, fault, code, logIn) => {
+    const sink = await new SmtpSink({ offerLogin: true }).start();
+    cleanups.push(() => sink.stop());
+    const database = await createTestDatabase(dialect);
+    cleanups.push(() => database.drop());
+    const smtpUrl = new URL(sink.url);
+    if (logIn) {
+      smtpUrl.username = 'portico';
+      smtpUrl.password = 'secret';
+    }
+    const server = await startTestPortico({ dialect, database, smtpUrl: smtpUrl.toString() });
+    cleanups.push(() => server.stop());
+    const workspace = await server.createWorkspace('Relay');
+    await server.addClient(workspace, 'relayed@example.com');
+    sink[fault] = true;
+    expect((await server.agent(workspace).post('/magic-login', { email: 'relayed@example.com' })).status).toBe(200);
+    // One attempt more than a mail the server refuses is given (maxFailedAttempts).
+    for (let attempt = 1; attempt <= 6; attempt += 1) {
+      await waitFor(async () => (await settledRows(server)).some((row) => row.attempts >= attempt));
+      // Past the backoff (72 s at most here) and the lease: the row is due again.
+      server.clock.advance(75_000);
+    }
+    const [row] = await allOutboxRows(server);
+    expect(row).toMatchObject({ failures: 0 });
+    expect(row!.last_error).toContain(code);
+    expect((await listAuditEvents(server.portico.context.db, workspace.id, 10)).map((event) => event.type)).not.toContain('mail.failed');
+
+    sink[fault] = false;
+    await waitFor(async () => (await settledRows(server)).length === 1);
+    server.clock.advance(75_000);
+    const [mail] = await sink.waitForMails('relayed@example.com', 1, 20_000);
+    expect(linkFromMail(mail!, workspace.url)).toContain('/magic-login/verify?token=');
+    await waitFor(async () => (await allOutboxRows(server)).length === 0);
+  });
+
+  it('issue 13 review 2 item 2: a mail held back when the database went away after it took its place under the ceiling does not take a second', async () => {
+    const sink = await new SmtpSink().start();
+    cleanups.push(() => sink.stop());
+    const { handle, cleanup } = await openTestDatabaseWithWorkspace(dialect);
+    cleanups.push(cleanup);
+    const parsed = loadConfig({ NODE_ENV: 'test', DATABASE_URL: 'sqlite::memory:', SMTP_URL: sink.url, LIMIT_EMAIL_COOLDOWN: '0', LIMIT_WORKSPACE_EMAILS_PER_HOUR: '2' });
+    if (!parsed.ok) throw new Error(parsed.problems.join('; '));
+    const clock = new TestClock();
+    const context: PorticoContext = {
+      db: handle.db, capabilities: handle.capabilities, clock, config: parsed.config, notifyMailQueued: () => {}, sessionCache: new SessionCache(handle.externalChangeVersion),
+    };
+    const workspace = (await workspaceDirectoryOf(handle.db).findById('w'))!;
+    for (const email of ['first@example.com', 'second@example.com']) await addClient(handle.db, clock, workspace, { email });
+
+    // The database goes away once, just after the mail took its place: while its link is minted.
+    let databaseGone = true;
+    const transport = createSmtpTransport(sink.url);
+    const worker = startOutboxWorker(context, transport, {
+      pollIntervalMs: 20,
+      preparers: {
+        'magic-link-request': (preparing, row, now) =>
+          resolveClientEmailRequest(preparing, row, now, 'magic_link.requested', async (db, inWorkspace, client, payload, requestedAt) => {
+            if (databaseGone) {
+              databaseGone = false;
+              throw Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' });
+            }
+            const link = await issueMagicLinkToken(db, requestedAt, { workspaceId: inWorkspace.id, clientId: client.id, ttlMs: 60_000, nextPath: null, browserBindingHash: payload.browserBindingHash as string });
+            return { template: 'magic-link', payload: { link: buildMagicLinkUrl(inWorkspace.url, link.token), ttlMs: 60_000, workspaceName: inWorkspace.name, clientName: client.name } };
+          }),
+      },
+    });
+    cleanups.push(async () => {
+      await worker.stop();
+      transport.close();
+    });
+    const ask = (email: string) => requestMagicLink(context, workspace, { email, next: undefined, browserBindingToken: 'b'.repeat(43), ip: '203.0.113.7' });
+
+    await ask('first@example.com');
+    await sink.waitForMails('first@example.com', 1);
+    expect(databaseGone).toBe(false);
+    await ask('second@example.com');
+    const outcomeFor = async (email: string) =>
+      (await listAuditEvents(handle.db, workspace.id, 50)).find((event) => event.email === email && (event.type === 'magic_link.sent' || event.type === 'mail.workspace_limited'))?.type;
+    await waitFor(async () => (await outcomeFor('second@example.com')) !== undefined);
+    // The ceiling of 2 had room for both: the first mail took one place, not one per attempt.
+    expect(await outcomeFor('second@example.com')).toBe('magic_link.sent');
+    expect(sink.mailsTo('second@example.com')).toHaveLength(1);
+    const queued = (await listAuditEvents(handle.db, workspace.id, 50)).filter((event) => event.email === 'first@example.com' && event.outcome === 'link_queued');
+    expect(queued).toHaveLength(1);
+    expect(sink.mailsTo('first@example.com')).toHaveLength(1);
+  });
+
+  /** Rows whose last attempt has failed and been scheduled again (no attempt in flight). */
+  async function settledRows(server: TestPortico) {
+    return server.portico.context.db.selectFrom('outbox').select(['attempts']).where('lease_until', 'is', null).where('last_error', 'is not', null).execute();
+  }
 
   it('keeps sending mail while the server is busy answering: requests come first, mail still moves', async () => {
     const { sink, database } = await setUp();

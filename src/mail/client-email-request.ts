@@ -8,7 +8,7 @@ import { takeWorkspaceEmailSlot } from '../rate-limits/workspace-email-ceiling.j
 import type { Database } from '../storage/schema.js';
 import { workspaceDirectoryOf } from '../workspaces/workspace-directory.js';
 import type { Workspace } from '../workspaces/workspaces.js';
-import { enqueueMail, markMailCounted, type MailPreparation, type OutboxMail, type OutboxTemplate } from './outbox.js';
+import { enqueueMail, mailTemplateOf, markMailCounted, type MailPreparation, type OutboxMail, type OutboxTemplate } from './outbox.js';
 import type { MailTemplateName } from './templates.js';
 
 /** What a request row carries from the web request to the worker. */
@@ -84,7 +84,7 @@ export async function resolveClientEmailRequest(
     if (!(await takeWorkspaceEmailSlot(db, now, workspace.id, ceiling))) {
       await recordAuditEvents(db, [
         { workspaceId: workspace.id, at: row.created_at, type: eventType, email: client.email, ip: payload.ip, detail: { outcome: 'workspace_limited' } },
-        { workspaceId: workspace.id, at: now, type: 'mail.workspace_limited', email: client.email, detail: { template: row.template.replace(/-request$/, ''), perHour: ceiling } },
+        { workspaceId: workspace.id, at: now, type: 'mail.workspace_limited', email: client.email, detail: { template: mailTemplateOf(row.template), perHour: ceiling } },
       ]);
       return {
         mail: null,
@@ -93,10 +93,14 @@ export async function resolveClientEmailRequest(
           `(mail.workspace_limited in its events). Raise LIMIT_WORKSPACE_EMAILS_PER_HOUR, or portico workspace update ${workspace.slug} --limit-workspace-emails-per-hour N`,
       };
     }
-    await Promise.all([
-      markMailCounted(db, row.id, now),
-      recordAuditEvents(db, [{ workspaceId: workspace.id, at: row.created_at, type: eventType, email: client.email, ip: payload.ip, detail: { outcome: 'link_queued' } }]),
-    ]);
+    // Together or not at all, and the row in hand marked the moment they are in: a row the worker
+    // holds back in memory after a later failure (the database gone while the link is minted) is
+    // tried again without taking a second place or recording a second link_queued.
+    await db.transaction().execute(async (trx) => {
+      await markMailCounted(trx, row.id, now);
+      await recordAuditEvents(trx, [{ workspaceId: workspace.id, at: row.created_at, type: eventType, email: client.email, ip: payload.ip, detail: { outcome: 'link_queued' } }]);
+    });
+    row.counted_at = now;
   }
   const issued = await issue(db, workspace, client, payload, row.created_at);
   // The stored address, never the typed one: mail goes only to the client on record.

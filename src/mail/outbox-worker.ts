@@ -2,7 +2,7 @@ import type { PorticoContext } from '../context.js';
 import { recordAuditEvents } from '../events/audit-events.js';
 import { isDatabaseUnavailable } from '../storage/database-errors.js';
 import { workspaceDirectoryOf } from '../workspaces/workspace-directory.js';
-import { claimDueMail, eraseMail, scheduleMailRetry, type MailPreparer, type OutboxMail, type OutboxTemplate, type PreparedMail } from './outbox.js';
+import { claimDueMail, eraseMail, mailTemplateOf, scheduleMailRetry, type MailPreparer, type OutboxMail, type OutboxTemplate, type PreparedMail } from './outbox.js';
 import { renderMail, type MailTemplateName, type RenderedMail } from './templates.js';
 import type { MailTransport } from './transport.js';
 
@@ -54,22 +54,25 @@ function reasonOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** An SMTP answer in the 5xx range: sending the same mail again gets the same answer (RFC 5321 4.2.1). */
+/**
+ * The mail server refused this very mail for good: a 5xx answer to its MAIL FROM, RCPT TO or DATA
+ * (nodemailer's EENVELOPE and EMESSAGE), which sending it again would get again (RFC 5321 4.2.1).
+ * Any other 5xx is about the link to the server, not the mail (a login refused with 535 while the
+ * operator rotates the password, "530 must issue STARTTLS", a 554 greeting; also a 530
+ * "authentication required" to MAIL FROM): such a mail is retried like an outage until it expires,
+ * so fixing SMTP_URL within the link's lifetime loses no mail.
+ */
 function isPermanentRejection(error: unknown): boolean {
-  const code = (error as { responseCode?: unknown } | null)?.responseCode;
-  return typeof code === 'number' && code >= 500 && code < 600;
-}
-
-/** The mail a row is or asks for, as the audit log names it. */
-function mailTemplateOf(template: string): string {
-  return template.endsWith('-request') ? template.slice(0, -'-request'.length) : template;
+  const { code, responseCode } = (error ?? {}) as { code?: unknown; responseCode?: unknown };
+  if (code !== 'EENVELOPE' && code !== 'EMESSAGE') return false;
+  return typeof responseCode === 'number' && responseCode >= 500 && responseCode < 600 && responseCode !== 530;
 }
 
 /**
  * Delivers the outbox: claims due mail under a lease, prepares it (a request row gets a freshly
- * minted link), sends it, erases it once sent. A mail the server could not reach is retried with
- * backoff until the link inside has expired; any other failure a few times (`maxFailedAttempts`).
- * A mail given up is recorded and logged. A crash between sending and erasing can send a mail
+ * minted link), sends it, erases it once sent. A mail the server could not reach (or that could
+ * not get past its greeting or login) is retried with backoff until the link inside has expired;
+ * any other failure a few times (`maxFailedAttempts`). A mail given up is recorded and logged. A crash between sending and erasing can send a mail
  * twice, never lose one.
  */
 export function startOutboxWorker(context: PorticoContext, transport: MailTransport, options: OutboxWorkerOptions = {}): OutboxWorker {
@@ -123,10 +126,10 @@ export function startOutboxWorker(context: PorticoContext, transport: MailTransp
       await transport.send({ ...rendered, from, to: mail.recipient, workspaceId: claimed.workspace_id });
     } catch (error) {
       if (isPermanentRejection(error)) return failCounted(claimed, now, `the mail server refused it: ${reasonOf(error)}`);
-      // The mail server unreachable or busy: retried until the mail is worthless, however long that is.
+      // The mail server unreachable, busy or refusing Portico itself: retried until the mail is worthless, however long that is.
       const reason = reasonOf(error);
       logError(`sending mail ${claimed.id} failed (attempt ${claimed.attempts}); retrying`, reason);
-      await scheduleMailRetry(context.db, claimed.id, now + retryDelayMs(claimed.attempts), reason);
+      await scheduleMailRetry(context.db, claimed.id, { retryAt: now + retryDelayMs(claimed.attempts), error: reason, countsAsFailure: false });
       return;
     }
     await eraseMail(context.db, claimed.id);
@@ -139,7 +142,7 @@ export function startOutboxWorker(context: PorticoContext, transport: MailTransp
     const failures = claimed.failures + 1;
     if (failures >= maxFailedAttempts) return giveUp(claimed, now, 'failed_attempts', reason);
     logError(`mail ${claimed.id} (${claimed.template}) could not be sent (failure ${failures} of ${maxFailedAttempts}); retrying`, reason);
-    await scheduleMailRetry(context.db, claimed.id, now + retryDelayMs(failures), reason, true);
+    await scheduleMailRetry(context.db, claimed.id, { retryAt: now + retryDelayMs(failures), error: reason, countsAsFailure: true });
   }
 
   /**
@@ -150,10 +153,10 @@ export function startOutboxWorker(context: PorticoContext, transport: MailTransp
     const template = mailTemplateOf(claimed.template);
     const workspace = await workspaceDirectoryOf(context.db).findById(claimed.workspace_id);
     const what = why === 'expired' ? 'it expired before it could be sent' : `${maxFailedAttempts} attempts failed`;
-    logError(
-      `gave up ${template} mail ${claimed.id} of workspace ${workspace?.slug ?? claimed.workspace_id}: ${what}; recorded as mail.failed (portico events --workspace ${workspace?.slug ?? '…'})`,
-      lastError ?? 'no attempt had failed',
-    );
+    const where = workspace
+      ? `of workspace ${workspace.slug}: ${what}; recorded as mail.failed (portico events --workspace ${workspace.slug})`
+      : `of workspace ${claimed.workspace_id}: ${what}; its workspace no longer exists`;
+    logError(`gave up ${template} mail ${claimed.id} ${where}`, lastError ?? 'no attempt had failed');
     await recordAuditEvents(context.db, [
       {
         workspaceId: claimed.workspace_id,

@@ -124,14 +124,29 @@ async function eraseMails(db: Kysely<Database>, ids: string[]): Promise<void[]> 
   return ids.map(() => undefined);
 }
 
-/**
- * Puts a mail back in the queue after a failed attempt, to be tried again at `retryAt`. `counted`:
- * the failure counts towards giving the row up (anything but the mail server being unreachable).
- */
-export async function scheduleMailRetry(db: Kysely<Database>, id: string, retryAt: number, error: string, counted = false): Promise<void> {
+/** The mail a row is or asks for, as the audit log names it: `magic-link` for a `magic-link-request` row. */
+export function mailTemplateOf(template: string): string {
+  return template.replace(/-request$/, '');
+}
+
+export interface MailRetry {
+  retryAt: number;
+  /** Why the attempt failed, kept for the operator (and `mail.failed`) should the mail be given up. */
+  error: string;
+  /** True for a failure that counts towards giving the row up: anything but the mail server being unreachable. */
+  countsAsFailure: boolean;
+}
+
+/** Puts a mail back in the queue after a failed attempt, to be tried again at `retry.retryAt`. */
+export async function scheduleMailRetry(db: Kysely<Database>, id: string, retry: MailRetry): Promise<void> {
   await db
     .updateTable('outbox')
-    .set({ next_attempt_at: retryAt, lease_until: null, last_error: error.slice(0, 500), failures: counted ? sql<number>`failures + 1` : sql<number>`failures` })
+    .set({
+      next_attempt_at: retry.retryAt,
+      lease_until: null,
+      last_error: retry.error.slice(0, 500),
+      failures: retry.countsAsFailure ? sql<number>`failures + 1` : sql<number>`failures`,
+    })
     .where('id', '=', id)
     .execute();
 }

@@ -11,8 +11,19 @@ export interface ReceivedMail {
   raw: string;
 }
 
+export interface SmtpSinkOptions {
+  /** Offers AUTH (over plain loopback), which nodemailer then uses when given credentials. */
+  offerLogin?: boolean;
+}
+
 /** A real SMTP server on loopback that keeps what nodemailer sends it. */
 export class SmtpSink {
+  /** While true, every login is refused with 535, as after the relay's password was rotated. */
+  refuseLogins = false;
+  /** While true, every connection is refused with a 554 greeting, as by a relay that does not know this host. */
+  refuseConnections = false;
+  /** While true, MAIL FROM without a login is refused with 530, as by a relay that requires one. */
+  refuseMailWithoutLogin = false;
   readonly mails: ReceivedMail[] = [];
   /** Mails read in full and then refused (`refuseNext`): what a failed attempt carried. */
   readonly refused: ReceivedMail[] = [];
@@ -21,12 +32,29 @@ export class SmtpSink {
   private waiters: (() => void)[] = [];
   port = 0;
 
+  constructor(private readonly options: SmtpSinkOptions = {}) {}
+
   /** Starts listening; on the same port as before when restarted. */
   async start(): Promise<this> {
+    const offerLogin = this.options.offerLogin ?? false;
     const server = new SMTPServer({
       authOptional: true,
-      disabledCommands: ['STARTTLS', 'AUTH'],
+      allowInsecureAuth: offerLogin,
+      authMethods: ['PLAIN', 'LOGIN'],
+      disabledCommands: offerLogin ? ['STARTTLS'] : ['STARTTLS', 'AUTH'],
       logger: false,
+      onConnect: (_session, callback) => {
+        if (this.refuseConnections) return callback(Object.assign(new Error('No service for this host'), { responseCode: 554 }));
+        callback();
+      },
+      onAuth: (auth, _session, callback) => {
+        if (this.refuseLogins) return callback(Object.assign(new Error('Authentication credentials invalid'), { responseCode: 535 }));
+        callback(null, { user: auth.username });
+      },
+      onMailFrom: (_address, session, callback) => {
+        if (this.refuseMailWithoutLogin && !session.user) return callback(Object.assign(new Error('Authentication required'), { responseCode: 530 }));
+        callback();
+      },
       onData: (stream, session, callback) => {
         const chunks: Buffer[] = [];
         stream.on('data', (chunk: Buffer) => chunks.push(chunk));
