@@ -2,8 +2,10 @@
 // `npm start`'s build step (issue 13 item 8): running tsc costs about two seconds even when nothing
 // changed, several times what the server needs to start. Skip it when the last successful build is
 // newer than every source file, tsconfig.json, package.json and package-lock.json.
+// `npm run build` (and so `npm install`'s prepare and `npm test`) runs this with --force: it always
+// runs tsc, and writes the stamp too, so the first `npm start` after `npm install` starts at once.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync, utimesSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -35,11 +37,24 @@ function upToDate() {
   return statSync(stamp).mtimeMs > newestSourceMtimeMs();
 }
 
-if (!upToDate()) {
+const unknown = process.argv.slice(2).filter((argument) => argument !== '--force');
+if (unknown.length > 0) {
+  process.stderr.write(`build: unknown argument ${unknown[0]}; the only one is --force (always run tsc).\n`);
+  process.exit(2);
+}
+const force = process.argv.includes('--force');
+
+if (force || !upToDate()) {
+  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  if (!existsSync(tsc)) {
+    process.stderr.write('build: TypeScript is not in node_modules; run npm install (with dev dependencies) first.\n');
+    process.exit(1);
+  }
+  // No stamp while building: a failed or interrupted build leaves none, so the next start builds.
+  rmSync(stamp, { force: true });
   // The stamp takes the time the build started: a file saved during the build is newer, so the
   // next start builds again.
   const startedAt = new Date();
-  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
   const result = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.json')], { stdio: 'inherit' });
   if (result.status !== 0) process.exit(result.status ?? 1);
   mkdirSync(join(root, 'dist'), { recursive: true });

@@ -5,6 +5,7 @@
 // any test runs. Silent when everything is there.
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync, readdirSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import pg from 'pg';
 
 const defaultChromium = '/usr/bin/chromium';
@@ -29,6 +30,10 @@ function isExecutable(path) {
   }
 }
 
+function onPath(command) {
+  return (process.env.PATH ?? '').split(delimiter).some((folder) => folder !== '' && isExecutable(join(folder, command)));
+}
+
 /** Runs a command quietly; on failure its output is shown, since that is what the operator needs. */
 function run(command, args) {
   const result = spawnSync(command, args, { encoding: 'utf8', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
@@ -42,6 +47,8 @@ function ensureChromium() {
   const path = configured || defaultChromium;
   if (isExecutable(path)) return;
   if (configured) fail(`Chromium is not at CHROMIUM_PATH=${configured}; point CHROMIUM_PATH at a Chromium binary, or unset it to use ${defaultChromium}.`);
+  // Only Debian and its kin have apt-get: elsewhere, naming it would send the operator nowhere.
+  if (!onPath('apt-get')) fail(`Chromium is missing at ${defaultChromium} (the browser tests need it); install Chromium and set CHROMIUM_PATH to its binary.`);
   const command = 'apt-get update && apt-get install -y chromium';
   if (!isRoot) fail(`Chromium is missing at ${defaultChromium} (the browser tests need it); install it with: sudo sh -c '${command}'`);
   say(`Chromium is missing at ${defaultChromium}; installing Debian's chromium (${command}) ...`);
@@ -50,36 +57,64 @@ function ensureChromium() {
   }
 }
 
-async function postgresAnswers(url) {
+/**
+ * Whether PostgreSQL answers at url: 'ok'; 'silent' when nothing listens (refused, unreachable,
+ * timed out), the one case where starting the local server can help; or the reason it answered
+ * but would not let us in (unknown role, wrong password, missing database), which no start fixes.
+ */
+async function askPostgres(url) {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
   client.on('error', () => {});
   try {
     await client.connect();
     await client.query('select 1');
-    return true;
-  } catch {
-    return false;
+    return { answer: 'ok' };
+  } catch (error) {
+    // A DatabaseError carries the server's SQLSTATE (28000 no such role or no pg_hba.conf entry,
+    // 28P01 wrong password, 3D000 no such database): the server is up and said no.
+    if (error instanceof pg.DatabaseError) return { answer: 'refused', reason: `${error.message} (SQLSTATE ${error.code})` };
+    // The server asked for a password the URL does not carry (pg fails before sending anything).
+    if (/password/i.test(error?.message ?? '')) return { answer: 'refused', reason: `it asks for a password: ${error.message}` };
+    return { answer: 'silent' };
   } finally {
     await client.end().catch(() => {});
   }
 }
 
+/** The newest PostgreSQL cluster version Debian's packages installed ('9.6' < '10' < '15'), or null. */
+function newestInstalledPostgresVersion() {
+  if (!existsSync('/etc/postgresql')) return null;
+  const versions = readdirSync('/etc/postgresql').filter((name) => /^\d+(\.\d+)?$/.test(name) && existsSync(join('/etc/postgresql', name, 'main')));
+  versions.sort((a, b) => Number(b) - Number(a));
+  return versions[0] ?? null;
+}
+
 async function ensurePostgres() {
   const configured = process.env.PORTICO_TEST_POSTGRES_URL;
   const url = configured || defaultPostgresUrl;
-  if (await postgresAnswers(url)) return;
   const where = configured ? 'PORTICO_TEST_POSTGRES_URL' : '127.0.0.1:5432';
-  if (configured) fail(`PostgreSQL does not answer at ${where}; start it, or unset PORTICO_TEST_POSTGRES_URL to use the local one.`);
-  const versions = existsSync('/etc/postgresql') ? readdirSync('/etc/postgresql') : [];
-  if (versions.length === 0) {
-    fail(`PostgreSQL does not answer at ${where} and is not installed; install it (apt-get install -y postgresql, trust auth for 127.0.0.1) or set PORTICO_TEST_POSTGRES_URL.`);
+  const first = await askPostgres(url);
+  if (first.answer === 'ok') return;
+  if (first.answer === 'refused') {
+    const fix = configured
+      ? 'fix the user, password or database in PORTICO_TEST_POSTGRES_URL'
+      : "allow user postgres without a password from 127.0.0.1 (a 'host all all 127.0.0.1/32 trust' line in pg_hba.conf, then reload), or set PORTICO_TEST_POSTGRES_URL to a URL that signs in";
+    fail(`PostgreSQL at ${where} answered but refused the tests: ${first.reason}; ${fix}.`);
   }
-  const command = `pg_ctlcluster --skip-systemctl-redirect ${versions[0]} main start`;
+  if (configured) fail(`PostgreSQL does not answer at ${where}; start it, or unset PORTICO_TEST_POSTGRES_URL to use the local one.`);
+  const version = newestInstalledPostgresVersion();
+  if (version === null) {
+    const install = onPath('apt-get') ? 'install it (apt-get install -y postgresql, trust auth for 127.0.0.1)' : 'install PostgreSQL with trust auth for 127.0.0.1';
+    fail(`PostgreSQL does not answer at ${where} and is not installed; ${install}, or set PORTICO_TEST_POSTGRES_URL.`);
+  }
+  const command = `pg_ctlcluster --skip-systemctl-redirect ${version} main start`;
   if (!isRoot) fail(`PostgreSQL does not answer at ${where}; start it with: sudo ${command}`);
   say(`PostgreSQL does not answer at ${where}; starting it (${command}) ...`);
-  if (!run('pg_ctlcluster', ['--skip-systemctl-redirect', versions[0], 'main', 'start'])) fail(`starting PostgreSQL failed (see above); run: ${command}`);
+  if (!run('pg_ctlcluster', ['--skip-systemctl-redirect', version, 'main', 'start'])) fail(`starting PostgreSQL failed (see above); run: ${command}`);
   for (let attempt = 0; attempt < 30; attempt += 1) {
-    if (await postgresAnswers(url)) return;
+    const now = await askPostgres(url);
+    if (now.answer === 'ok') return;
+    if (now.answer === 'refused') fail(`PostgreSQL started at ${where} but refused the tests: ${now.reason}; allow user postgres without a password from 127.0.0.1 in pg_hba.conf.`);
     await new Promise((resolve) => setTimeout(resolve, 1000));
   }
   fail(`PostgreSQL was started but does not answer at ${where} after 30 s; see its log under /var/log/postgresql.`);
