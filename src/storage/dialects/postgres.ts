@@ -71,8 +71,13 @@ export function openPostgresDatabase(url: string, poolSize = 10): DatabaseHandle
         // one holds the lock, until the pool gave up (issue 13 item 2).
         return await work(kyselyOnOneConnection(client));
       } finally {
-        await client.query('select pg_advisory_unlock($1)', [migrationLockKey]).catch(() => {});
-        client.release();
+        // An unlock that fails (the work left the connection in an aborted transaction) may leave
+        // the lock held: the connection is then destroyed, which lets the lock go, not pooled.
+        const unlockFailure = await client.query('select pg_advisory_unlock($1)', [migrationLockKey]).then(
+          () => undefined,
+          (error: Error) => error,
+        );
+        client.release(unlockFailure);
       }
     },
     async close() {

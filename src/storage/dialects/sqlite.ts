@@ -31,8 +31,15 @@ export const sqliteCapabilities: DialectCapabilities = {
  */
 const writeLockWaitMs = 10_000;
 
+export interface SqliteOptions {
+  /** Tests only: a shorter wait than writeLockWaitMs, so a test of the timeout does not take 10 s. */
+  writeLockWaitMs?: number;
+  /** Tests only: sees the connection once it is set up (to register a function that fails on cue). */
+  configureConnection?: (connection: BetterSqlite3.Database) => void;
+}
+
 /** Opens `sqlite:<path>` (or `sqlite::memory:`), creating the folder, with the pragmas Portico relies on. */
-export function openSqliteDatabase(url: string): DatabaseHandle {
+export function openSqliteDatabase(url: string, options: SqliteOptions = {}): DatabaseHandle {
   const path = url.slice('sqlite:'.length);
   if (path !== ':memory:') createFolder(dirname(path));
   const connection = new BetterSqlite3(path);
@@ -48,9 +55,10 @@ export function openSqliteDatabase(url: string): DatabaseHandle {
   // finds the lock taken fails at once instead, and WriteLock waits for it asynchronously
   // (issue 13 item 6). Reads need no lock in WAL mode.
   connection.pragma('busy_timeout = 0');
+  options.configureConnection?.(connection);
 
   const statements = new StatementCache(connection);
-  const lock = new WriteLock(connection);
+  const lock = new WriteLock(connection, options.writeLockWaitMs ?? writeLockWaitMs);
   const writes = new GroupCommit(connection, lock);
   const db = new Kysely<Database>({ dialect: sqliteDialect(new SqliteWriteLockDriver(connection, statements, writes, lock, 'shared')) });
   registerDirectRunner(db, (query) => writes.run(statements.get(query.sql), query.parameters as unknown[], rowsOf), sqliteCapabilities);
@@ -63,7 +71,13 @@ export function openSqliteDatabase(url: string): DatabaseHandle {
     // snapshot may predate another process's commit, and the number would not show it.
     externalChangeVersion() {
       if (!connection.open || (connection.inTransaction && lock.holder !== 'group')) return null;
-      return dataVersion.get() as number;
+      try {
+        return dataVersion.get() as number;
+      } catch (error) {
+        // Busy (another connection's recovery): cannot tell, so the session cache reads the database.
+        if (isBusy(error)) return null;
+        throw error;
+      }
     },
     // Kysely's SQLite migrator takes no lock of its own (it assumes one connection), so two
     // processes starting at once would both apply the same migration. BEGIN IMMEDIATE takes the
@@ -104,19 +118,21 @@ function createFolder(folder: string): void {
   }
 }
 
-
 const isBusy = (error: unknown) => (error as { code?: string }).code?.startsWith('SQLITE_BUSY') ?? false;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** How often a connection waiting for the write lock tries again: often enough to catch the gap another process leaves. */
 const lockPollMs = 2;
 
+/** The error of a wait for the write lock that ran out: SQLITE_BUSY, which the server answers with 503. */
+const lockWaitRanOut = () => new BetterSqlite3.SqliteError('database is locked', 'SQLITE_BUSY');
+
 /**
  * BEGIN IMMEDIATE, tried again every few milliseconds while another connection holds the write
- * lock. better-sqlite3 is synchronous: waiting through busy_timeout would block the event loop.
+ * lock, until `deadline` (performance.now()). better-sqlite3 is synchronous: waiting through
+ * busy_timeout would block the event loop.
  */
-async function beginImmediateWithoutBlocking(connection: BetterSqlite3.Database, timeoutMs: number): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
+async function beginImmediateWithoutBlocking(connection: BetterSqlite3.Database, deadline: number): Promise<void> {
   for (;;) {
     try {
       connection.exec('BEGIN IMMEDIATE');
@@ -124,19 +140,6 @@ async function beginImmediateWithoutBlocking(connection: BetterSqlite3.Database,
     } catch (error) {
       if (!isBusy(error) || performance.now() > deadline) throw error;
       await sleep(lockPollMs);
-    }
-  }
-}
-
-/** Runs a read that found the file busy (rare in WAL mode: another connection's recovery) again a little later. */
-async function readWithoutBlocking<R>(execute: () => R): Promise<R> {
-  const deadline = performance.now() + writeLockWaitMs;
-  for (;;) {
-    await sleep(lockPollMs);
-    try {
-      return execute();
-    } catch (error) {
-      if (!isBusy(error) || performance.now() > deadline) throw error;
     }
   }
 }
@@ -149,15 +152,23 @@ type LockHolder = 'group' | 'transaction';
  * without blocking the event loop while another process holds it.
  */
 class WriteLock {
-  /** What holds the lock now (null also while a taker waits for another process). */
-  holder: LockHolder | null = null;
+  #holder: LockHolder | null = null;
   #turnTaken = false;
   #waiters: (() => void)[] = [];
   #transactionEnds: (() => void)[] = [];
   #takenAt = 0;
   #lastTransaction = { endedAt: 0, heldMs: 0 };
 
-  constructor(private readonly connection: BetterSqlite3.Database) {}
+  constructor(
+    private readonly connection: BetterSqlite3.Database,
+    /** Longest a taker waits, its place in this process's queue included. */
+    readonly waitMs: number,
+  ) {}
+
+  /** What holds the lock now (null also while a taker waits for another process). */
+  get holder(): LockHolder | null {
+    return this.#holder;
+  }
 
   /** Takes the lock at once if nobody here holds or awaits it and no other connection holds it. */
   tryTake(holder: LockHolder): boolean {
@@ -173,13 +184,18 @@ class WriteLock {
     return true;
   }
 
-  /** Takes the lock once the holders before this one here and any other process have let go. */
-  async take(holder: LockHolder, timeoutMs = writeLockWaitMs): Promise<void> {
-    if (this.#turnTaken) await new Promise<void>((resolve) => this.#waiters.push(resolve));
+  /**
+   * Takes the lock once the holders before this one here and any other process have let go. The
+   * wait is counted from this call, the time spent queued here included: waits queued behind each
+   * other fail together after `timeoutMs`, not one after another at 10, 20, 30 s.
+   */
+  async take(holder: LockHolder, timeoutMs = this.waitMs): Promise<void> {
+    const deadline = performance.now() + timeoutMs;
+    if (this.#turnTaken) await this.#awaitTurn(deadline);
     else this.#turnTaken = true;
     try {
       if (holder === 'transaction') await this.#stepAside();
-      await beginImmediateWithoutBlocking(this.connection, timeoutMs);
+      await beginImmediateWithoutBlocking(this.connection, deadline);
     } catch (error) {
       this.#passTurn();
       throw error;
@@ -189,12 +205,12 @@ class WriteLock {
 
   /** Called once the holder has committed or rolled back. */
   release(): void {
-    if (this.holder === 'transaction') {
+    if (this.#holder === 'transaction') {
       const now = performance.now();
       this.#lastTransaction = { endedAt: now, heldMs: now - this.#takenAt };
       for (const resolve of this.#transactionEnds.splice(0)) resolve();
     }
-    this.holder = null;
+    this.#holder = null;
     this.#passTurn();
   }
 
@@ -203,8 +219,23 @@ class WriteLock {
     return new Promise((resolve) => this.#transactionEnds.push(resolve));
   }
 
+  /** Waits in the queue; a waiter whose deadline passes first leaves it, the others keeping their order. */
+  #awaitTurn(deadline: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const waiter = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
+        reject(lockWaitRanOut());
+      }, deadline - performance.now());
+      this.#waiters.push(waiter);
+    });
+  }
+
   #hold(holder: LockHolder): void {
-    this.holder = holder;
+    this.#holder = holder;
     this.#takenAt = performance.now();
   }
 
@@ -288,11 +319,14 @@ class GroupCommit {
     private readonly lock: WriteLock,
   ) {}
 
-  /** Runs a statement outside any transaction of this process, in the current group if it writes. */
-  run<R>(statement: BetterSqlite3.Statement, parameters: readonly unknown[], outcome: (statement: BetterSqlite3.Statement, parameters: unknown[]) => R): Promise<R> {
+  /**
+   * Runs a statement outside any transaction of this process, in the current group if it writes.
+   * `readDeadline`: set when a read that found the file busy is tried again.
+   */
+  run<R>(statement: BetterSqlite3.Statement, parameters: readonly unknown[], outcome: (statement: BetterSqlite3.Statement, parameters: unknown[]) => R, readDeadline?: number): Promise<R> {
     const execute = () => outcome(statement, parameters as unknown[]);
     // A transaction of this process holds the connection: what runs now would run inside it.
-    if (this.lock.holder === 'transaction') return this.lock.transactionEnded().then(() => this.run(statement, parameters, outcome));
+    if (this.lock.holder === 'transaction') return this.lock.transactionEnded().then(() => this.run(statement, parameters, outcome, readDeadline));
     const group = this.#group;
     if (group?.open) return this.#runInGroup(group, execute);
     // Reads need no lock in WAL mode: they go on while writes wait for another process.
@@ -300,7 +334,12 @@ class GroupCommit {
       try {
         return Promise.resolve(execute());
       } catch (error) {
-        return isBusy(error) ? readWithoutBlocking(execute) : Promise.reject(error as Error);
+        // Busy (rare in WAL mode: another connection's recovery): tried again a little later from
+        // the top, since a transaction or a group of this process may have taken the connection
+        // meanwhile, and the read must then wait for it or join it, not run inside it.
+        const deadline = readDeadline ?? performance.now() + this.lock.waitMs;
+        if (!isBusy(error) || performance.now() > deadline) return Promise.reject(error as Error);
+        return sleep(lockPollMs).then(() => this.run(statement, parameters, outcome, deadline));
       }
     }
     if (group) return this.#queue(group, execute);
