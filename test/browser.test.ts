@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -10,6 +11,31 @@ import { linkFromMail, SmtpSink, tokenFromLink } from './helpers/smtp-sink.js';
 import { startTestPortico, type TestPortico } from './helpers/test-portico.js';
 
 const screenshots = 'test-results/screenshots';
+
+/** The headers Chromium puts on the wire for the POSTs of the token pages' forms. */
+function recordTokenFormPosts(page: Page): Promise<Record<string, string>>[] {
+  const posts: Promise<Record<string, string>>[] = [];
+  page.on('request', (request) => {
+    if (request.method() === 'POST' && /^\/(magic-login\/verify|reset-password)$/.test(new URL(request.url()).pathname)) posts.push(request.allHeaders());
+  });
+  return posts;
+}
+
+/**
+ * issue 13 item 9: the token pages were `no-referrer`, so their forms posted with `Origin: null`,
+ * which a sibling host's page can send too. Under `strict-origin` the POST carries the real Origin,
+ * and its Referer is the bare origin: no path, no query, no token. On these plain-http `*.test`
+ * hosts Chromium sends no Sec-Fetch-Site, so Origin is all the server has to go on.
+ */
+async function expectRealOriginAndNoToken(posts: Promise<Record<string, string>>[], workspaceUrl: string, count: number): Promise<void> {
+  const headers = await Promise.all(posts);
+  expect(headers).toHaveLength(count);
+  for (const sent of headers) {
+    expect(sent.origin).toBe(workspaceUrl);
+    expect(sent.referer).toBe(`${workspaceUrl}/`);
+    expect(sent['sec-fetch-site']).toBeUndefined();
+  }
+}
 
 describe('signing in by magic link in Chromium', () => {
   let sink: SmtpSink;
@@ -53,8 +79,10 @@ describe('signing in by magic link in Chromium', () => {
     const link = await askForLink(page, 'ines@example.com');
     await page.screenshot({ path: `${screenshots}/check-your-email.png`, fullPage: true });
 
+    const posts = recordTokenFormPosts(page);
     await page.goto(link);
     await page.waitForURL(`${workspace.url}/`);
+    await expectRealOriginAndNoToken(posts, workspace.url, 1);
     await expect(page.getByRole('heading', { name: 'Welcome, Inès Moreau' }).isVisible()).resolves.toBe(true);
     await expect(page.getByText('Northwind Studio').first().isVisible()).resolves.toBe(true);
     await page.screenshot({ path: `${screenshots}/home.png`, fullPage: true });
@@ -87,8 +115,10 @@ describe('signing in by magic link in Chromium', () => {
     expect(api!.status()).toBe(401);
     await probe.close();
 
+    const posts = recordTokenFormPosts(page);
     await page.getByRole('button', { name: 'Sign in as tomas@example.com' }).click();
     await page.waitForURL(`${workspace.url}/`);
+    await expectRealOriginAndNoToken(posts, workspace.url, 1);
     await expect(page.getByRole('heading', { name: 'Welcome, Tomás' }).isVisible()).resolves.toBe(true);
     await other.close();
   });
@@ -98,9 +128,11 @@ describe('signing in by magic link in Chromium', () => {
     const context = await browser.newContext({ javaScriptEnabled: false });
     const page = await context.newPage();
     const link = await askForLink(page, 'nojs@example.com');
+    const posts = recordTokenFormPosts(page);
     await page.goto(link);
     await page.getByRole('button', { name: 'Continue' }).click();
     await page.waitForURL(`${workspace.url}/`);
+    await expectRealOriginAndNoToken(posts, workspace.url, 1);
     await expect(page.getByRole('heading', { name: 'Welcome, No Script' }).isVisible()).resolves.toBe(true);
     await context.close();
   });
@@ -133,6 +165,7 @@ describe('signing in by magic link in Chromium', () => {
     await resetPage.getByRole('button', { name: 'Email me a reset link' }).click();
     await resetPage.getByRole('heading', { name: 'Check your email' }).waitFor();
     const [mail] = await sink.waitForMails('paula@example.com');
+    const posts = recordTokenFormPosts(resetPage);
     await resetPage.goto(linkFromMail(mail!, workspace.url));
     await resetPage.getByLabel('New password').fill('too short');
     await resetPage.getByRole('button', { name: 'Set new password' }).click();
@@ -141,6 +174,7 @@ describe('signing in by magic link in Chromium', () => {
     await resetPage.getByLabel('New password').fill('harbor pepper glacier tulip');
     await resetPage.getByRole('button', { name: 'Set new password' }).click();
     await resetPage.waitForURL(/\/login\?password_reset=1/);
+    await expectRealOriginAndNoToken(posts, workspace.url, 2);
     await expect(resetPage.getByText('Your password is set.').isVisible()).resolves.toBe(true);
     await resetPage.getByLabel('Password', { exact: true }).fill('harbor pepper glacier tulip');
     await resetPage.getByRole('button', { name: 'Sign in', exact: true }).click();
@@ -170,19 +204,31 @@ describe('signing in by magic link in Chromium', () => {
 
   // issue 13 item 9: a page on a sibling plain-http host signed the victim in to the attacker's
   // account: Chromium sends `Origin: null`, no `Sec-Fetch-Site` and the victim's portico_browser
-  // cookie (SameSite=Lax: the sibling is the same site), which was all the check asked for.
-  it('refuses a sign-in form posted from a sibling host, leaving the victim signed out', async () => {
+  // cookie (SameSite=Lax: the sibling is the same site), which was all the check asked for. Then
+  // a hidden browser_proof (a hash of that cookie) was asked for, but the sibling can toss in a
+  // portico_browser cookie of its own (`Domain=acme.test; Path=/magic-login`: sent first) and
+  // compute the proof for it.
+  it.each([
+    ['with the victim\'s own cookie', 'portal', false],
+    ['with a portico_browser cookie the sibling host tossed in and the proof computed from it', 'tossed', true],
+  ])('refuses a sign-in form posted from a sibling host %s, leaving the victim signed out', async (_label, subdomain, tossCookie) => {
     const port = new URL(server.portico.address).port;
-    const portal = await createWorkspace(server.portico.context.db, server.clock, { name: 'Acme Portal', url: `http://portal.acme.test:${port}` });
+    const portal = await createWorkspace(server.portico.context.db, server.clock, { name: `Acme ${subdomain}`, url: `http://${subdomain}.acme.test:${port}` });
     await server.addClient(portal, 'attacker@example.com');
     const before = sink.mailsTo('attacker@example.com').length;
     expect((await server.agent(portal).post('/magic-login', { email: 'attacker@example.com' })).status).toBe(200);
     const attackerToken = tokenFromLink(linkFromMail((await sink.waitForMails('attacker@example.com', before + 1)).at(-1)!, portal.url));
 
+    const known = 'K'.repeat(43);
+    const knownProof = createHash('sha256').update(`portico browser proof\0${known}`, 'utf8').digest('base64url');
     const evil = createServer((_request, response) => {
-      response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      response.writeHead(200, {
+        'content-type': 'text/html; charset=utf-8',
+        ...(tossCookie ? { 'set-cookie': `portico_browser=${known}; Domain=acme.test; Path=/magic-login; SameSite=Lax` } : {}),
+      });
       response.end(`<!doctype html><meta name="referrer" content="no-referrer">
-        <form method="post" action="${portal.url}/magic-login/verify"><input type="hidden" name="token" value="${attackerToken}"></form>
+        <form method="post" action="${portal.url}/magic-login/verify"><input type="hidden" name="token" value="${attackerToken}">
+        <input type="hidden" name="browser_proof" value="${knownProof}"></form>
         <script>document.forms[0].submit()</script>`);
     });
     await new Promise<void>((resolve) => evil.listen(0, '127.0.0.1', resolve));
@@ -203,6 +249,7 @@ describe('signing in by magic link in Chromium', () => {
       expect(headers.origin).toBe('null');
       expect(headers['sec-fetch-site']).toBeUndefined();
       expect(headers.cookie).toContain('portico_browser=');
+      if (tossCookie) expect(headers.cookie).toMatch(new RegExp(`^portico_browser=${known}; `));
       expect((await answer).status()).toBe(403);
       await expect(page.getByRole('heading', { name: 'This request was refused' }).isVisible()).resolves.toBe(true);
       const probe = await context.newPage();

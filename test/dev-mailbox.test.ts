@@ -85,6 +85,22 @@ describe('the first run: demo workspace and dev mailbox', () => {
     expect(relayed.status).toBe(404);
     expect(relayed.body).not.toContain('token=');
 
+    // issue 13 item 9: only X-Forwarded-For and Forwarded counted as signs of a relay; a local
+    // relay that adds X-Real-IP (nginx's usual config), Via or another forwarding header got through.
+    for (const [name, value] of [
+      ['x-real-ip', '127.0.0.1'],
+      ['via', '1.1 nginx'],
+      ['x-forwarded-host', local.host],
+      ['x-forwarded-proto', 'http'],
+      ['x-original-forwarded-for', '127.0.0.1'],
+      ['forwarded', 'for=127.0.0.1'],
+    ]) {
+      const response = await local.get('/_dev/mailbox', { headers: { [name!]: value! } });
+      expect(response.status, name).toBe(404);
+      expect(response.body).not.toContain('token=');
+    }
+    expect((await local.get('/_dev/mailbox')).status).toBe(200);
+
     // Another machine: a peer address that is not loopback, even claiming to be 127.0.0.1.
     const fromElsewhere = await server.portico.app.inject({ method: 'GET', url: '/_dev/mailbox', headers: { host: local.host, 'x-forwarded-for': '127.0.0.1' }, remoteAddress: '203.0.113.9' });
     expect(fromElsewhere.statusCode).toBe(404);

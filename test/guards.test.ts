@@ -1,12 +1,16 @@
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Workspace } from '../src/workspaces/workspaces.js';
 import { HttpAgent } from './helpers/http-agent.js';
 import { linkFromMail, SmtpSink, tokenFromLink } from './helpers/smtp-sink.js';
 import { startTestPortico, type TestPortico } from './helpers/test-portico.js';
 
-/** The hidden browser proof a token page's form carries. */
-function browserProofOf(html: string): string {
-  return /name="browser_proof" value="([^"]+)"/.exec(html)![1]!;
+/**
+ * The `browser_proof` field token pages used to carry: a hash of the `portico_browser` cookie. A
+ * sibling host that plants that cookie (`Domain=` the parent domain) knows it, so it computes this.
+ */
+function oldBrowserProofFor(browserToken: string): string {
+  return createHash('sha256').update(`portico browser proof\0${browserToken}`, 'utf8').digest('base64url');
 }
 
 // The guards do not depend on the SQL dialect; the dialect loop lives in the behaviour tests.
@@ -69,7 +73,7 @@ describe('guards on every door', () => {
       expect((await browser.get('/api/me')).status).toBe(200);
     });
 
-    it('but a form on the no-referrer link page (Origin: null, Sec-Fetch-Site: same-origin) passes', async () => {
+    it('but Origin: null with the browser\'s own Sec-Fetch-Site: same-origin passes', async () => {
       const response = await server.agent(acme).request('/magic-login', {
         method: 'POST',
         form: { email: 'guarded@example.com' },
@@ -78,52 +82,59 @@ describe('guards on every door', () => {
       expect(response.status).toBe(200);
     });
 
-    it('and, on plain-http hosts without Sec-Fetch-Site, the link page\'s own form with its browser proof', async () => {
+    it('and the link page\'s own form, which posts with the real Origin (strict-origin, not no-referrer)', async () => {
       const token = tokenFromLink(await linkFor(server.agent(acme), 'redeem@example.com'));
       const browser = server.agent(acme);
       const page = await browser.get(`/magic-login/verify?token=${token}`);
-      expect([...browser.cookies.keys()]).toContain('portico_browser');
-      const response = await browser.request('/magic-login/verify', { method: 'POST', form: { token, browser_proof: browserProofOf(page.body) }, headers: { origin: 'null' } });
+      expect(page.headers['referrer-policy']).toBe('strict-origin');
+      expect(page.body).not.toContain('browser_proof');
+      const response = await browser.request('/magic-login/verify', { method: 'POST', form: { token }, headers: { origin: acme.url, referer: `${acme.url}/` } });
       expect(response.status).toBe(303);
     });
 
     // issue 13 item 9: Chromium posts exactly this (Origin: null, no Sec-Fetch-Site, and the
     // victim's portico_browser cookie, SameSite being no barrier between sibling hosts) from a page
     // on http://evil.acme.test to http://portal.acme.test; the victim was signed in to the
-    // attacker's account. The cookie's presence proves nothing; only the proof bound to it does.
+    // attacker's account. Then a hidden browser_proof bound to the cookie was asked for, but on
+    // plain http a sibling host can toss in a cookie of its own choosing (`Domain=acme.test;
+    // Path=/magic-login`, sent before the real one) and compute the proof. Nothing derived from a
+    // cookie tells the two apart: our own pages no longer post with Origin: null, so it is refused.
     describe('login CSRF from a sibling plain-http host (Origin: null, no Sec-Fetch-Site, a portico_browser cookie)', () => {
       async function attackerAndVictim() {
-        const attacker = server.agent(acme);
-        const attackerToken = tokenFromLink(await linkFor(attacker, 'redeem@example.com'));
-        const attackerPage = await attacker.get(`/magic-login/verify?token=${attackerToken}`);
+        const attackerToken = tokenFromLink(await linkFor(server.agent(acme), 'redeem@example.com'));
         const victim = server.agent(acme);
         // The victim once asked for a link on this portal: its browser holds a real portico_browser cookie.
         expect((await victim.post('/magic-login', { email: 'victim@example.com' })).status).toBe(200);
         expect([...victim.cookies.keys()]).toContain('portico_browser');
-        return { attackerToken, attackerProof: browserProofOf(attackerPage.body), victim };
+        return { attackerToken, victim };
       }
 
+      const tossed = 'T'.repeat(43);
       it.each([
         ['no browser proof', () => ({})],
         ['an empty browser proof', () => ({ browser_proof: '' })],
-        ['the browser proof of another browser (the attacker\'s own)', (proof: string) => ({ browser_proof: proof })],
-        ['the cookie itself as the proof', (_proof: string, cookie: string) => ({ browser_proof: cookie })],
+        ['the proof of the victim\'s own cookie', (victimCookie: string) => ({ browser_proof: oldBrowserProofFor(victimCookie) })],
+        ['the proof of a cookie the attacker tossed in', () => ({ browser_proof: oldBrowserProofFor(tossed) })],
       ])('refuses a sign-in link POST with %s, and leaves the victim signed out', async (_label, extra) => {
-        const { attackerToken, attackerProof, victim } = await attackerAndVictim();
-        const forged = await victim.request('/magic-login/verify', {
-          method: 'POST',
-          form: { token: attackerToken, ...extra(attackerProof, victim.cookies.get('portico_browser')!) },
-          headers: { origin: 'null' },
-        });
-        expect(forged.status).toBe(403);
-        expect(forged.body).toContain('refused');
+        const { attackerToken, victim } = await attackerAndVictim();
+        const victimCookie = victim.cookies.get('portico_browser')!;
+        for (const cookie of [`portico_browser=${victimCookie}`, `portico_browser=${tossed}; portico_browser=${victimCookie}`, `portico_browser=${tossed}`]) {
+          const forged = await victim.request('/magic-login/verify', {
+            method: 'POST',
+            form: { token: attackerToken, ...extra(victimCookie) },
+            headers: { origin: 'null', cookie },
+          });
+          expect(forged.status, cookie).toBe(403);
+          expect(forged.body).toContain('refused');
+        }
         expect((await victim.get('/api/me')).status).toBe(401);
-        // The link was not used up by the refused POST.
+        // The link was not used up by the refused POSTs.
         expect((await server.agent(acme).post('/magic-login/verify', { token: attackerToken })).status).toBe(303);
       });
 
-      it('refuses the same forgery on every other POST, with a cookie the attacker planted too', async () => {
-        const { attackerProof, victim } = await attackerAndVictim();
+      it('refuses the same forgery on every other POST, with a cookie the attacker tossed in too', async () => {
+        const { victim } = await attackerAndVictim();
+        const victimCookie = victim.cookies.get('portico_browser')!;
         const before = sink.mailsTo('guarded@example.com').length;
         for (const [path, form] of [
           ['/magic-login', { email: 'guarded@example.com' }],
@@ -132,20 +143,20 @@ describe('guards on every door', () => {
           ['/reset-password', { token: 'A'.repeat(43), password: 'a new password nobody chose' }],
           ['/logout', {}],
         ] as const) {
-          for (const cookie of [undefined, `portico_browser=${'B'.repeat(43)}`]) {
+          for (const cookie of [`portico_browser=${victimCookie}`, `portico_browser=${tossed}; portico_browser=${victimCookie}`]) {
             const response = await victim.request(path, {
               method: 'POST',
-              form: { ...form, browser_proof: attackerProof },
-              headers: { origin: 'null', ...(cookie ? { cookie } : {}) },
+              form: { ...form, browser_proof: oldBrowserProofFor(tossed) },
+              headers: { origin: 'null', cookie },
             });
-            expect(response.status, `${path} with ${cookie ?? "the victim's cookie"}`).toBe(403);
+            expect(response.status, `${path} with ${cookie}`).toBe(403);
           }
         }
         await new Promise((resolve) => setTimeout(resolve, 300));
         expect(sink.mailsTo('guarded@example.com')).toHaveLength(before);
       });
 
-      it('lets the reset page\'s own form through with its proof, and refuses it without', async () => {
+      it('lets the reset page\'s own form through with its real Origin, and refuses Origin: null', async () => {
         const browser = server.agent(acme);
         const before = sink.mailsTo('guarded@example.com').length;
         expect((await browser.post('/forgot-password', { email: 'guarded@example.com' })).status).toBe(200);
@@ -153,14 +164,14 @@ describe('guards on every door', () => {
         const resetLink = /(http:\/\/\S+\/reset-password\?token=\S+)/.exec(mails[mails.length - 1]!.text)![1]!;
         const token = new URL(resetLink).searchParams.get('token')!;
         const page = await browser.get(`/reset-password?token=${token}`);
-        const proof = browserProofOf(page.body);
-        const withoutProof = await browser.request('/reset-password', { method: 'POST', form: { token, password: 'short' }, headers: { origin: 'null' } });
-        expect(withoutProof.status).toBe(403);
-        // A form error re-renders the page with the proof again, so the second try works too.
-        const tooShort = await browser.request('/reset-password', { method: 'POST', form: { token, password: 'short', browser_proof: proof }, headers: { origin: 'null' } });
+        expect(page.headers['referrer-policy']).toBe('strict-origin');
+        const nullOrigin = await browser.request('/reset-password', { method: 'POST', form: { token, password: 'copper lantern meadow violin' }, headers: { origin: 'null' } });
+        expect(nullOrigin.status).toBe(403);
+        const ownPage = { origin: acme.url, referer: `${acme.url}/` };
+        const tooShort = await browser.request('/reset-password', { method: 'POST', form: { token, password: 'short' }, headers: ownPage });
         expect(tooShort.status).toBe(400);
-        expect(browserProofOf(tooShort.body)).toBe(proof);
-        const done = await browser.request('/reset-password', { method: 'POST', form: { token, password: 'copper lantern meadow violin', browser_proof: proof }, headers: { origin: 'null' } });
+        expect(tooShort.headers['referrer-policy']).toBe('strict-origin');
+        const done = await browser.request('/reset-password', { method: 'POST', form: { token, password: 'copper lantern meadow violin' }, headers: ownPage });
         expect(done.status).toBe(303);
       });
     });

@@ -4,8 +4,6 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The workspace the `Host` header selects; set for every route but `/healthz`. */
     workspace: Workspace;
-    /** A POST with `Origin: null` and no `Sec-Fetch-Site`: passes only with the form's browser proof (origin-check.ts). */
-    needsBrowserProof: boolean;
   }
   interface FastifyContextConfig {
     /** Served on any host, without a workspace (only `/healthz`). */

@@ -1,7 +1,5 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
-import { generateNonce, looksLikeSecretToken } from '../crypto/tokens.js';
-import { browserProofFor } from './origin-check.js';
-import { ensureBrowserCookie, readBrowserCookie } from './session-cookie.js';
+import type { FastifyReply } from 'fastify';
+import { generateNonce } from '../crypto/tokens.js';
 
 /** The CSP of a page: only this response's inline script and style (by nonce), no framing (clickjacking), no plugins. */
 function pagePolicy(nonce: string): string {
@@ -14,7 +12,7 @@ const nonPagePolicy = "default-src 'none'; frame-ancestors 'none'; base-uri 'non
 /**
  * Headers on every response. `same-origin` sends no `Referer` to other sites while keeping
  * `Origin` on our own form posts (under `no-referrer` browsers send `Origin: null`); token pages
- * tighten it with `prepareTokenPage`. `no-store` keeps signed-in and token pages out of shared and
+ * narrow it to the origin with `prepareTokenPage`. `no-store` keeps signed-in and token pages out of shared and
  * browser caches. Pages get their nonce'd CSP from `usePagePolicy` when they are rendered, so an
  * API answer does not pay for a random nonce it never uses.
  */
@@ -47,14 +45,12 @@ export function setTransportSecurity(reply: FastifyReply, workspaceUrl: string):
 }
 
 /**
- * For pages whose address holds a token: no `Referer` at all, not even to this site. Their forms
- * then post with `Origin: null`, so they carry the browser proof this returns (a hidden field
- * bound to this browser's cookie), which vouches for them where the browser sends no
- * `Sec-Fetch-Site` (see origin-check.ts).
+ * For pages whose address holds a token: `strict-origin` sends only `scheme://host[:port]/` as
+ * `Referer`, to this site and others, never the token in the address. Unlike `no-referrer`, under
+ * which browsers post the page's forms with `Origin: null` (Fetch standard, "serializing a request
+ * origin"), it keeps the real `Origin` on them, so the origin check needs no exception that a page
+ * on a sibling host could also claim (issue 13 item 9).
  */
-export function prepareTokenPage(request: FastifyRequest, reply: FastifyReply): string {
-  reply.header('referrer-policy', 'no-referrer');
-  const existing = readBrowserCookie(request);
-  const browserToken = looksLikeSecretToken(existing) ? existing : ensureBrowserCookie(request, reply);
-  return browserProofFor(browserToken);
+export function prepareTokenPage(reply: FastifyReply): void {
+  reply.header('referrer-policy', 'strict-origin');
 }

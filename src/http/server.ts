@@ -12,14 +12,13 @@ import { describeDuration } from '../shared/duration.js';
 import { normalizeRequestHost } from '../workspaces/workspace-url.js';
 import { workspaceDirectoryOf } from '../workspaces/workspace-directory.js';
 import { sendAppError, toAppError } from './error-pages.js';
-import { hasBrowserProof, judgeRequestOrigin } from './origin-check.js';
+import { isSameOriginRequest } from './origin-check.js';
 import './request-context.js';
 import { registerDevMailboxRoutes } from './routes/dev-mailbox-routes.js';
 import { registerMagicLoginRoutes } from './routes/magic-login-routes.js';
 import { registerPasswordRoutes } from './routes/password-routes.js';
 import { registerPortalRoutes } from './routes/portal-routes.js';
 import { securityHeaders, setSecurityHeaders, setTransportSecurity } from './security-headers.js';
-import { readBrowserCookie } from './session-cookie.js';
 
 export interface HttpServerOptions {
   context: PorticoContext;
@@ -62,7 +61,6 @@ export function buildHttpServer({ context, devMailbox, logStream }: HttpServerOp
   app.register(fastifyCookie);
   app.register(fastifyFormbody);
   app.decorateRequest('workspace', undefined as never);
-  app.decorateRequest('needsBrowserProof', false);
 
   app.addHook('onRequest', async (request, reply) => {
     setSecurityHeaders(reply);
@@ -74,19 +72,7 @@ export function buildHttpServer({ context, devMailbox, logStream }: HttpServerOp
     request.workspace = workspace;
     setTransportSecurity(reply, workspace.url);
     if (request.method !== 'POST') return;
-    const verdict = judgeRequestOrigin(request, workspace.url);
-    if (verdict === 'cross-site') return sendAppError(request, reply, new AppError('CROSS_SITE_REQUEST'));
-    request.needsBrowserProof = verdict === 'needs-browser-proof';
-  });
-
-  // issue 13 item 9: `Origin: null` with any `portico_browser` cookie was accepted, which a page on
-  // a sibling plain-http host sends too. Such a POST must carry the form's browser proof, read
-  // once the body is parsed and before the rate limits count it.
-  app.addHook('preValidation', async (request, reply) => {
-    if (request.needsBrowserProof && !hasBrowserProof(readBrowserCookie(request), request.body)) {
-      request.log.info({ code: 'CROSS_SITE_REQUEST' }, 'request refused: Origin null without the browser proof');
-      return sendAppError(request, reply, new AppError('CROSS_SITE_REQUEST'));
-    }
+    if (!isSameOriginRequest(request, workspace.url)) return sendAppError(request, reply, new AppError('CROSS_SITE_REQUEST'));
   });
 
   app.addHook('preHandler', async (request, reply) => {

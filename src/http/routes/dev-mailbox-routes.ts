@@ -25,12 +25,23 @@ export function registerDevMailboxRoutes(app: FastifyInstance, mailbox: DevMailb
 }
 
 /**
+ * Headers a relay adds: `X-Real-IP` (nginx's usual config), `Via`, `Forwarded`, any
+ * `X-Forwarded-*` or `X-Original-*`, and the client-address headers of common CDNs and balancers.
+ */
+const relayHeaderNames = new Set(['forwarded', 'via', 'x-real-ip', 'x-client-ip', 'true-client-ip', 'cf-connecting-ip', 'fastly-client-ip', 'x-cluster-client-ip']);
+
+function isRelayHeader(name: string): boolean {
+  return relayHeaderNames.has(name) || name.startsWith('x-forwarded-') || name.startsWith('x-original-');
+}
+
+/**
  * The socket's own peer is a loopback address, whatever `X-Forwarded-For` claims (request.ip
  * believes it under TRUST_PROXY); and a request relayed by a proxy on this machine, which may
- * carry anyone's request, is not from this machine either.
+ * carry anyone's request, is not from this machine either: any relay header says so, not only
+ * `X-Forwarded-For` (issue 13 item 9).
  */
 export function isFromThisMachine(request: FastifyRequest): boolean {
   const peer = request.socket.remoteAddress ?? '';
   const loopback = peer === '::1' || /^(::ffff:)?127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(peer);
-  return loopback && request.headers['x-forwarded-for'] === undefined && request.headers.forwarded === undefined;
+  return loopback && !Object.keys(request.headers).some(isRelayHeader);
 }

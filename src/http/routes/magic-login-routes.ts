@@ -51,7 +51,7 @@ export function registerMagicLoginRoutes(app: FastifyInstance, context: PorticoC
 
   // GET and HEAD consume nothing: mail scanners and link previews open links before people do.
   app.get('/magic-login/verify', async (request, reply) => {
-    const browserProof = prepareTokenPage(request, reply);
+    prepareTokenPage(reply);
     const token = (request.query as Record<string, unknown>).token;
     if (!looksLikeSecretToken(token)) return renderRejection(request, reply, 'malformed');
     const link = await inspectMagicLinkToken(context.db, context.clock.now(), request.workspace.id, token);
@@ -61,11 +61,11 @@ export function registerMagicLoginRoutes(app: FastifyInstance, context: PorticoC
     // shown whose account it is, so an attacker's own link cannot sign a victim in unawares.
     const sameBrowser =
       browserToken !== undefined && link.browserBindingHash !== null && constantTimeEqual(hashSecretToken(browserToken), link.browserBindingHash);
-    return renderPage(request, reply, 'magic-link-confirm', { title: 'Sign in', token, email: link.clientEmail, sameBrowser, browserProof });
+    return renderPage(request, reply, 'magic-link-confirm', { title: 'Sign in', token, email: link.clientEmail, sameBrowser });
   });
 
   app.post('/magic-login/verify', { config: { door: 'magic-link-redemption' } }, async (request, reply) => {
-    prepareTokenPage(request, reply);
+    prepareTokenPage(reply);
     const token = (request.body as FormBody)?.token;
     if (!looksLikeSecretToken(token)) return renderRejection(request, reply, 'malformed');
     const previous = await readCurrentSession(context, request);

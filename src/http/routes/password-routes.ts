@@ -76,16 +76,16 @@ export function registerPasswordRoutes(app: FastifyInstance, context: PorticoCon
 
   // GET consumes nothing: scanners open links before people do.
   app.get('/reset-password', async (request, reply) => {
-    const browserProof = prepareTokenPage(request, reply);
+    prepareTokenPage(reply);
     const token = (request.query as Record<string, unknown>).token;
     if (!looksLikeSecretToken(token)) return renderResetLinkProblem(request, reply, 'unknown');
     const link = await inspectPasswordResetToken(context.db, context.clock.now(), request.workspace.id, token);
     if (!link.ok) return renderResetLinkProblem(request, reply, link.reason);
-    return renderPage(request, reply, 'reset-password', { title: 'Choose a new password', token, email: link.clientEmail, browserProof });
+    return renderPage(request, reply, 'reset-password', { title: 'Choose a new password', token, email: link.clientEmail });
   });
 
   app.post('/reset-password', { config: { door: 'reset-password' } }, async (request, reply) => {
-    const browserProof = prepareTokenPage(request, reply);
+    prepareTokenPage(reply);
     const body = request.body as FormBody;
     const token = body?.token;
     if (!looksLikeSecretToken(token)) return renderResetLinkProblem(request, reply, 'unknown');
@@ -97,7 +97,7 @@ export function registerPasswordRoutes(app: FastifyInstance, context: PorticoCon
     }
     if ('linkProblem' in result) return renderResetLinkProblem(request, reply, result.linkProblem);
     const link = await inspectPasswordResetToken(context.db, context.clock.now(), request.workspace.id, token);
-    return renderPage(request, reply, 'reset-password', { title: 'Choose a new password', token, email: link.ok ? link.clientEmail : '', formError: result.formError, browserProof }, 400);
+    return renderPage(request, reply, 'reset-password', { title: 'Choose a new password', token, email: link.ok ? link.clientEmail : '', formError: result.formError }, 400);
   });
 
   app.get('/welcome', async (request, reply) => {
