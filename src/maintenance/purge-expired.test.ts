@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createTestDatabase, testDialects } from '../../test/helpers/databases.js';
+import { createTestDatabase, openTestDatabaseWithWorkspace, testDialects } from '../../test/helpers/databases.js';
 import { TestClock } from '../../test/helpers/test-clock.js';
 import { openDatabase, type DatabaseHandle } from '../storage/database.js';
 import { purgeExpiredRecords } from './purge-expired.js';
@@ -92,13 +92,11 @@ describe.each(testDialects)('purging expired records on %s', (dialect) => {
 
   // Found with issue 13: counters went after two hours, cutting short a longer cooldown a workspace set.
   it('keeps an email counter for as long as the longest cooldown in force can refuse', async () => {
-    const database = await createTestDatabase(dialect);
-    cleanups.push(() => database.drop());
-    const handle: DatabaseHandle = await openDatabase(database.url);
-    cleanups.push(() => handle.close());
+    const { handle, cleanup } = await openTestDatabaseWithWorkspace(dialect);
+    cleanups.push(cleanup);
     const { db } = handle;
     const now = Date.now();
-    await db.insertInto('workspaces').values({ id: 'w', slug: 'w', name: 'W', url: 'http://w.test', host: 'w.test', magic_link_ttl_ms: 900_000, mail_from: null, created_at: now, limit_email_cooldown_ms: 6 * 3600_000 }).execute();
+    await db.updateTable('workspaces').set({ limit_email_cooldown_ms: 6 * 3600_000 }).where('id', '=', 'w').execute();
     await db.insertInto('rate_limits').values([
       { key: 'email:w:five-hours-ago@example.com', window_start: now - 5 * 3600_000, hits: 1, last_hit_at: now - 5 * 3600_000, last_hit_id: '' },
       { key: 'email:w:seven-hours-ago@example.com', window_start: now - 7 * 3600_000, hits: 1, last_hit_at: now - 7 * 3600_000, last_hit_id: '' },
