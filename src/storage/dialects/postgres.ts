@@ -41,15 +41,25 @@ function kyselyOnOneConnection(client: pg.PoolClient): Kysely<Database> {
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool: { connect: async () => borrowed, end: async () => {} } }) });
 }
 
+/**
+ * A connection lost (the database stopped or restarted) must fail what was using it, never the
+ * process. pg emits `error` on the client, and the pool listens only while the client is idle in it:
+ * a client lent out between two statements of a transaction had no listener, and its `error` was
+ * an uncaught exception that took the whole server down. The statement or transaction using it
+ * still fails (503), and the pool drops the client when it comes back, since it is no longer usable.
+ */
+function survivingLostConnections(pool: pg.Pool): pg.Pool {
+  pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
+  return pool;
+}
+
 /** Opens a `postgres://` URL through a connection pool. */
 export function openPostgresDatabase(url: string, poolSize = 10): DatabaseHandle {
-  const pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 5000 });
-  // An idle client losing its connection (database restarted) must not crash the process.
-  pool.on('error', () => {});
+  const pool = survivingLostConnections(new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 5000 }));
   // Rate-limit counters commit without waiting for the disk (direct-runner.ts): a pool of their own,
   // so no other write shares the setting.
-  const relaxedPool = new pg.Pool({ connectionString: withSynchronousCommitOff(url), max: relaxedPoolSize(poolSize), connectionTimeoutMillis: 5000 });
-  relaxedPool.on('error', () => {});
+  const relaxedPool = survivingLostConnections(new pg.Pool({ connectionString: withSynchronousCommitOff(url), max: relaxedPoolSize(poolSize), connectionTimeoutMillis: 5000 }));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   registerDirectRunner(db, async (query, name, options) => {
     const target = options.durability === 'relaxed' ? relaxedPool : pool;
