@@ -2,13 +2,11 @@ import type { Kysely } from 'kysely';
 import type { Config } from './config.js';
 import type { SessionCache } from './sessions/session-cache.js';
 import type { Clock } from './shared/clock.js';
-import type { DialectCapabilities } from './storage/dialects/dialect.js';
 import type { Database } from './storage/schema.js';
 
 /** What the operations receive instead of reaching for globals: store, clock, settings, mail wake-up. */
 export interface PorticoContext {
   readonly db: Kysely<Database>;
-  readonly capabilities: DialectCapabilities;
   readonly clock: Clock;
   readonly config: Config;
   /** Tells the outbox worker that mail was queued, so it sends now instead of at its next poll. */

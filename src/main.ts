@@ -47,7 +47,6 @@ export async function startPortico(config: Config, options: PorticoOptions = {})
   let worker: OutboxWorker | null = null;
   const context: PorticoContext = {
     db: database.db,
-    capabilities: database.capabilities,
     clock: options.clock ?? systemClock,
     config,
     notifyMailQueued: () => worker?.wake(),

@@ -221,7 +221,7 @@ describe.each(testDialects)('mail that is never lost, on %s', (dialect) => {
     if (!parsed.ok) throw new Error(parsed.problems.join('; '));
     const clock = new TestClock();
     const context: PorticoContext = {
-      db: handle.db, capabilities: handle.capabilities, clock, config: parsed.config, notifyMailQueued: () => {}, sessionCache: new SessionCache(handle.externalChangeVersion),
+      db: handle.db, clock, config: parsed.config, notifyMailQueued: () => {}, sessionCache: new SessionCache(handle.externalChangeVersion),
     };
     const workspace = (await workspaceDirectoryOf(handle.db).findById('w'))!;
     for (const email of ['first@example.com', 'second@example.com']) await addClient(handle.db, clock, workspace, { email });

@@ -37,7 +37,7 @@ export async function runDatabaseCommand<T>(
     throw new CommandFailure(`cannot open the database at ${redactDatabaseUrl(config.databaseUrl)}: ${describeCause(error)}`);
   });
   try {
-    const context: PorticoContext = { db: database.db, capabilities: database.capabilities, clock: systemClock, config, notifyMailQueued: () => {}, sessionCache: new SessionCache(database.externalChangeVersion) };
+    const context: PorticoContext = { db: database.db, clock: systemClock, config, notifyMailQueued: () => {}, sessionCache: new SessionCache(database.externalChangeVersion) };
     const result = await work(context);
     process.stdout.write(options.json ? `${JSON.stringify(result)}\n` : `${describe(result)}\n`);
   } finally {

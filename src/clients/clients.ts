@@ -1,14 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { sql, type Kysely, type Selectable } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import { AppError } from '../errors.js';
 import { recordAuditEvents } from '../events/audit-events.js';
 import type { Clock } from '../shared/clock.js';
 import type { ClientTable, Database } from '../storage/schema.js';
 import { isUniqueViolation } from '../storage/database-errors.js';
 import { endAllClientSessions, type SessionStore } from '../sessions/sessions.js';
-import { batchesStatements } from '../storage/direct-runner.js';
-import { prepareQuery } from '../storage/prepared-query.js';
-import { tickBatchOf } from '../storage/tick-batch.js';
+import { operationsOf } from '../storage/operations/storage-operations.js';
 import type { Workspace } from '../workspaces/workspaces.js';
 import { parseEmailAddress } from './email.js';
 
@@ -75,33 +73,7 @@ export async function listClients(db: Kysely<Database>, workspace: Workspace): P
 
 /** The client of a workspace with this (already normalised) email, or null. */
 export async function findClientByNormalizedEmail(db: Kysely<Database>, workspaceId: string, normalizedEmail: string): Promise<Client | null> {
-  if (batchesStatements(db)) return tickBatchOf(db, 'clients by email', findClientsByNormalizedEmail).add({ workspaceId, normalizedEmail });
-  return (await selectClientByNormalizedEmail(db, workspaceId, normalizedEmail))[0] ?? null;
-}
-
-// Every link request and password sign-in looks a client up: compiled once (prepareQuery), and on
-// PostgreSQL the look-ups of one turn of the event loop (the worker preparing its mails) are one.
-const selectClientByNormalizedEmail = prepareQuery((db, workspaceId: string, normalizedEmail: string) =>
-  db.selectFrom('clients').selectAll().where('workspace_id', '=', workspaceId).where('email_normalized', '=', normalizedEmail),
-);
-
-const selectClientsByNormalizedEmail = prepareQuery((db, workspaceIds: string[], normalizedEmails: string[]) => {
-  const query = sql<Client>`
-    select clients.* from clients
-    inner join unnest(cast(${workspaceIds} as text[]), cast(${normalizedEmails} as text[])) as wanted (workspace_id, email_normalized)
-      on clients.workspace_id = wanted.workspace_id and clients.email_normalized = wanted.email_normalized`;
-  return { compile: () => query.compile(db) };
-});
-
-async function findClientsByNormalizedEmail(db: Kysely<Database>, wanted: { workspaceId: string; normalizedEmail: string }[]): Promise<(Client | null)[]> {
-  const rows = await selectClientsByNormalizedEmail(
-    db,
-    wanted.map((one) => one.workspaceId),
-    wanted.map((one) => one.normalizedEmail),
-  );
-  const keyOf = (workspaceId: string, normalizedEmail: string) => JSON.stringify([workspaceId, normalizedEmail]);
-  const found = new Map(rows.map((row) => [keyOf(row.workspace_id, row.email_normalized), row]));
-  return wanted.map((one) => found.get(keyOf(one.workspaceId, one.normalizedEmail)) ?? null);
+  return operationsOf(db).findClientByNormalizedEmail(workspaceId, normalizedEmail);
 }
 
 export async function findClientById(db: Kysely<Database>, workspaceId: string, clientId: string): Promise<Client | null> {

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import { generateSecretToken, hashSecretToken } from '../crypto/tokens.js';
+import { operationsOf } from '../storage/operations/storage-operations.js';
 import { prepareQuery } from '../storage/prepared-query.js';
 import type { Database } from '../storage/schema.js';
 
@@ -36,7 +37,8 @@ const insertMagicLink = prepareQuery(
       ended_at: null,
       end_reason: null,
     }),
-  // The outbox worker stores the links of the mails it prepares at once: one insert on PostgreSQL.
+  // The outbox worker stores the links of the mails it prepares at once: where statements cost round
+  // trips, one insert.
   { batchable: true },
 );
 
@@ -78,49 +80,19 @@ export type MagicLinkConsumption =
   | { ok: false; reason: MagicLinkRejection; clientEmail: string | null };
 
 /**
- * Uses a link, atomically: one conditional UPDATE ends this link and every other live link of the
+ * Uses a link, atomically: one conditional step ends this link and every other live link of the
  * same client, and only if this link is live. Of any number of concurrent redemptions, exactly one
- * sees its own row come back (better-auth's single-step consumption, without its plaintext tokens).
+ * wins (storage-operations.ts has the statement).
  */
 export async function consumeMagicLinkToken(db: Kysely<Database>, now: number, workspaceId: string, token: string): Promise<MagicLinkConsumption> {
   const tokenHash = hashSecretToken(token);
-  const ended = await endLiveLinksOfClient(db, now, tokenHash, workspaceId);
-  const used = ended.find((row) => row.token_hash === tokenHash);
-  if (used) return { ok: true, clientId: used.client_id, clientEmail: used.client_email!, nextPath: used.next_path };
+  const used = await operationsOf(db).consumeMagicLink({ now, tokenHash, workspaceId });
+  if (used) return { ok: true, ...used };
   return explainUnusableLink(db, now, workspaceId, tokenHash);
 }
 
-// Runs on every redemption: compiled once (prepareQuery), not per request. It also returns the
-// client's address, which the audit log records, so that takes no second query.
-const endLiveLinksOfClient = prepareQuery((db, now: number, tokenHash: string, workspaceId: string) =>
-  db
-    .updateTable('magic_links')
-    .set((eb) => ({
-      ended_at: now,
-      end_reason: eb.case().when('token_hash', '=', tokenHash).then('used').else('superseded').end(),
-    }))
-    .where('ended_at', 'is', null)
-    .where('client_id', '=', (eb) =>
-      eb
-        .selectFrom('magic_links as live')
-        .innerJoin('clients', 'clients.id', 'live.client_id')
-        .select('live.client_id')
-        .where('live.token_hash', '=', tokenHash)
-        .where('live.workspace_id', '=', workspaceId)
-        .where('live.ended_at', 'is', null)
-        .where('live.expires_at', '>', now)
-        .where('clients.disabled_at', 'is', null),
-    )
-    .returning((eb) => [
-      'token_hash',
-      'client_id',
-      'next_path',
-      eb.selectFrom('clients').select('clients.email').whereRef('clients.id', '=', 'magic_links.client_id').as('client_email'),
-    ]),
-);
-
 /** Why the link with this token hash could not be used (it was not): for the page and the audit log. */
-export async function explainUnusableLink(
+async function explainUnusableLink(
   db: Kysely<Database>,
   now: number,
   workspaceId: string,

@@ -1,61 +1,36 @@
 import type { PorticoContext } from '../context.js';
-import { hashSecretToken } from '../crypto/tokens.js';
 import { recordAuditEvents } from '../events/audit-events.js';
-import { newSession, startSession, storedUserAgent, type StartedSession } from '../sessions/sessions.js';
-import { batchesStatements } from '../storage/direct-runner.js';
+import { startSession, type StartedSession } from '../sessions/sessions.js';
 import type { Workspace } from '../workspaces/workspaces.js';
-import { consumeMagicLinkToken, explainUnusableLink, type MagicLinkConsumption, type MagicLinkRejection } from './magic-links.js';
-import { redeemInBatch } from './redeem-together.js';
+import { consumeMagicLinkToken, type MagicLinkRejection } from './magic-links.js';
 
 export type MagicLinkRedemption =
   | { ok: true; session: StartedSession; nextPath: string | null }
   | { ok: false; reason: MagicLinkRejection };
 
-type RedemptionInput = { token: string; ip: string; userAgent: string };
-
 /**
- * Signs a client in with a link: the link is used (one conditional UPDATE, so of any number of
- * concurrent redemptions exactly one wins), then the session is started. On PostgreSQL the two are
- * one statement, shared by the redemptions of one turn of the event loop (redeem-together.ts). On
- * SQLite they are two commits, as in any server that consumes then signs in: a crash in the
- * instant between them leaves the link used and no session, and the person asks for a new link; it
- * can never give two sessions or let a link be used twice. One transaction would take SQLite's
- * only connection for the whole redemption and keep it out of the group commit that makes
- * redemptions fast.
+ * Signs a client in with a link: the link is used (one atomic step, so of any number of concurrent
+ * redemptions exactly one wins), then the session is started and the sign-in recorded. These are
+ * two commits, as in any server that consumes then signs in: a crash in the instant between them
+ * leaves the link used and no session, and the person asks for a new link; it can never give two
+ * sessions or let a link be used twice. One transaction would hold SQLite's only connection for
+ * the whole redemption, outside the group commit that makes redemptions fast, and on PostgreSQL
+ * would cost the round trips that batching by turn saves.
  */
-export async function redeemMagicLink(context: PorticoContext, workspace: Workspace, input: RedemptionInput): Promise<MagicLinkRedemption> {
+export async function redeemMagicLink(
+  context: PorticoContext,
+  workspace: Workspace,
+  input: { token: string; ip: string; userAgent: string },
+): Promise<MagicLinkRedemption> {
   const now = context.clock.now();
-  const redeem = batchesStatements(context.db) ? redeemInOneRoundTrip : redeemInSteps;
-  const result = await redeem(context, workspace, input, now);
-  if (result.ok) return result;
-  await recordAuditEvents(context.db, [
-    { workspaceId: workspace.id, at: now, type: 'magic_link.rejected', email: result.clientEmail, ip: input.ip, detail: { reason: result.reason } },
-  ]);
-  return { ok: false, reason: result.reason };
-}
-
-type Attempt = Extract<MagicLinkRedemption, { ok: true }> | Extract<MagicLinkConsumption, { ok: false }>;
-
-async function redeemInOneRoundTrip(context: PorticoContext, workspace: Workspace, input: RedemptionInput, now: number): Promise<Attempt> {
-  const tokenHash = hashSecretToken(input.token);
-  const session = newSession(now, context.config.session);
-  const redeemed = await redeemInBatch(context.db, {
-    now,
-    tokenHash,
-    workspaceId: workspace.id,
-    sessionIdHash: session.idHash,
-    sessionExpiresAt: session.expiresAt,
-    userAgent: storedUserAgent(input.userAgent),
-    ip: input.ip,
-  });
-  if (!redeemed) return explainUnusableLink(context.db, now, workspace.id, tokenHash);
-  return { ok: true, session, nextPath: redeemed.nextPath };
-}
-
-async function redeemInSteps(context: PorticoContext, workspace: Workspace, input: RedemptionInput, now: number): Promise<Attempt> {
   const consumed = await consumeMagicLinkToken(context.db, now, workspace.id, input.token);
-  if (!consumed.ok) return consumed;
-  // Issued together: on SQLite the session and its events are one group commit.
+  if (!consumed.ok) {
+    await recordAuditEvents(context.db, [
+      { workspaceId: workspace.id, at: now, type: 'magic_link.rejected', email: consumed.clientEmail, ip: input.ip, detail: { reason: consumed.reason } },
+    ]);
+    return { ok: false, reason: consumed.reason };
+  }
+  // Issued together: they share a group commit on SQLite, and a turn's inserts on PostgreSQL.
   const [session] = await Promise.all([
     startSession(context.db, context.clock, context.config.session, {
       workspaceId: workspace.id,

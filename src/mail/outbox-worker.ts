@@ -193,7 +193,7 @@ export function startOutboxWorker(context: PorticoContext, transport: MailTransp
           // Started before claiming: should the claim fail, they are held back again, not dropped.
           const retried = takeHeldBack(room, context.clock.now());
           start(retried);
-          const claimed = room > retried.length ? await claimDueMail(context.db, context.capabilities, context.clock.now(), leaseMs, room - retried.length) : [];
+          const claimed = room > retried.length ? await claimDueMail(context.db, context.clock.now(), leaseMs, room - retried.length) : [];
           start(claimed);
           if (retried.length + claimed.length === room) wakeRequested = true;
         } else {

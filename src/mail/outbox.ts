@@ -1,11 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely, type Selectable } from 'kysely';
 import type { PorticoContext } from '../context.js';
-import type { DialectCapabilities } from '../storage/dialects/dialect.js';
-import { batchesStatements } from '../storage/direct-runner.js';
 import { prepareQuery } from '../storage/prepared-query.js';
 import type { Database, OutboxTable } from '../storage/schema.js';
-import { tickBatchOf } from '../storage/tick-batch.js';
+import { operationsOf } from '../storage/operations/storage-operations.js';
 import type { MailTemplateName } from './templates.js';
 
 export type OutboxMail = Selectable<OutboxTable>;
@@ -49,8 +47,8 @@ export async function enqueueMail(db: Kysely<Database>, now: number, mail: MailT
   await insertOutboxRow(db, randomUUID(), mail.workspaceId, mail.template, mail.recipient, JSON.stringify(mail.payload), mail.giveUpAt, now);
 }
 
-// Runs for every link request: compiled once (prepareQuery), not per request, and on PostgreSQL
-// the requests of one turn of the event loop are queued by one insert (batchable).
+// Runs for every link request: compiled once (prepareQuery), not per request; where statements cost
+// round trips, the requests of one turn of the event loop are queued by one insert (batchable).
 const insertOutboxRow = prepareQuery(
   (db, id: string, workspaceId: string, template: string, recipient: string, payload: string, giveUpAt: number, now: number) =>
     db.insertInto('outbox').values({
@@ -74,54 +72,15 @@ const insertOutboxRow = prepareQuery(
 /**
  * Takes up to `batchSize` due mails and leases them to this worker until `now + leaseMs`. A worker
  * that dies holding a lease loses it when the lease runs out, and another worker takes the mail.
- * One statement, so no two workers (or instances) ever claim the same row: on PostgreSQL the rows
- * another worker is claiming are skipped rather than waited for.
+ * One statement, so no two workers (or instances) ever claim the same row.
  */
-export async function claimDueMail(
-  db: Kysely<Database>,
-  capabilities: DialectCapabilities,
-  now: number,
-  leaseMs: number,
-  batchSize: number,
-): Promise<OutboxMail[]> {
-  const claim = capabilities.supportsSkipLocked ? claimDueSkippingLocked : claimDue;
-  return claim(db, now, now + leaseMs, batchSize);
+export async function claimDueMail(db: Kysely<Database>, now: number, leaseMs: number, batchSize: number): Promise<OutboxMail[]> {
+  return operationsOf(db).claimDueMail(now, now + leaseMs, batchSize);
 }
-
-function buildClaim(skipLocked: boolean) {
-  return prepareQuery((db, now: number, leaseUntil: number, batchSize: number) =>
-    db
-      .updateTable('outbox')
-      .set({ lease_until: leaseUntil, attempts: sql`attempts + 1` })
-      .where('id', 'in', (eb) => {
-        const due = eb
-          .selectFrom('outbox as due')
-          .select('due.id')
-          .where('due.next_attempt_at', '<=', now)
-          .where((inner) => inner.or([inner('due.lease_until', 'is', null), inner('due.lease_until', '<=', now)]))
-          .orderBy('due.next_attempt_at')
-          .limit(batchSize);
-        return skipLocked ? due.forUpdate().skipLocked() : due;
-      })
-      .returningAll(),
-  );
-}
-
-const claimDue = buildClaim(false);
-const claimDueSkippingLocked = buildClaim(true);
 
 /** Erases a mail that went out or can no longer be of use; with its row goes the link it held. */
 export async function eraseMail(db: Kysely<Database>, id: string): Promise<void> {
-  if (batchesStatements(db)) await tickBatchOf(db, 'outbox rows erased', eraseMails).add(id);
-  else await deleteOutboxRow(db, id);
-}
-
-const deleteOutboxRow = prepareQuery((db, id: string) => db.deleteFrom('outbox').where('id', '=', id));
-const deleteOutboxRows = prepareQuery((db, ids: string[]) => db.deleteFrom('outbox').where('id', '=', sql<string>`any(cast(${ids} as text[]))`));
-
-async function eraseMails(db: Kysely<Database>, ids: string[]): Promise<void[]> {
-  await deleteOutboxRows(db, ids);
-  return ids.map(() => undefined);
+  await operationsOf(db).eraseOutboxMail(id);
 }
 
 /** The mail a row is or asks for, as the audit log names it: `magic-link` for a `magic-link-request` row. */

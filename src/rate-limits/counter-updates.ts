@@ -1,8 +1,9 @@
 import { sql } from 'kysely';
 
 /*
- * How an upsert of `rate_limits` changes a counter already there, shared by the one-by-one
- * upserts (rate-limits.ts) and the ones that count a turn's hits together (counted-together.ts).
+ * How an upsert of `rate_limits` changes a counter already there, shared by the one-at-a-time
+ * upserts (storage/operations/one-at-a-time.ts) and PostgreSQL's, which count a turn's hits together
+ * (storage/dialects/postgres/batched-counters.ts).
  * `excluded` is the row the upsert offered.
  */
 

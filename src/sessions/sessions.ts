@@ -79,13 +79,13 @@ async function readSession(store: SessionStore, idHash: string, workspaceId: str
 const lastSeenResolutionMs = 60_000;
 
 /** A fresh session id, not yet stored: an id is never carried over from before sign-in (session fixation). */
-export function newSession(now: number, lifetimes: SessionLifetimes): StartedSession {
+function newSession(now: number, lifetimes: SessionLifetimes): StartedSession {
   const token = generateSecretToken();
   return { token, idHash: hashSecretToken(token), expiresAt: now + lifetimes.maxAgeMs };
 }
 
 /** The user agent as stored with a session: long enough to tell devices apart, bounded. */
-export function storedUserAgent(userAgent: string): string {
+function storedUserAgent(userAgent: string): string {
   return userAgent.slice(0, 400);
 }
 

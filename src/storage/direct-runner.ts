@@ -1,4 +1,5 @@
 import type { CompiledQuery, Kysely } from 'kysely';
+import { OpenedDatabase } from './opened-database.js';
 import type { Database } from './schema.js';
 
 /**
@@ -13,8 +14,8 @@ export interface RunOptions {
   durability: Durability;
   /**
    * An INSERT of its own values only, without RETURNING (an audit event, a queued mail, a new
-   * link). Where statements cost round trips (PostgreSQL), the rows such an insert adds in one turn
-   * of the event loop go into the table by one multi-row INSERT, committed together.
+   * link, a new session). Where statements cost round trips (PostgreSQL), the rows such an insert
+   * adds in one turn of the event loop go into the table by one multi-row INSERT, committed together.
    */
   batchable: boolean;
 }
@@ -26,22 +27,7 @@ export interface RunOptions {
  */
 export type Durability = 'durable' | 'relaxed';
 
-const databases = new WeakMap<Kysely<Database>, { runner: DirectRunner; statementsCostRoundTrips: boolean }>();
-
-/** Called by a dialect when it opens a database. */
-export function registerDirectRunner(db: Kysely<Database>, runner: DirectRunner, capabilities: { statementsCostRoundTrips: boolean }): void {
-  databases.set(db, { runner, statementsCostRoundTrips: capabilities.statementsCostRoundTrips });
-}
-
-/** The runner of a database opened by a dialect; none inside a transaction, whose queries must run on its connection. */
+/** The runner of a database a dialect opened; none inside a transaction, whose queries must run on its connection. */
 export function directRunnerOf(db: Kysely<Database>): DirectRunner | undefined {
-  return db.isTransaction ? undefined : databases.get(db)?.runner;
-}
-
-/**
- * Whether the hot paths send the statements of one turn of the event loop together (tick-batch.ts)
- * on this database: where statements cost round trips (PostgreSQL), and outside a transaction.
- */
-export function batchesStatements(db: Kysely<Database>): boolean {
-  return !db.isTransaction && (databases.get(db)?.statementsCostRoundTrips ?? false);
+  return db instanceof OpenedDatabase ? db.directRunner : undefined;
 }

@@ -2,22 +2,12 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../schema.js';
 
 /**
- * What differs between SQL engines, as capabilities rather than `if (dialect === …)` scattered
- * through the domain code (after Kysely's own dialect folders).
+ * What the migrations need to know of the SQL engine, as capabilities rather than
+ * `if (dialect === …)` (after Kysely's own dialect folders). Everything else that differs is an
+ * operation of the dialect's (operations/storage-operations.ts) or its driver's business.
  */
 export interface DialectCapabilities {
   readonly name: 'sqlite' | 'postgres';
-  /** `FOR UPDATE SKIP LOCKED` exists, so several instances can claim outbox rows without waiting. */
-  readonly supportsSkipLocked: boolean;
-  /**
-   * Each statement is a round trip to a server (PostgreSQL), and on this kind of machine a round
-   * trip costs the Node process more than the statement costs the server. The hot paths then send
-   * the statements of one turn of the event loop together (`batchesStatements(db)` asks), with what
-   * PostgreSQL's SQL offers: `WITH … UPDATE/INSERT`, arrays as parameters, multi-row inserts.
-   * SQLite has none of these and needs none: its statements are in-process calls that share a
-   * group commit.
-   */
-  readonly statementsCostRoundTrips: boolean;
   /** Column type of an auto-incrementing integer key, for migrations. */
   readonly autoIncrementType: 'integer' | 'bigserial';
   /** Column type of a millisecond timestamp (SQLite integers are 64-bit; PostgreSQL needs bigint). */

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { tickBatchOf } from '../tick-batch.js';
+import { TickBatch } from '../tick-batch.js';
 
 /**
  * Calls per multi-row INSERT: enough for a busy turn of the event loop, far from PostgreSQL's 65,535
@@ -11,12 +11,20 @@ const maxCallsPerStatement = 50;
  * The batchable inserts (direct-runner.ts) on PostgreSQL: the calls of one prepared insert made in
  * one turn of the event loop are sent as one multi-row INSERT, one round trip and one commit, and
  * each call settles once it is committed. Should a chunk fail, each of its calls is tried alone, so only
- * a call whose own row fails sees an error.
+ * a call whose own row fails sees an error. One per pool, made when the database is opened.
  */
-export async function insertInBatch(pool: pg.Pool, name: string, text: string, parameters: readonly unknown[]): Promise<void> {
-  // One batch per pool and prepared insert (`name` always stands for the same `text`).
-  const settled = await tickBatchOf(pool, name, (target, calls: (readonly unknown[])[]) => insertTogether(target, name, text, calls)).add(parameters);
-  if (settled.status === 'rejected') throw settled.reason;
+export class InsertBatches {
+  /** One batch per prepared insert (`name` always stands for the same `text`). */
+  readonly #batches = new Map<string, TickBatch<readonly unknown[], PromiseSettledResult<void>>>();
+
+  constructor(private readonly pool: pg.Pool) {}
+
+  async insert(name: string, text: string, parameters: readonly unknown[]): Promise<void> {
+    let batch = this.#batches.get(name);
+    if (!batch) this.#batches.set(name, (batch = new TickBatch((calls) => insertTogether(this.pool, name, text, calls))));
+    const settled = await batch.add(parameters);
+    if (settled.status === 'rejected') throw settled.reason;
+  }
 }
 
 async function insertTogether(pool: pg.Pool, name: string, text: string, calls: (readonly unknown[])[]): Promise<PromiseSettledResult<void>[]> {

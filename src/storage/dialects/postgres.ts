@@ -1,14 +1,13 @@
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
-import { registerDirectRunner } from '../direct-runner.js';
+import { OpenedDatabase } from '../opened-database.js';
 import type { Database } from '../schema.js';
 import type { DatabaseHandle, DialectCapabilities } from './dialect.js';
-import { insertInBatch } from './postgres-insert-batches.js';
+import { InsertBatches } from './postgres-insert-batches.js';
+import { postgresOperations } from './postgres/postgres-operations.js';
 
 export const postgresCapabilities: DialectCapabilities = {
   name: 'postgres',
-  supportsSkipLocked: true,
-  statementsCostRoundTrips: true,
   autoIncrementType: 'bigserial',
   timestampType: 'bigint',
 };
@@ -60,15 +59,20 @@ export function openPostgresDatabase(url: string, poolSize = 10): DatabaseHandle
   // Rate-limit counters commit without waiting for the disk (direct-runner.ts): a pool of their own,
   // so no other write shares the setting.
   const relaxedPool = survivingLostConnections(new pg.Pool({ connectionString: withSynchronousCommitOff(url), max: relaxedPoolSize(poolSize), connectionTimeoutMillis: 5000 }));
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  registerDirectRunner(db, async (query, name, options) => {
-    const target = options.durability === 'relaxed' ? relaxedPool : pool;
-    if (options.batchable) {
-      await insertInBatch(target, name, query.sql, query.parameters);
-      return [];
-    }
-    return (await target.query({ name, text: query.sql, values: query.parameters as unknown[] })).rows;
-  }, postgresCapabilities);
+  const inserts = new InsertBatches(pool);
+  const relaxedInserts = new InsertBatches(relaxedPool);
+  const db = new OpenedDatabase(
+    { dialect: new PostgresDialect({ pool }) },
+    async (query, name, options) => {
+      const relaxed = options.durability === 'relaxed';
+      if (options.batchable) {
+        await (relaxed ? relaxedInserts : inserts).insert(name, query.sql, query.parameters);
+        return [];
+      }
+      return (await (relaxed ? relaxedPool : pool).query({ name, text: query.sql, values: query.parameters as unknown[] })).rows;
+    },
+    postgresOperations,
+  );
   return {
     db,
     capabilities: postgresCapabilities,

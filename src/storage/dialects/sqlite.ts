@@ -12,14 +12,13 @@ import {
   type Driver,
   type QueryResult,
 } from 'kysely';
-import { registerDirectRunner } from '../direct-runner.js';
+import { OpenedDatabase } from '../opened-database.js';
+import { oneAtATimeOperations } from '../operations/one-at-a-time.js';
 import type { Database } from '../schema.js';
 import type { DatabaseHandle, DialectCapabilities } from './dialect.js';
 
 export const sqliteCapabilities: DialectCapabilities = {
   name: 'sqlite',
-  supportsSkipLocked: false,
-  statementsCostRoundTrips: false,
   autoIncrementType: 'integer',
   timestampType: 'integer',
 };
@@ -60,8 +59,12 @@ export function openSqliteDatabase(url: string, options: SqliteOptions = {}): Da
   const statements = new StatementCache(connection);
   const lock = new WriteLock(connection, options.writeLockWaitMs ?? writeLockWaitMs);
   const writes = new GroupCommit(connection, lock);
-  const db = new Kysely<Database>({ dialect: sqliteDialect(new SqliteWriteLockDriver(connection, statements, writes, lock, 'shared')) });
-  registerDirectRunner(db, (query) => writes.run(statements.get(query.sql), query.parameters as unknown[], rowsOf), sqliteCapabilities);
+  const db = new OpenedDatabase(
+    { dialect: sqliteDialect(new SqliteWriteLockDriver(connection, statements, writes, lock, 'shared')) },
+    (query) => writes.run(statements.get(query.sql), query.parameters as unknown[], rowsOf),
+    // SQLite's statements are in-process calls that share a group commit: nothing to gain from more.
+    oneAtATimeOperations,
+  );
   const dataVersion = connection.prepare('PRAGMA data_version').pluck();
   return {
     db,

@@ -1,30 +1,15 @@
 import { sql, type Kysely } from 'kysely';
-import { prepareQuery } from '../storage/prepared-query.js';
-import type { Database } from '../storage/schema.js';
-import { tickBatchOf } from '../storage/tick-batch.js';
-import { countHits, emailSlotRule, takeEmailSlotIfAllowed } from './counter-updates.js';
+import { countHits, emailSlotRule, takeEmailSlotIfAllowed } from '../../../rate-limits/counter-updates.js';
+import type { EmailSlotRequest, RateLimitHit } from '../../operations/storage-operations.js';
+import { prepareQuery } from '../../prepared-query.js';
+import type { Database } from '../../schema.js';
 
 /*
- * Where statements cost round trips (PostgreSQL), the counter writes of one turn of the event loop
- * go to the database together: one upsert for the plain hits, one for the email slots, with
- * arrays as parameters. Each caller is still answered as if the writes had run one by one, in the
- * order they were made, so every limit holds exactly as with one upsert per hit: both change a
- * counter by the same rules (counter-updates.ts).
+ * The counter writes of one turn of the event loop go to PostgreSQL together: one upsert for the
+ * plain hits, one for the email slots, with arrays as parameters. Each caller is still answered as
+ * if the writes had run one by one, in the order they were made, so every limit holds exactly as
+ * with one upsert per hit: both forms change a counter by the same rules (counter-updates.ts).
  */
-
-export interface Hit {
-  key: string;
-  windowStart: number;
-  now: number;
-}
-
-export interface EmailSlotRequest {
-  key: string;
-  now: number;
-  hitId: string;
-  cooldownMs: number;
-  perHour: number;
-}
 
 const counterColumns = ['key', 'window_start', 'hits', 'last_hit_at', 'last_hit_id'] as const;
 
@@ -56,21 +41,12 @@ const takeEmailSlotsTogether = prepareQuery(
   { durability: 'relaxed' },
 );
 
-/** The count of `hit.key` after this hit. */
-export function countHitInBatch(db: Kysely<Database>, hit: Hit): Promise<number> {
-  return tickBatchOf(db, 'rate-limit hits', countHitsAtOnce).add(hit);
-}
-
-/** The id of the hit the address's slot went to: `slot.hitId` if this one took it. */
-export function takeEmailSlotInBatch(db: Kysely<Database>, slot: EmailSlotRequest): Promise<string> {
-  return tickBatchOf(db, 'email slots', takeEmailSlotsAtOnce).add(slot);
-}
-
 // Keys go in sorted, in every batch: two batches in flight at once then lock their rows in the
 // same order and never wait on each other (a deadlock, seen under the bench before sorting).
 const inLockOrder = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
-async function countHitsAtOnce(db: Kysely<Database>, hits: Hit[]): Promise<number[]> {
+/** The count of each hit's key after that hit, for the hits of one turn. */
+export async function countHitsAtOnce(db: Kysely<Database>, hits: RateLimitHit[]): Promise<number[]> {
   const byKey = new Map<string, { windowStart: number; count: number }>();
   // The n-th hit on a key (from 1) counts n of the batch's hits on that key.
   const nth = hits.map((hit) => {
@@ -93,7 +69,8 @@ async function countHitsAtOnce(db: Kysely<Database>, hits: Hit[]): Promise<numbe
   return hits.map((hit, index) => totals.get(hit.key)! - byKey.get(hit.key)!.count + nth[index]!);
 }
 
-async function takeEmailSlotsAtOnce(db: Kysely<Database>, slots: EmailSlotRequest[]): Promise<string[]> {
+/** The id of the hit each address's slot went to, for the slot requests of one turn. */
+export async function takeEmailSlotsAtOnce(db: Kysely<Database>, slots: EmailSlotRequest[]): Promise<string[]> {
   const winners = new Map<EmailSlotRequest, string>();
   // An upsert may touch a key only once, so the requests for one address go in rounds, in the order
   // they were made; and the rules are parameters, so a round takes one statement per set of rules.
