@@ -1,5 +1,5 @@
 import type { DatabaseHandle } from './dialects/dialect.js';
-import { openSqliteDatabase } from './dialects/sqlite.js';
+import { openSqliteDatabase } from './dialects/sqlite/open-sqlite-database.js';
 import { migrateToLatest } from './migrate.js';
 
 export type { DatabaseHandle } from './dialects/dialect.js';
