@@ -57,7 +57,7 @@ describe("SQLite's external change version", () => {
   });
 
   it('is absent on PostgreSQL, where other instances write through connections of their own', async () => {
-    const { openPostgresDatabase } = await import('../postgres.js');
+    const { openPostgresDatabase } = await import('../postgres/open-postgres-database.js');
     const handle = openPostgresDatabase('postgres://nobody@127.0.0.1:1/none');
     cleanups.push(() => handle.close());
     expect(handle.externalChangeVersion).toBeUndefined();
