@@ -1,5 +1,5 @@
 import type { DatabaseHandle } from './dialects/dialect.js';
-import { openSqliteDatabase } from './dialects/sqlite.js';
+import { openSqliteDatabase } from './dialects/sqlite/open-sqlite-database.js';
 import { migrateToLatest } from './migrate.js';
 
 export type { DatabaseHandle } from './dialects/dialect.js';
@@ -10,7 +10,7 @@ export type { DatabaseHandle } from './dialects/dialect.js';
  */
 export async function connectDatabase(url: string, poolSize?: number): Promise<DatabaseHandle> {
   if (url.startsWith('sqlite:')) return openSqliteDatabase(url);
-  const { openPostgresDatabase } = await import('./dialects/postgres.js');
+  const { openPostgresDatabase } = await import('./dialects/postgres/open-postgres-database.js');
   return openPostgresDatabase(url, poolSize);
 }
 

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openDatabase, type DatabaseHandle } from '../database.js';
-import { prepareQuery } from '../prepared-query.js';
+import { openDatabase, type DatabaseHandle } from '../../database.js';
+import { prepareQuery } from '../../prepared-query.js';
 
 const insertCounter = prepareQuery((db, key: string) => db.insertInto('rate_limits').values({ key, window_start: 0, hits: 1, last_hit_at: 0, last_hit_id: '' }));
 
@@ -57,7 +57,7 @@ describe("SQLite's external change version", () => {
   });
 
   it('is absent on PostgreSQL, where other instances write through connections of their own', async () => {
-    const { openPostgresDatabase } = await import('./postgres.js');
+    const { openPostgresDatabase } = await import('../postgres/open-postgres-database.js');
     const handle = openPostgresDatabase('postgres://nobody@127.0.0.1:1/none');
     cleanups.push(() => handle.close());
     expect(handle.externalChangeVersion).toBeUndefined();

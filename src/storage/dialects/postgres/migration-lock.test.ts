@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createTestDatabase } from '../../../test/helpers/databases.js';
-import { connectDatabase } from '../database.js';
+import { createTestDatabase } from '../../../../test/helpers/databases.js';
+import { connectDatabase } from '../../database.js';
 
 describe('the migration lock on postgres', () => {
   const cleanups: (() => Promise<void>)[] = [];

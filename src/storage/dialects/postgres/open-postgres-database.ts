@@ -1,10 +1,11 @@
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
-import { OpenedDatabase } from '../opened-database.js';
-import type { Database } from '../schema.js';
-import type { DatabaseHandle, DialectCapabilities } from './dialect.js';
-import { InsertBatches } from './postgres-insert-batches.js';
-import { postgresOperations } from './postgres/postgres-operations.js';
+import { OpenedDatabase } from '../../opened-database.js';
+import type { Database } from '../../schema.js';
+import type { DatabaseHandle, DialectCapabilities } from '../dialect.js';
+import { InsertBatches } from './insert-batches.js';
+import { postgresOperations } from './postgres-operations.js';
+import { survivingLostConnections } from './surviving-lost-connections.js';
 
 export const postgresCapabilities: DialectCapabilities = {
   name: 'postgres',
@@ -38,19 +39,6 @@ function withSynchronousCommitOff(url: string): string {
 function kyselyOnOneConnection(client: pg.PoolClient): Kysely<Database> {
   const borrowed = { query: client.query.bind(client), release() {} } as unknown as pg.PoolClient;
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool: { connect: async () => borrowed, end: async () => {} } }) });
-}
-
-/**
- * A connection lost (the database stopped or restarted) must fail what was using it, never the
- * process. pg emits `error` on the client, and the pool listens only while the client is idle in it:
- * a client lent out between two statements of a transaction had no listener, and its `error` was
- * an uncaught exception that took the whole server down. The statement or transaction using it
- * still fails (503), and the pool drops the client when it comes back, since it is no longer usable.
- */
-function survivingLostConnections(pool: pg.Pool): pg.Pool {
-  pool.on('error', () => {});
-  pool.on('connect', (client) => client.on('error', () => {}));
-  return pool;
 }
 
 /** Opens a `postgres://` URL through a connection pool. */

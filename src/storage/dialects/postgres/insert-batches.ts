@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { TickBatch } from '../tick-batch.js';
+import { TickBatch } from '../../tick-batch.js';
 
 /**
  * Calls per multi-row INSERT: enough for a busy turn of the event loop, far from PostgreSQL's 65,535

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openDatabase, type DatabaseHandle } from '../database.js';
-import { prepareQuery } from '../prepared-query.js';
+import { openDatabase, type DatabaseHandle } from '../../database.js';
+import { prepareQuery } from '../../prepared-query.js';
 
 const insertCounter = prepareQuery((db, key: string, hits: number) =>
   db.insertInto('rate_limits').values({ key, window_start: 0, hits, last_hit_at: 0, last_hit_id: '' }),

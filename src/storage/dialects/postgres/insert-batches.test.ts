@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { openTestDatabaseWithWorkspace } from '../../../test/helpers/databases.js';
-import { listAuditEvents, recordAuditEvents } from '../../events/audit-events.js';
-import type { DatabaseHandle } from '../database.js';
-import { repeatValues } from './postgres-insert-batches.js';
+import { openTestDatabaseWithWorkspace } from '../../../../test/helpers/databases.js';
+import { listAuditEvents, recordAuditEvents } from '../../../events/audit-events.js';
+import type { DatabaseHandle } from '../../database.js';
+import { repeatValues } from './insert-batches.js';
 
 describe('repeatValues', () => {
   it('repeats the rows of an insert, numbering the parameters on', () => {

@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
-import { isDatabaseUnavailable } from '../database-errors.js';
-import { migrateToLatest } from '../migrate.js';
-import { prepareQuery } from '../prepared-query.js';
-import type { DatabaseHandle } from './dialect.js';
-import { openSqliteDatabase, type SqliteOptions } from './sqlite.js';
+import { isDatabaseUnavailable } from '../../database-errors.js';
+import { migrateToLatest } from '../../migrate.js';
+import { prepareQuery } from '../../prepared-query.js';
+import type { DatabaseHandle } from '../dialect.js';
+import { openSqliteDatabase, type SqliteOptions } from './open-sqlite-database.js';
 
 const insertCounter = prepareQuery((db, key: string) => db.insertInto('rate_limits').values({ key, window_start: 0, hits: 1, last_hit_at: 0, last_hit_id: '' }));
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,9 +1,9 @@
 import { sql } from 'kysely';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createTestDatabase, postgresAdminUrl } from '../../../test/helpers/databases.js';
-import { isDatabaseUnavailable } from '../database-errors.js';
-import { openDatabase } from '../database.js';
+import { createTestDatabase, postgresAdminUrl } from '../../../../test/helpers/databases.js';
+import { isDatabaseUnavailable } from '../../database-errors.js';
+import { openDatabase } from '../../database.js';
 
 describe('a PostgreSQL connection lost while lent out', () => {
   const cleanups: (() => Promise<void>)[] = [];
