@@ -5,11 +5,9 @@ import { seedDemoWorkspace } from './demo.js';
 import { purgeExpiredRecords } from './maintenance/purge-expired.js';
 import { countRequestsInFlight } from './http/requests-in-flight.js';
 import { buildHttpServer } from './http/server.js';
-import { resolveInvitationRequest } from './magic-links/invite-client.js';
-import { resolveMagicLinkRequest } from './magic-links/request-magic-link.js';
 import { DevMailbox } from './mail/dev-mailbox.js';
-import { resolvePasswordResetRequest } from './passwords/password-reset.js';
 import { startOutboxWorker, type OutboxWorker } from './mail/outbox-worker.js';
+import { prepareRequestedMail } from './mail-requests/prepare-requested-mail.js';
 import { createSmtpTransport, type MailTransport } from './mail/transport.js';
 import { SessionCache } from './sessions/session-cache.js';
 import { systemClock, type Clock } from './shared/clock.js';
@@ -57,7 +55,7 @@ export async function startPortico(config: Config, options: PorticoOptions = {})
   const app = buildHttpServer({ context, devMailbox, logStream: options.logStream });
   const requestsInFlight = countRequestsInFlight(app.server);
   worker = startOutboxWorker(context, transport, {
-    preparers: { 'magic-link-request': resolveMagicLinkRequest, 'password-reset-request': resolvePasswordResetRequest, 'invitation-request': resolveInvitationRequest },
+    prepareRequestedMail,
     leaseMs: config.outboxLeaseMs,
     // A sign-in burst is answered first; its mail follows, a few at a time, then at full pace.
     requestsComeFirst: () => requestsInFlight() >= busyRequestCount,

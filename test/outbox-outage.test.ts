@@ -5,8 +5,8 @@ import { addClient } from '../src/clients/clients.js';
 import { loadConfig } from '../src/config.js';
 import type { PorticoContext } from '../src/context.js';
 import { listAuditEvents } from '../src/events/audit-events.js';
-import { resolveClientEmailRequest } from '../src/mail/client-email-request.js';
 import { startOutboxWorker } from '../src/mail/outbox-worker.js';
+import { linkMinters, prepareRequestedMail } from '../src/mail-requests/prepare-requested-mail.js';
 import { createSmtpTransport } from '../src/mail/transport.js';
 import { buildMagicLinkUrl, issueMagicLinkToken } from '../src/magic-links/magic-links.js';
 import { requestMagicLink } from '../src/magic-links/request-magic-link.js';
@@ -98,7 +98,7 @@ describe.each(testDialects)('mail that is never lost, on %s', (dialect) => {
     expect(sink.mailsTo('never@example.com')).toHaveLength(0);
   });
 
-  /** A request row no preparer can read (its payload is not JSON), as a bug or a damaged row would leave. */
+  /** A request row prepareRequestedMail cannot read (its payload is not JSON), as a bug or a damaged row would leave. */
   async function queueUnpreparableRequest(server: TestPortico, workspaceId: string, giveUpInMs: number) {
     const now = server.clock.now();
     await server.portico.context.db
@@ -231,17 +231,18 @@ describe.each(testDialects)('mail that is never lost, on %s', (dialect) => {
     const transport = createSmtpTransport(sink.url);
     const worker = startOutboxWorker(context, transport, {
       pollIntervalMs: 20,
-      preparers: {
-        'magic-link-request': (preparing, row, now) =>
-          resolveClientEmailRequest(preparing, row, now, 'magic_link.requested', async (db, inWorkspace, client, payload, requestedAt) => {
+      prepareRequestedMail: (preparing, row, now) =>
+        prepareRequestedMail(preparing, row, now, {
+          ...linkMinters,
+          'magic-link-request': async (db, requestedAt, inWorkspace, client, request) => {
             if (databaseGone) {
               databaseGone = false;
               throw Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' });
             }
-            const link = await issueMagicLinkToken(db, requestedAt, { workspaceId: inWorkspace.id, clientId: client.id, ttlMs: 60_000, nextPath: null, browserBindingHash: payload.browserBindingHash as string });
+            const link = await issueMagicLinkToken(db, requestedAt, { workspaceId: inWorkspace.id, clientId: client.id, ttlMs: 60_000, nextPath: null, browserBindingHash: request.browserBindingHash });
             return { template: 'magic-link', payload: { link: buildMagicLinkUrl(inWorkspace.url, link.token), ttlMs: 60_000, workspaceName: inWorkspace.name, clientName: client.name } };
-          }),
-      },
+          },
+        }),
     });
     cleanups.push(async () => {
       await worker.stop();

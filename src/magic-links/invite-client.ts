@@ -1,10 +1,11 @@
-import { addClient, findClientById, findClientByNormalizedEmail, type Client } from '../clients/clients.js';
+import type { Kysely } from 'kysely';
+import { addClient, findClientByNormalizedEmail, type Client } from '../clients/clients.js';
 import { parseEmailAddress } from '../clients/email.js';
 import type { PorticoContext } from '../context.js';
 import { AppError } from '../errors.js';
 import { recordAuditEvents } from '../events/audit-events.js';
-import { enqueueMail, type MailPreparation, type OutboxMail } from '../mail/outbox.js';
-import { workspaceDirectoryOf } from '../workspaces/workspace-directory.js';
+import { enqueueMailRequest, type MintedMail } from '../mail-requests/mail-request.js';
+import type { Database } from '../storage/schema.js';
 import type { Workspace } from '../workspaces/workspaces.js';
 import { buildMagicLinkUrl, issueMagicLinkToken } from './magic-links.js';
 
@@ -20,11 +21,6 @@ export interface Invitation {
   expiresAt: number;
 }
 
-/** What an invitation request row carries to the worker: no link, which is minted when the mail is sent. */
-interface InvitationRequestPayload {
-  clientId: string;
-}
-
 /**
  * Adds the client when needed and queues a welcome mail whose link signs them in. The outbox holds
  * the request only; the worker mints the link as it sends the mail (issue 13 item 7), valid for
@@ -38,9 +34,8 @@ export async function inviteClient(context: PorticoContext, workspace: Workspace
   const client = existing ?? (await addClient(context.db, context.clock, workspace, { email: email.email, name: input.name }));
   const now = context.clock.now();
   const expiresAt = now + invitationTtlMs;
-  const payload: InvitationRequestPayload = { clientId: client.id };
   await context.db.transaction().execute(async (trx) => {
-    await enqueueMail(trx, now, { workspaceId: workspace.id, template: 'invitation-request', recipient: client.email, payload: { ...payload }, giveUpAt: expiresAt });
+    await enqueueMailRequest(trx, now, { workspaceId: workspace.id, request: { template: 'invitation-request', payload: { clientId: client.id } }, recipient: client.email, giveUpAt: expiresAt });
     await recordAuditEvents(trx, [{ workspaceId: workspace.id, at: now, type: 'client.invited', email: client.email, detail: { clientAdded: existing === undefined || existing === null } }]);
   });
   context.notifyMailQueued();
@@ -49,20 +44,13 @@ export async function inviteClient(context: PorticoContext, workspace: Workspace
 
 /**
  * In the outbox worker, at each attempt to send: mints a fresh invitation link and stores its hash;
- * the token goes only into the mail built in memory. A client disabled or removed since gets nothing.
+ * the token goes only into the mail built in memory.
  */
-export async function resolveInvitationRequest(context: PorticoContext, row: OutboxMail): Promise<MailPreparation> {
-  const payload = JSON.parse(row.payload) as InvitationRequestPayload;
-  const workspace = await workspaceDirectoryOf(context.db).findById(row.workspace_id);
-  const client = workspace ? await findClientById(context.db, workspace.id, payload.clientId) : null;
-  if (!workspace || !client || client.disabled_at !== null) return { mail: null };
+export async function mintInvitationMail(db: Kysely<Database>, invitedAt: number, workspace: Workspace, client: Client): Promise<MintedMail> {
   // Valid for the week the invitation promised, counted from the invitation, not from this attempt.
-  const link = await issueMagicLinkToken(context.db, row.created_at, { workspaceId: workspace.id, clientId: client.id, ttlMs: invitationTtlMs, nextPath: '/welcome', browserBindingHash: null });
+  const link = await issueMagicLinkToken(db, invitedAt, { workspaceId: workspace.id, clientId: client.id, ttlMs: invitationTtlMs, nextPath: '/welcome', browserBindingHash: null });
   return {
-    mail: {
-      template: 'invitation',
-      recipient: client.email,
-      payload: { link: buildMagicLinkUrl(workspace.url, link.token), ttlMs: invitationTtlMs, workspaceName: workspace.name, clientName: client.name, from: workspace.mail_from },
-    },
+    template: 'invitation',
+    payload: { link: buildMagicLinkUrl(workspace.url, link.token), ttlMs: invitationTtlMs, workspaceName: workspace.name, clientName: client.name, from: workspace.mail_from },
   };
 }

@@ -1,8 +1,11 @@
+import type { Kysely } from 'kysely';
+import type { Client } from '../clients/clients.js';
 import { parseEmailAddress } from '../clients/email.js';
 import type { PorticoContext } from '../context.js';
 import { hashSecretToken } from '../crypto/tokens.js';
-import { queueClientEmailRequest, resolveClientEmailRequest } from '../mail/client-email-request.js';
-import type { MailPreparation, OutboxMail } from '../mail/outbox.js';
+import type { MagicLinkRequest, MintedMail } from '../mail-requests/mail-request.js';
+import { queueClientEmailRequest } from '../mail-requests/queue-client-email-request.js';
+import type { Database } from '../storage/schema.js';
 import type { Workspace } from '../workspaces/workspaces.js';
 import { buildMagicLinkUrl, issueMagicLinkToken } from './magic-links.js';
 import { parseNextPath } from './next-path.js';
@@ -20,14 +23,15 @@ export async function requestMagicLink(
 ): Promise<MagicLinkRequestResult> {
   const email = parseEmailAddress(input.email);
   if (!email.ok) return { ok: false, formError: email.reason };
-  await queueClientEmailRequest(context, workspace, {
-    template: 'magic-link-request',
-    email,
-    ip: input.ip,
-    ttlMs: workspace.magic_link_ttl_ms,
-    eventType: 'magic_link.requested',
-    extra: { nextPath: parseNextPath(input.next), browserBindingHash: hashSecretToken(input.browserBindingToken) },
-  });
+  await queueClientEmailRequest(
+    context,
+    workspace,
+    {
+      template: 'magic-link-request',
+      payload: { normalizedEmail: email.normalized, typedEmail: email.email, ip: input.ip, nextPath: parseNextPath(input.next), browserBindingHash: hashSecretToken(input.browserBindingToken) },
+    },
+    workspace.magic_link_ttl_ms,
+  );
   return { ok: true, email: email.email };
 }
 
@@ -35,19 +39,17 @@ export async function requestMagicLink(
  * In the outbox worker, at each attempt to send: mints a fresh link for a known client's request and
  * stores its hash; the token goes only into the mail built in memory (issue 13 item 7).
  */
-export async function resolveMagicLinkRequest(context: PorticoContext, row: OutboxMail, now: number): Promise<MailPreparation> {
-  return resolveClientEmailRequest(context, row, now, 'magic_link.requested', async (db, workspace, client, payload, requestedAt) => {
-    // The link's lifetime counts from the request, not from when the worker got to it.
-    const link = await issueMagicLinkToken(db, requestedAt, {
-      workspaceId: workspace.id,
-      clientId: client.id,
-      ttlMs: workspace.magic_link_ttl_ms,
-      nextPath: (payload.nextPath as string | null) ?? null,
-      browserBindingHash: payload.browserBindingHash as string,
-    });
-    return {
-      template: 'magic-link',
-      payload: { link: buildMagicLinkUrl(workspace.url, link.token), ttlMs: workspace.magic_link_ttl_ms, workspaceName: workspace.name, clientName: client.name, from: workspace.mail_from },
-    };
+export async function mintMagicLinkMail(db: Kysely<Database>, requestedAt: number, workspace: Workspace, client: Client, request: MagicLinkRequest): Promise<MintedMail> {
+  // The link's lifetime counts from the request, not from when the worker got to it.
+  const link = await issueMagicLinkToken(db, requestedAt, {
+    workspaceId: workspace.id,
+    clientId: client.id,
+    ttlMs: workspace.magic_link_ttl_ms,
+    nextPath: request.nextPath,
+    browserBindingHash: request.browserBindingHash,
   });
+  return {
+    template: 'magic-link',
+    payload: { link: buildMagicLinkUrl(workspace.url, link.token), ttlMs: workspace.magic_link_ttl_ms, workspaceName: workspace.name, clientName: client.name, from: workspace.mail_from },
+  };
 }

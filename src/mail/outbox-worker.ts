@@ -2,13 +2,18 @@ import type { PorticoContext } from '../context.js';
 import { recordAuditEvents } from '../events/audit-events.js';
 import { isDatabaseUnavailable } from '../storage/database-errors.js';
 import { workspaceDirectoryOf } from '../workspaces/workspace-directory.js';
-import { claimDueMail, eraseMail, mailTemplateOf, scheduleMailRetry, type MailPreparer, type OutboxMail, type OutboxTemplate, type PreparedMail } from './outbox.js';
+import { claimDueMail, eraseMail, isMailRequest, mailTemplateOf, scheduleMailRetry, type MailPreparation, type OutboxMail, type PreparedMail } from './outbox.js';
 import { renderMail, type MailTemplateName, type RenderedMail } from './templates.js';
 import type { MailTransport } from './transport.js';
 
 export interface OutboxWorkerOptions {
-  /** Rows that are requests rather than mails, by template: turned into mails (or dropped) before sending. */
-  preparers?: Partial<Record<OutboxTemplate, MailPreparer>>;
+  /**
+   * Turns a row that is a request rather than a mail into its mail (or into nothing: the row is
+   * then erased) at each attempt to send it, minting a fresh link each time (a link is stored only
+   * as its hash, so a retry cannot send the one before): issue 13 item 7. Given by the composition
+   * root, so that mail/ knows nothing of sign-in.
+   */
+  prepareRequestedMail?: (context: PorticoContext, row: OutboxMail, now: number) => Promise<MailPreparation>;
   pollIntervalMs?: number;
   leaseMs?: number;
   batchSize?: number;
@@ -81,7 +86,7 @@ export function startOutboxWorker(context: PorticoContext, transport: MailTransp
   const batchSize = options.batchSize ?? 50;
   const logError = options.logError ?? (() => {});
   const requestsComeFirst = options.requestsComeFirst ?? (() => false);
-  const preparers = options.preparers ?? {};
+  const prepareRequestedMail = options.prepareRequestedMail ?? null;
   let stopped = false;
   let running: Promise<void> | null = null;
   let wakeRequested = false;
@@ -98,7 +103,7 @@ export function startOutboxWorker(context: PorticoContext, transport: MailTransp
     const now = context.clock.now();
     // Before any work: a row that cannot be prepared still dies when its link would have (issue 13 item 4).
     if (claimed.give_up_at <= now) return giveUp(claimed, now, 'expired', claimed.last_error);
-    const prepare = preparers[claimed.template as OutboxTemplate];
+    const prepare = isMailRequest(claimed.template) ? prepareRequestedMail : null;
     let mail: PreparedMail;
     let rendered: RenderedMail;
     try {

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely, type Selectable } from 'kysely';
-import type { PorticoContext } from '../context.js';
 import { prepareQuery } from '../storage/prepared-query.js';
 import type { Database, OutboxTable } from '../storage/schema.js';
 import { operationsOf } from '../storage/operations/storage-operations.js';
@@ -9,10 +8,11 @@ import type { MailTemplateName } from './templates.js';
 export type OutboxMail = Selectable<OutboxTable>;
 
 /**
- * What an outbox row holds: a mail ready to render (one that carries no secret), or a request the
- * worker turns into its mail through a `MailPreparer` at each attempt to send it.
+ * What an outbox row holds: a mail ready to render (one that carries no secret), or a request for
+ * one (`magic-link-request`), which the worker's `prepareRequestedMail` hook turns into its mail at
+ * each attempt to send it. Which requests there are, and what they carry, is for that hook to know.
  */
-export type OutboxTemplate = MailTemplateName | 'magic-link-request' | 'password-reset-request' | 'invitation-request';
+export type OutboxTemplate = MailTemplateName | `${MailTemplateName}-request`;
 
 /** A mail built in memory, just before it is handed to SMTP: the token of a link inside is nowhere else. */
 export interface PreparedMail {
@@ -26,12 +26,6 @@ export interface PreparedMail {
  * line for the operator when the reason is theirs to act on.
  */
 export type MailPreparation = { mail: PreparedMail } | { mail: null; warning?: string };
-
-/**
- * Builds a request row's mail at each attempt to send it, minting a fresh link each time (a link is
- * stored only as its hash, so a retry cannot send the one before): issue 13 item 7.
- */
-export type MailPreparer = (context: PorticoContext, row: OutboxMail, now: number) => Promise<MailPreparation>;
 
 export interface MailToQueue {
   workspaceId: string;
@@ -86,6 +80,11 @@ export async function eraseMail(db: Kysely<Database>, id: string): Promise<void>
 /** The mail a row is or asks for, as the audit log names it: `magic-link` for a `magic-link-request` row. */
 export function mailTemplateOf(template: string): string {
   return template.replace(/-request$/, '');
+}
+
+/** True for a row that asks for a mail (`magic-link-request`) rather than holds one ready to render. */
+export function isMailRequest(template: string): boolean {
+  return template.endsWith('-request');
 }
 
 export interface MailRetry {

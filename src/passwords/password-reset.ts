@@ -5,8 +5,9 @@ import type { PorticoContext } from '../context.js';
 import { hashPassword } from '../crypto/password-hashing.js';
 import { generateSecretToken, hashSecretToken } from '../crypto/tokens.js';
 import { recordAuditEvents } from '../events/audit-events.js';
-import { queueClientEmailRequest, resolveClientEmailRequest } from '../mail/client-email-request.js';
-import { enqueueMail, type MailPreparation, type OutboxMail } from '../mail/outbox.js';
+import { enqueueMail } from '../mail/outbox.js';
+import type { MintedMail } from '../mail-requests/mail-request.js';
+import { queueClientEmailRequest } from '../mail-requests/queue-client-email-request.js';
 import { endAllClientSessions, type SessionStore } from '../sessions/sessions.js';
 import type { Database } from '../storage/schema.js';
 import type { Workspace } from '../workspaces/workspaces.js';
@@ -28,7 +29,7 @@ export async function requestPasswordReset(
   const email = parseEmailAddress(input.email);
   if (!email.ok) return { ok: false, formError: email.reason };
   // Sign-in and reset emails share one budget per address and one per workspace.
-  await queueClientEmailRequest(context, workspace, { template: 'password-reset-request', email, ip: input.ip, ttlMs: passwordResetTtlMs, eventType: 'password.reset_requested' });
+  await queueClientEmailRequest(context, workspace, { template: 'password-reset-request', payload: { normalizedEmail: email.normalized, typedEmail: email.email, ip: input.ip } }, passwordResetTtlMs);
   return { ok: true, email: email.email };
 }
 
@@ -36,19 +37,17 @@ export async function requestPasswordReset(
  * In the outbox worker, at each attempt to send: mints a fresh reset link for a known client's
  * request and stores its hash; the token goes only into the mail built in memory (issue 13 item 7).
  */
-export async function resolvePasswordResetRequest(context: PorticoContext, row: OutboxMail, now: number): Promise<MailPreparation> {
-  return resolveClientEmailRequest(context, row, now, 'password.reset_requested', async (db, workspace, client, _payload, requestedAt) => {
-    const token = generateSecretToken();
-    const expiresAt = requestedAt + passwordResetTtlMs;
-    await db
-      .insertInto('password_resets')
-      .values({ token_hash: hashSecretToken(token), workspace_id: workspace.id, client_id: client.id, created_at: requestedAt, expires_at: expiresAt, ended_at: null })
-      .execute();
-    return {
-      template: 'password-reset',
-      payload: { link: `${workspace.url}/reset-password?token=${token}`, ttlMs: passwordResetTtlMs, workspaceName: workspace.name, clientName: client.name, from: workspace.mail_from },
-    };
-  });
+export async function mintPasswordResetMail(db: Kysely<Database>, requestedAt: number, workspace: Workspace, client: Client): Promise<MintedMail> {
+  const token = generateSecretToken();
+  const expiresAt = requestedAt + passwordResetTtlMs;
+  await db
+    .insertInto('password_resets')
+    .values({ token_hash: hashSecretToken(token), workspace_id: workspace.id, client_id: client.id, created_at: requestedAt, expires_at: expiresAt, ended_at: null })
+    .execute();
+  return {
+    template: 'password-reset',
+    payload: { link: `${workspace.url}/reset-password?token=${token}`, ttlMs: passwordResetTtlMs, workspaceName: workspace.name, clientName: client.name, from: workspace.mail_from },
+  };
 }
 
 export type ResetLinkInspection = { ok: true; clientEmail: string } | { ok: false; reason: 'unknown' | 'expired' | 'used' };
