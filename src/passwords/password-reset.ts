@@ -7,7 +7,7 @@ import { generateSecretToken, hashSecretToken } from '../crypto/tokens.js';
 import { recordAuditEvents } from '../events/audit-events.js';
 import { queueClientEmailRequest, resolveClientEmailRequest } from '../mail/client-email-request.js';
 import { enqueueMail, type MailPreparation, type OutboxMail } from '../mail/outbox.js';
-import { endAllClientSessions, type SessionStore } from '../sessions/sessions.js';
+import { endEverythingOfClient } from '../sessions/end-everything-of-client.js';
 import type { Database } from '../storage/schema.js';
 import type { Workspace } from '../workspaces/workspaces.js';
 import { checkNewPassword } from './password-rules.js';
@@ -106,7 +106,7 @@ export async function resetPasswordWithToken(
       .returningAll()
       .executeTakeFirst();
     if (!updated) return null;
-    await endEverythingOfClient({ db: trx, sessionCache: context.sessionCache }, updated.id, now);
+    await endEverythingOfClient({ db: trx, sessionCache: context.sessionCache }, updated.id, { now, linkEndReason: 'superseded' });
     await queuePasswordChangedNotice(trx, workspace, updated, now);
     await recordAuditEvents(trx, [{ workspaceId: workspace.id, at: now, type: 'password.reset', email: updated.email, ip: input.ip }]);
     return updated;
@@ -115,14 +115,6 @@ export async function resetPasswordWithToken(
   if (!client) return { ok: false, linkProblem: 'used' };
   context.notifyMailQueued();
   return { ok: true, clientEmail: client.email };
-}
-
-/** Ends every session and every outstanding sign-in and reset link of a client. */
-export async function endEverythingOfClient(store: SessionStore, clientId: string, now: number): Promise<void> {
-  const { db } = store;
-  await endAllClientSessions(store, clientId);
-  await db.updateTable('magic_links').set({ ended_at: now, end_reason: 'superseded' }).where('client_id', '=', clientId).where('ended_at', 'is', null).execute();
-  await db.updateTable('password_resets').set({ ended_at: now }).where('client_id', '=', clientId).where('ended_at', 'is', null).execute();
 }
 
 /** Queues the "your password was changed" notice, so a client whose account was taken over hears of it. */
