@@ -4,6 +4,7 @@ import type { SessionCache } from './sessions/session-cache.js';
 import type { Clock } from './shared/clock.js';
 import type { DialectCapabilities } from './storage/dialects/dialect.js';
 import type { Database } from './storage/schema.js';
+import type { WorkspaceDirectory } from './workspaces/workspace-directory.js';
 
 /** What the operations receive instead of reaching for globals: store, clock, settings, mail wake-up. */
 export interface PorticoContext {
@@ -19,4 +20,9 @@ export interface PorticoContext {
    * through another context on the same connection.
    */
   readonly sessionCache: SessionCache;
+  /**
+   * This process's directory of the database's workspaces (workspace-directory.ts), shared by the
+   * HTTP server and the outbox worker. One per database handle, like the session cache.
+   */
+  readonly workspaces: WorkspaceDirectory;
 }

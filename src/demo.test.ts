@@ -6,6 +6,7 @@ import { seedDemoWorkspace } from './demo.js';
 import { SessionCache } from './sessions/session-cache.js';
 import { systemClock } from './shared/clock.js';
 import { openDatabase } from './storage/database.js';
+import { WorkspaceDirectory } from './workspaces/workspace-directory.js';
 import { listWorkspaces } from './workspaces/workspaces.js';
 
 describe.each(testDialects)('seeding the demo workspace on %s', (dialect) => {
@@ -24,7 +25,7 @@ describe.each(testDialects)('seeding the demo workspace on %s', (dialect) => {
     cleanups.push(async () => void (await Promise.all(handles.map((handle) => handle.close()))));
     const parsed = loadConfig({ DATABASE_URL: database.url });
     if (!parsed.ok) throw new Error(parsed.problems.join('; '));
-    const contexts: PorticoContext[] = handles.map((handle) => ({ db: handle.db, capabilities: handle.capabilities, clock: systemClock, config: parsed.config, notifyMailQueued: () => {}, sessionCache: new SessionCache(handle.externalChangeVersion) }));
+    const contexts: PorticoContext[] = handles.map((handle) => ({ db: handle.db, capabilities: handle.capabilities, clock: systemClock, config: parsed.config, notifyMailQueued: () => {}, sessionCache: new SessionCache(handle.externalChangeVersion), workspaces: new WorkspaceDirectory(handle.db) }));
     const seeded = await Promise.all(contexts.map((context, index) => seedDemoWorkspace(context, 3000 + index)));
     expect(seeded.filter((workspace) => workspace !== null)).toHaveLength(1);
     expect((await listWorkspaces(handles[0]!.db)).map((workspace) => workspace.slug)).toEqual(['demo']);

@@ -14,7 +14,7 @@ import { createSmtpTransport, type MailTransport } from './mail/transport.js';
 import { SessionCache } from './sessions/session-cache.js';
 import { systemClock, type Clock } from './shared/clock.js';
 import { openDatabase, type DatabaseHandle } from './storage/database.js';
-import { workspaceDirectoryOf } from './workspaces/workspace-directory.js';
+import { WorkspaceDirectory } from './workspaces/workspace-directory.js';
 import type { Workspace } from './workspaces/workspaces.js';
 
 export interface PorticoOptions {
@@ -52,6 +52,7 @@ export async function startPortico(config: Config, options: PorticoOptions = {})
     config,
     notifyMailQueued: () => worker?.wake(),
     sessionCache: new SessionCache(database.externalChangeVersion),
+    workspaces: new WorkspaceDirectory(database.db),
   };
   const devMailbox = config.smtpUrl ? null : new DevMailbox(options.printDevMail);
   const transport: MailTransport = config.smtpUrl ? createSmtpTransport(config.smtpUrl) : (devMailbox as DevMailbox);
@@ -90,7 +91,7 @@ export async function startPortico(config: Config, options: PorticoOptions = {})
     // Seeded once listening, so the demo's URL carries the port actually bound (PORT=0 picks one).
     demoWorkspace = await seedDemoWorkspace(context, Number(new URL(address).port));
     // A request that came before the demo existed must not leave "no workspace here" behind.
-    if (demoWorkspace) workspaceDirectoryOf(database.db).forget();
+    if (demoWorkspace) context.workspaces.forget();
   } catch (error) {
     await stop();
     throw error;

@@ -11,7 +11,7 @@ import { createSmtpTransport } from '../src/mail/transport.js';
 import { buildMagicLinkUrl, issueMagicLinkToken } from '../src/magic-links/magic-links.js';
 import { requestMagicLink } from '../src/magic-links/request-magic-link.js';
 import { SessionCache } from '../src/sessions/session-cache.js';
-import { workspaceDirectoryOf } from '../src/workspaces/workspace-directory.js';
+import { WorkspaceDirectory } from '../src/workspaces/workspace-directory.js';
 import { createTestDatabase, openTestDatabaseWithWorkspace, testDialects, type TestDatabase } from './helpers/databases.js';
 import { linkFromMail, SmtpSink } from './helpers/smtp-sink.js';
 import { TestClock } from './helpers/test-clock.js';
@@ -222,8 +222,9 @@ describe.each(testDialects)('mail that is never lost, on %s', (dialect) => {
     const clock = new TestClock();
     const context: PorticoContext = {
       db: handle.db, capabilities: handle.capabilities, clock, config: parsed.config, notifyMailQueued: () => {}, sessionCache: new SessionCache(handle.externalChangeVersion),
+      workspaces: new WorkspaceDirectory(handle.db),
     };
-    const workspace = (await workspaceDirectoryOf(handle.db).findById('w'))!;
+    const workspace = (await context.workspaces.findById('w'))!;
     for (const email of ['first@example.com', 'second@example.com']) await addClient(handle.db, clock, workspace, { email });
 
     // The database goes away once, just after the mail took its place: while its link is minted.

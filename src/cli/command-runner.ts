@@ -5,6 +5,7 @@ import { SessionCache } from '../sessions/session-cache.js';
 import { systemClock } from '../shared/clock.js';
 import { openDatabase } from '../storage/database.js';
 import { redactDatabaseUrl } from '../storage/database-url.js';
+import { WorkspaceDirectory } from '../workspaces/workspace-directory.js';
 
 /** Thrown to end a command with a one-line message and a non-zero exit. */
 export class CommandFailure extends Error {}
@@ -37,7 +38,7 @@ export async function runDatabaseCommand<T>(
     throw new CommandFailure(`cannot open the database at ${redactDatabaseUrl(config.databaseUrl)}: ${describeCause(error)}`);
   });
   try {
-    const context: PorticoContext = { db: database.db, capabilities: database.capabilities, clock: systemClock, config, notifyMailQueued: () => {}, sessionCache: new SessionCache(database.externalChangeVersion) };
+    const context: PorticoContext = { db: database.db, capabilities: database.capabilities, clock: systemClock, config, notifyMailQueued: () => {}, sessionCache: new SessionCache(database.externalChangeVersion), workspaces: new WorkspaceDirectory(database.db) };
     const result = await work(context);
     process.stdout.write(options.json ? `${JSON.stringify(result)}\n` : `${describe(result)}\n`);
   } finally {

@@ -4,7 +4,6 @@ import type { PorticoContext } from '../context.js';
 import { AppError } from '../errors.js';
 import { recordAuditEvents } from '../events/audit-events.js';
 import { enqueueMail, type MailPreparation, type OutboxMail } from '../mail/outbox.js';
-import { workspaceDirectoryOf } from '../workspaces/workspace-directory.js';
 import type { Workspace } from '../workspaces/workspaces.js';
 import { buildMagicLinkUrl, issueMagicLinkToken } from './magic-links.js';
 
@@ -53,7 +52,7 @@ export async function inviteClient(context: PorticoContext, workspace: Workspace
  */
 export async function resolveInvitationRequest(context: PorticoContext, row: OutboxMail): Promise<MailPreparation> {
   const payload = JSON.parse(row.payload) as InvitationRequestPayload;
-  const workspace = await workspaceDirectoryOf(context.db).findById(row.workspace_id);
+  const workspace = await context.workspaces.findById(row.workspace_id);
   const client = workspace ? await findClientById(context.db, workspace.id, payload.clientId) : null;
   if (!workspace || !client || client.disabled_at !== null) return { mail: null };
   // Valid for the week the invitation promised, counted from the invitation, not from this attempt.

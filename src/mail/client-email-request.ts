@@ -6,7 +6,6 @@ import { recordAuditEvents, type AuditEventType } from '../events/audit-events.j
 import { decideEmailSend, workspaceLimits } from '../rate-limits/limits.js';
 import { takeWorkspaceEmailSlot } from '../rate-limits/workspace-email-ceiling.js';
 import type { Database } from '../storage/schema.js';
-import { workspaceDirectoryOf } from '../workspaces/workspace-directory.js';
 import type { Workspace } from '../workspaces/workspaces.js';
 import { enqueueMail, mailTemplateOf, markMailCounted, type MailPreparation, type OutboxMail, type OutboxTemplate } from './outbox.js';
 import type { MailTemplateName } from './templates.js';
@@ -72,7 +71,7 @@ export async function resolveClientEmailRequest(
   const db = context.db;
   const payload = JSON.parse(row.payload) as ClientEmailRequestPayload;
   // A workspace changed through the CLI shows here within a second, as it does to requests.
-  const workspace = await workspaceDirectoryOf(db).findById(row.workspace_id);
+  const workspace = await context.workspaces.findById(row.workspace_id);
   const client = workspace ? await findClientByNormalizedEmail(db, workspace.id, payload.normalizedEmail) : null;
   if (!workspace || !client || client.disabled_at !== null) {
     const outcome = client ? 'client_disabled' : 'unknown_email';
