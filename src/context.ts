@@ -1,8 +1,10 @@
 import type { Kysely } from 'kysely';
 import type { Config } from './config.js';
-import type { SessionCache } from './sessions/session-cache.js';
-import type { Clock } from './shared/clock.js';
+import { SessionCache } from './sessions/session-cache.js';
+import { systemClock, type Clock } from './shared/clock.js';
+import type { DatabaseHandle } from './storage/database.js';
 import type { Database } from './storage/schema.js';
+import { WorkspaceDirectory } from './workspaces/workspace-directory.js';
 
 /** What the operations receive instead of reaching for globals: store, clock, settings, mail wake-up. */
 export interface PorticoContext {
@@ -17,4 +19,25 @@ export interface PorticoContext {
    * through another context on the same connection.
    */
   readonly sessionCache: SessionCache;
+  /**
+   * This process's directory of the database's workspaces (workspace-directory.ts), shared by the
+   * HTTP server and the outbox worker. One per database handle, like the session cache.
+   */
+  readonly workspaces: WorkspaceDirectory;
+}
+
+/** The context of one open database: its caches are made here, once per handle, and nowhere else. */
+export function createPorticoContext(
+  database: DatabaseHandle,
+  config: Config,
+  options: { clock?: Clock; notifyMailQueued?: () => void } = {},
+): PorticoContext {
+  return {
+    db: database.db,
+    clock: options.clock ?? systemClock,
+    config,
+    notifyMailQueued: options.notifyMailQueued ?? (() => {}),
+    sessionCache: new SessionCache(database.externalChangeVersion),
+    workspaces: new WorkspaceDirectory(database.db),
+  };
 }

@@ -1,10 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createTestDatabase, testDialects } from '../test/helpers/databases.js';
 import { loadConfig } from './config.js';
-import type { PorticoContext } from './context.js';
+import { createPorticoContext } from './context.js';
 import { seedDemoWorkspace } from './demo.js';
-import { SessionCache } from './sessions/session-cache.js';
-import { systemClock } from './shared/clock.js';
 import { openDatabase } from './storage/database.js';
 import { listWorkspaces } from './workspaces/workspaces.js';
 
@@ -24,7 +22,7 @@ describe.each(testDialects)('seeding the demo workspace on %s', (dialect) => {
     cleanups.push(async () => void (await Promise.all(handles.map((handle) => handle.close()))));
     const parsed = loadConfig({ DATABASE_URL: database.url });
     if (!parsed.ok) throw new Error(parsed.problems.join('; '));
-    const contexts: PorticoContext[] = handles.map((handle) => ({ db: handle.db, clock: systemClock, config: parsed.config, notifyMailQueued: () => {}, sessionCache: new SessionCache(handle.externalChangeVersion) }));
+    const contexts = handles.map((handle) => createPorticoContext(handle, parsed.config));
     const seeded = await Promise.all(contexts.map((context, index) => seedDemoWorkspace(context, 3000 + index)));
     expect(seeded.filter((workspace) => workspace !== null)).toHaveLength(1);
     expect((await listWorkspaces(handles[0]!.db)).map((workspace) => workspace.slug)).toEqual(['demo']);

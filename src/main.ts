@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
-import type { PorticoContext } from './context.js';
+import { createPorticoContext, type PorticoContext } from './context.js';
 import { seedDemoWorkspace } from './demo.js';
 import { purgeExpiredRecords } from './maintenance/purge-expired.js';
 import { countRequestsInFlight } from './http/requests-in-flight.js';
@@ -9,10 +9,8 @@ import { DevMailbox } from './mail/dev-mailbox.js';
 import { startOutboxWorker, type OutboxWorker } from './mail/outbox-worker.js';
 import { prepareRequestedMail } from './mail-requests/prepare-requested-mail.js';
 import { createSmtpTransport, type MailTransport } from './mail/transport.js';
-import { SessionCache } from './sessions/session-cache.js';
-import { systemClock, type Clock } from './shared/clock.js';
+import type { Clock } from './shared/clock.js';
 import { openDatabase, type DatabaseHandle } from './storage/database.js';
-import { workspaceDirectoryOf } from './workspaces/workspace-directory.js';
 import type { Workspace } from './workspaces/workspaces.js';
 
 export interface PorticoOptions {
@@ -43,13 +41,7 @@ const busyRequestCount = 8;
 export async function startPortico(config: Config, options: PorticoOptions = {}): Promise<RunningPortico> {
   const database = await openDatabase(config.databaseUrl, config.databasePoolSize);
   let worker: OutboxWorker | null = null;
-  const context: PorticoContext = {
-    db: database.db,
-    clock: options.clock ?? systemClock,
-    config,
-    notifyMailQueued: () => worker?.wake(),
-    sessionCache: new SessionCache(database.externalChangeVersion),
-  };
+  const context = createPorticoContext(database, config, { clock: options.clock, notifyMailQueued: () => worker?.wake() });
   const devMailbox = config.smtpUrl ? null : new DevMailbox(options.printDevMail);
   const transport: MailTransport = config.smtpUrl ? createSmtpTransport(config.smtpUrl) : (devMailbox as DevMailbox);
   const app = buildHttpServer({ context, devMailbox, logStream: options.logStream });
@@ -87,7 +79,7 @@ export async function startPortico(config: Config, options: PorticoOptions = {})
     // Seeded once listening, so the demo's URL carries the port actually bound (PORT=0 picks one).
     demoWorkspace = await seedDemoWorkspace(context, Number(new URL(address).port));
     // A request that came before the demo existed must not leave "no workspace here" behind.
-    if (demoWorkspace) workspaceDirectoryOf(database.db).forget();
+    if (demoWorkspace) context.workspaces.forget();
   } catch (error) {
     await stop();
     throw error;

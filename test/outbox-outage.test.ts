@@ -3,15 +3,13 @@ import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { addClient } from '../src/clients/clients.js';
 import { loadConfig } from '../src/config.js';
-import type { PorticoContext } from '../src/context.js';
+import { createPorticoContext } from '../src/context.js';
 import { listAuditEvents } from '../src/events/audit-events.js';
 import { startOutboxWorker } from '../src/mail/outbox-worker.js';
 import { linkMinters, prepareRequestedMail } from '../src/mail-requests/prepare-requested-mail.js';
 import { createSmtpTransport } from '../src/mail/transport.js';
 import { buildMagicLinkUrl, issueMagicLinkToken } from '../src/magic-links/magic-links.js';
 import { requestMagicLink } from '../src/magic-links/request-magic-link.js';
-import { SessionCache } from '../src/sessions/session-cache.js';
-import { workspaceDirectoryOf } from '../src/workspaces/workspace-directory.js';
 import { createTestDatabase, openTestDatabaseWithWorkspace, testDialects, type TestDatabase } from './helpers/databases.js';
 import { linkFromMail, SmtpSink } from './helpers/smtp-sink.js';
 import { TestClock } from './helpers/test-clock.js';
@@ -220,10 +218,8 @@ describe.each(testDialects)('mail that is never lost, on %s', (dialect) => {
     const parsed = loadConfig({ NODE_ENV: 'test', DATABASE_URL: 'sqlite::memory:', SMTP_URL: sink.url, LIMIT_EMAIL_COOLDOWN: '0', LIMIT_WORKSPACE_EMAILS_PER_HOUR: '2' });
     if (!parsed.ok) throw new Error(parsed.problems.join('; '));
     const clock = new TestClock();
-    const context: PorticoContext = {
-      db: handle.db, clock, config: parsed.config, notifyMailQueued: () => {}, sessionCache: new SessionCache(handle.externalChangeVersion),
-    };
-    const workspace = (await workspaceDirectoryOf(handle.db).findById('w'))!;
+    const context = createPorticoContext(handle, parsed.config, { clock });
+    const workspace = (await context.workspaces.findById('w'))!;
     for (const email of ['first@example.com', 'second@example.com']) await addClient(handle.db, clock, workspace, { email });
 
     // The database goes away once, just after the mail took its place: while its link is minted.

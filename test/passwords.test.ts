@@ -4,7 +4,7 @@ import { disableClient } from '../src/clients/clients.js';
 import { hashPassword } from '../src/crypto/password-hashing.js';
 import { listAuditEvents } from '../src/events/audit-events.js';
 import { inviteClient } from '../src/magic-links/invite-client.js';
-import { endEverythingOfClient } from '../src/passwords/password-reset.js';
+import { endEverythingOfClient } from '../src/sessions/end-everything-of-client.js';
 import type { Workspace } from '../src/workspaces/workspaces.js';
 import { testDialects } from './helpers/databases.js';
 import type { HttpAgent } from './helpers/http-agent.js';
@@ -128,7 +128,7 @@ describe.each(testDialects)('the password door on %s', (dialect) => {
     await new Promise((resolve) => setTimeout(resolve, 5));
     await db.transaction().execute(async (trx) => {
       await trx.updateTable('clients').set({ password_hash: newHash }).where('id', '=', client.id).execute();
-      await endEverythingOfClient({ db: trx, sessionCache: server.portico.context.sessionCache }, client.id, server.clock.now());
+      await endEverythingOfClient({ db: trx, sessionCache: server.portico.context.sessionCache }, client.id, { now: server.clock.now(), linkEndReason: 'superseded' });
     });
     expect((await attempt).status).toBe(401);
     expect(await db.selectFrom('sessions').select('id_hash').where('client_id', '=', client.id).execute()).toEqual([]);
@@ -242,6 +242,23 @@ describe.each(testDialects)('the password door on %s', (dialect) => {
       expect((await here.get('/api/me')).status).toBe(200);
       expect((await there.get('/api/me')).status).toBe(401);
       expect((await login(server.agent(workspace), email, otherStrongPassword)).status).toBe(303);
+    });
+
+    // Issue 14 item 4: a password change ends everything the client holds, as a reset does, so a
+    // sign-in link mailed before the change (perhaps to whoever the password was changed to keep
+    // out) no longer signs in.
+    it('refuses a sign-in link issued before the password was changed', async () => {
+      const { email } = await clientWithPassword();
+      const here = server.agent(workspace);
+      await login(here, email, strongPassword);
+      const pendingSignIn = server.agent(workspace);
+      await pendingSignIn.post('/magic-login', { email });
+      const magicToken = tokenFromLink(linkFromMail(await latestMail(email, 1), workspace.url));
+      const changed = await here.post('/account/password', { current_password: strongPassword, new_password: otherStrongPassword });
+      expect(changed.status).toBe(303);
+      expect((await pendingSignIn.post('/magic-login/verify', { token: magicToken })).status).toBe(410);
+      expect((await pendingSignIn.get('/api/me')).status).toBe(401);
+      expect((await here.get('/api/me')).status).toBe(200);
     });
   });
 

@@ -1,8 +1,6 @@
 import { loadConfig, type Config } from '../config.js';
-import type { PorticoContext } from '../context.js';
+import { createPorticoContext, type PorticoContext } from '../context.js';
 import { isAppError } from '../errors.js';
-import { SessionCache } from '../sessions/session-cache.js';
-import { systemClock } from '../shared/clock.js';
 import { openDatabase } from '../storage/database.js';
 import { redactDatabaseUrl } from '../storage/database-url.js';
 
@@ -37,7 +35,7 @@ export async function runDatabaseCommand<T>(
     throw new CommandFailure(`cannot open the database at ${redactDatabaseUrl(config.databaseUrl)}: ${describeCause(error)}`);
   });
   try {
-    const context: PorticoContext = { db: database.db, clock: systemClock, config, notifyMailQueued: () => {}, sessionCache: new SessionCache(database.externalChangeVersion) };
+    const context = createPorticoContext(database, config);
     const result = await work(context);
     process.stdout.write(options.json ? `${JSON.stringify(result)}\n` : `${describe(result)}\n`);
   } finally {

@@ -5,7 +5,8 @@ import { recordAuditEvents } from '../events/audit-events.js';
 import type { Clock } from '../shared/clock.js';
 import type { ClientTable, Database } from '../storage/schema.js';
 import { isUniqueViolation } from '../storage/database-errors.js';
-import { endAllClientSessions, type SessionStore } from '../sessions/sessions.js';
+import { endEverythingOfClient } from '../sessions/end-everything-of-client.js';
+import type { SessionStore } from '../sessions/sessions.js';
 import { operationsOf } from '../storage/operations/storage-operations.js';
 import type { Workspace } from '../workspaces/workspaces.js';
 import { parseEmailAddress } from './email.js';
@@ -83,8 +84,8 @@ export async function findClientById(db: Kysely<Database>, workspaceId: string, 
 }
 
 /**
- * Disables a client: they can no longer sign in, and every session and outstanding link ends now,
- * in one transaction so no link can be redeemed in between.
+ * Disables a client: they can no longer sign in, and every session and outstanding sign-in and
+ * reset link ends now, in one transaction so no link can be redeemed in between.
  */
 export async function disableClient(store: SessionStore, clock: Clock, workspace: Workspace, emailInput: string): Promise<Client> {
   const email = parseEmailAddress(emailInput);
@@ -95,18 +96,12 @@ export async function disableClient(store: SessionStore, clock: Clock, workspace
     if (!client) throw new AppError('CLIENT_NOT_FOUND', { message: `${email.email} is not a client of the workspace "${workspace.slug}".` });
     const disabledAt = client.disabled_at ?? now;
     await trx.updateTable('clients').set({ disabled_at: disabledAt }).where('id', '=', client.id).execute();
-    const endedSessions = await endAllClientSessions({ db: trx, sessionCache: store.sessionCache }, client.id);
+    const endedSessions = await endEverythingOfClient({ db: trx, sessionCache: store.sessionCache }, client.id, { now, linkEndReason: 'client_disabled' });
     if (client.disabled_at === null) {
       await recordAuditEvents(trx, [
         { workspaceId: workspace.id, at: now, type: 'client.disabled', email: client.email, detail: { sessionsEnded: endedSessions } },
       ]);
     }
-    await trx
-      .updateTable('magic_links')
-      .set({ ended_at: now, end_reason: 'client_disabled' })
-      .where('client_id', '=', client.id)
-      .where('ended_at', 'is', null)
-      .execute();
     return { ...client, disabled_at: disabledAt };
   });
   return disabled;

@@ -10,7 +10,6 @@ import { workspaceLimits } from '../rate-limits/limits.js';
 import { hitRateLimit } from '../rate-limits/rate-limits.js';
 import { describeDuration } from '../shared/duration.js';
 import { normalizeRequestHost } from '../workspaces/workspace-url.js';
-import { workspaceDirectoryOf } from '../workspaces/workspace-directory.js';
 import { sendAppError, toAppError } from './error-pages.js';
 import { isSameOriginRequest } from './origin-check.js';
 import './request-context.js';
@@ -33,7 +32,6 @@ const bodyLimitBytes = 16 * 1024;
 
 /** Builds the HTTP server: routes on a workspace's own address, picked by the `Host` header. */
 export function buildHttpServer({ context, devMailbox, logStream }: HttpServerOptions): FastifyInstance {
-  const workspaces = workspaceDirectoryOf(context.db);
   const app = Fastify({
     logger: {
       level: context.config.logLevel,
@@ -66,7 +64,7 @@ export function buildHttpServer({ context, devMailbox, logStream }: HttpServerOp
     setSecurityHeaders(reply);
     if (request.routeOptions.config?.anyHost) return;
     const host = normalizeRequestHost(request.headers.host, request.protocol === 'https' ? 'https' : 'http');
-    const workspace = host ? await workspaces.findByHost(host) : null;
+    const workspace = host ? await context.workspaces.findByHost(host) : null;
     // An address no workspace owns gets a 404 and nothing else: no hint of which hosts exist.
     if (!workspace) return sendAppError(request, reply, new AppError('WORKSPACE_NOT_FOUND'));
     request.workspace = workspace;

@@ -1,9 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { openTestDatabaseWithWorkspace, testDialects } from '../../test/helpers/databases.js';
 import { loadConfig } from '../config.js';
-import type { PorticoContext } from '../context.js';
+import { createPorticoContext, type PorticoContext } from '../context.js';
 import { hashSecretToken } from '../crypto/tokens.js';
-import { SessionCache } from '../sessions/session-cache.js';
 import type { DatabaseHandle } from '../storage/database.js';
 import { findWorkspaceById } from '../workspaces/workspaces.js';
 import { issueMagicLinkToken } from './magic-links.js';
@@ -31,7 +30,7 @@ describe.each(testDialects)('redemptions made at the same moment, on %s', (diale
   function contextOf(handle: DatabaseHandle): PorticoContext {
     const parsed = loadConfig({});
     if (!parsed.ok) throw new Error(parsed.problems.join('; '));
-    return { db: handle.db, clock: { now: () => now }, config: parsed.config, notifyMailQueued: () => {}, sessionCache: new SessionCache(handle.externalChangeVersion) };
+    return createPorticoContext(handle, parsed.config, { clock: { now: () => now } });
   }
 
   async function link(handle: DatabaseHandle, clientId: string, ttlMs = 60_000): Promise<string> {

@@ -9,7 +9,6 @@ import { mintPasswordResetMail } from '../passwords/password-reset.js';
 import { workspaceLimits } from '../rate-limits/limits.js';
 import { takeWorkspaceEmailSlot } from '../rate-limits/workspace-email-ceiling.js';
 import type { Database } from '../storage/schema.js';
-import { workspaceDirectoryOf } from '../workspaces/workspace-directory.js';
 import type { Workspace } from '../workspaces/workspaces.js';
 import { readMailRequest, type ClientEmailRequest, type InvitationRequest, type MailRequest, type MintedMail } from './mail-request.js';
 import { requestedEventOf } from './queue-client-email-request.js';
@@ -76,7 +75,7 @@ async function prepareClientEmail(
   const { normalizedEmail, typedEmail, ip } = request.payload;
   const eventType = requestedEventOf[request.template];
   // A workspace changed through the CLI shows here within a second, as it does to requests.
-  const workspace = await workspaceDirectoryOf(db).findById(row.workspace_id);
+  const workspace = await context.workspaces.findById(row.workspace_id);
   const client = workspace ? await findClientByNormalizedEmail(db, workspace.id, normalizedEmail) : null;
   if (!workspace || !client || client.disabled_at !== null) {
     const outcome = client ? 'client_disabled' : 'unknown_email';
@@ -113,7 +112,7 @@ async function prepareClientEmail(
 
 /** An invitation: a client disabled or removed since it was sent gets nothing. */
 async function prepareInvitation(context: PorticoContext, row: OutboxMail, request: InvitationRequest, mint: LinkMinters['invitation-request']): Promise<MailPreparation> {
-  const workspace = await workspaceDirectoryOf(context.db).findById(row.workspace_id);
+  const workspace = await context.workspaces.findById(row.workspace_id);
   const client = workspace ? await findClientById(context.db, workspace.id, request.clientId) : null;
   if (!workspace || !client || client.disabled_at !== null) return { mail: null };
   const minted = await mint(context.db, row.created_at, workspace, client, request);

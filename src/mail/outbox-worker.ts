@@ -1,7 +1,6 @@
 import type { PorticoContext } from '../context.js';
 import { recordAuditEvents } from '../events/audit-events.js';
 import { isDatabaseUnavailable } from '../storage/database-errors.js';
-import { workspaceDirectoryOf } from '../workspaces/workspace-directory.js';
 import { claimDueMail, eraseMail, isMailRequest, mailTemplateOf, scheduleMailRetry, type MailPreparation, type OutboxMail, type PreparedMail } from './outbox.js';
 import { renderMail, type MailTemplateName, type RenderedMail } from './templates.js';
 import type { MailTransport } from './transport.js';
@@ -156,7 +155,7 @@ export function startOutboxWorker(context: PorticoContext, transport: MailTransp
    */
   async function giveUp(claimed: OutboxMail, now: number, why: 'expired' | 'failed_attempts', lastError: string | null): Promise<void> {
     const template = mailTemplateOf(claimed.template);
-    const workspace = await workspaceDirectoryOf(context.db).findById(claimed.workspace_id);
+    const workspace = await context.workspaces.findById(claimed.workspace_id);
     const what = why === 'expired' ? 'it expired before it could be sent' : `${maxFailedAttempts} attempts failed`;
     const where = workspace
       ? `of workspace ${workspace.slug}: ${what}; recorded as mail.failed (portico events --workspace ${workspace.slug})`

@@ -8,7 +8,7 @@ import { recordAuditEvents } from '../events/audit-events.js';
 import { enqueueMail } from '../mail/outbox.js';
 import type { MintedMail } from '../mail-requests/mail-request.js';
 import { queueClientEmailRequest } from '../mail-requests/queue-client-email-request.js';
-import { endAllClientSessions, type SessionStore } from '../sessions/sessions.js';
+import { endEverythingOfClient } from '../sessions/end-everything-of-client.js';
 import type { Database } from '../storage/schema.js';
 import type { Workspace } from '../workspaces/workspaces.js';
 import { checkNewPassword } from './password-rules.js';
@@ -105,7 +105,7 @@ export async function resetPasswordWithToken(
       .returningAll()
       .executeTakeFirst();
     if (!updated) return null;
-    await endEverythingOfClient({ db: trx, sessionCache: context.sessionCache }, updated.id, now);
+    await endEverythingOfClient({ db: trx, sessionCache: context.sessionCache }, updated.id, { now, linkEndReason: 'superseded' });
     await queuePasswordChangedNotice(trx, workspace, updated, now);
     await recordAuditEvents(trx, [{ workspaceId: workspace.id, at: now, type: 'password.reset', email: updated.email, ip: input.ip }]);
     return updated;
@@ -114,14 +114,6 @@ export async function resetPasswordWithToken(
   if (!client) return { ok: false, linkProblem: 'used' };
   context.notifyMailQueued();
   return { ok: true, clientEmail: client.email };
-}
-
-/** Ends every session and every outstanding sign-in and reset link of a client. */
-export async function endEverythingOfClient(store: SessionStore, clientId: string, now: number): Promise<void> {
-  const { db } = store;
-  await endAllClientSessions(store, clientId);
-  await db.updateTable('magic_links').set({ ended_at: now, end_reason: 'superseded' }).where('client_id', '=', clientId).where('ended_at', 'is', null).execute();
-  await db.updateTable('password_resets').set({ ended_at: now }).where('client_id', '=', clientId).where('ended_at', 'is', null).execute();
 }
 
 /** Queues the "your password was changed" notice, so a client whose account was taken over hears of it. */

@@ -2,7 +2,7 @@ import type { Client } from '../clients/clients.js';
 import type { PorticoContext } from '../context.js';
 import { hashPassword, verifyPassword } from '../crypto/password-hashing.js';
 import { recordAuditEvents } from '../events/audit-events.js';
-import { endAllClientSessions } from '../sessions/sessions.js';
+import { endEverythingOfClient } from '../sessions/end-everything-of-client.js';
 import { describeDuration } from '../shared/duration.js';
 import type { Workspace } from '../workspaces/workspaces.js';
 import { clearLoginFailures, loginThrottleKey, takePasswordAttempt } from './login-throttle.js';
@@ -15,7 +15,7 @@ export type SetPasswordResult =
 
 /**
  * Sets a first password, or changes one after checking the current password. Every other session
- * of the client ends and outstanding reset links die; the client gets a notice.
+ * of the client ends and outstanding sign-in and reset links die; the client gets a notice.
  */
 export async function setClientPassword(
   context: PorticoContext,
@@ -46,8 +46,7 @@ export async function setClientPassword(
   const passwordHash = await hashPassword(input.newPassword as string);
   await context.db.transaction().execute(async (trx) => {
     await trx.updateTable('clients').set({ password_hash: passwordHash }).where('id', '=', client.id).execute();
-    await endAllClientSessions({ db: trx, sessionCache: context.sessionCache }, client.id, { except: input.keepSessionIdHash });
-    await trx.updateTable('password_resets').set({ ended_at: now }).where('client_id', '=', client.id).where('ended_at', 'is', null).execute();
+    await endEverythingOfClient({ db: trx, sessionCache: context.sessionCache }, client.id, { now, linkEndReason: 'superseded', keepSessionIdHash: input.keepSessionIdHash });
     await queuePasswordChangedNotice(trx, workspace, client, now);
     await recordAuditEvents(trx, [{ workspaceId: workspace.id, at: now, type: changing ? 'password.changed' : 'password.set', email: client.email, ip: input.ip }]);
   });

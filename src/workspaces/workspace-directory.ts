@@ -48,12 +48,3 @@ export class WorkspaceDirectory {
     return workspace;
   }
 }
-
-const directories = new WeakMap<Kysely<Database>, WorkspaceDirectory>();
-
-/** The one directory of a database in this process, shared by the HTTP server and the outbox worker. */
-export function workspaceDirectoryOf(db: Kysely<Database>): WorkspaceDirectory {
-  let directory = directories.get(db);
-  if (!directory) directories.set(db, (directory = new WorkspaceDirectory(db)));
-  return directory;
-}

@@ -1,0 +1,24 @@
+import { endAllClientSessions, type SessionStore } from './sessions.js';
+
+/** Why a client's outstanding sign-in links died, as the link's page will explain it. */
+export type LinkEndReason = 'superseded' | 'client_disabled';
+
+/**
+ * Ends everything a client holds: every session but `keepSessionIdHash` (the browser that changed
+ * the password), every outstanding sign-in link and every outstanding reset link; returns how many
+ * sessions ended. The one writer of these endings for disable, reset and password change: the
+ * cache hears of the sessions here (endAllClientSessions), so callers only commit. In a
+ * transaction (`store.db` is one), all of it ends when that commits.
+ */
+export async function endEverythingOfClient(
+  store: SessionStore,
+  clientId: string,
+  options: { now: number; linkEndReason: LinkEndReason; keepSessionIdHash?: string | null },
+): Promise<number> {
+  const { db } = store;
+  const { now } = options;
+  const sessionsEnded = await endAllClientSessions(store, clientId, { except: options.keepSessionIdHash });
+  await db.updateTable('magic_links').set({ ended_at: now, end_reason: options.linkEndReason }).where('client_id', '=', clientId).where('ended_at', 'is', null).execute();
+  await db.updateTable('password_resets').set({ ended_at: now }).where('client_id', '=', clientId).where('ended_at', 'is', null).execute();
+  return sessionsEnded;
+}
