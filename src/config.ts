@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { parseDuration } from './shared/duration.js';
 import type { Limits } from './rate-limits/limits.js';
-import { redactDatabaseUrl } from './storage/database-url.js';
+import { isSupportedDatabaseUrl, redactDatabaseUrl } from './storage/database-url.js';
 
 /** Everything Portico reads from the environment, parsed once at start-up and frozen. */
 export interface Config {
@@ -103,7 +103,7 @@ function readDuration(env: Env, name: string, fallback: string, problems: string
 
 function readDatabaseUrl(env: Env, problems: string[]): string {
   const raw = env.DATABASE_URL?.trim() || 'sqlite:data/portico.sqlite';
-  if (/^sqlite:.+/.test(raw) || /^postgres(ql)?:\/\/.+/.test(raw)) return raw;
+  if (isSupportedDatabaseUrl(raw)) return raw;
   problems.push(`DATABASE_URL: "${redactDatabaseUrl(raw)}" is neither sqlite:<path> nor postgres://user@host:port/database`);
   return raw;
 }

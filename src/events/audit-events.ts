@@ -37,8 +37,9 @@ const maxEventsPerInsert = 4;
 
 /**
  * One insert for each number of events recorded together (one or two on the hot paths), each
- * compiled once (prepareQuery): sign-ins and link requests record events on every request. On
- * PostgreSQL the events recorded in one turn of the event loop go in by one insert (batchable).
+ * compiled once (prepareQuery): sign-ins and link requests record events on every request. Where
+ * statements cost round trips, the events recorded in one turn of the event loop go in by one
+ * insert (batchable).
  */
 const insertEventsByCount = new Map<number, ReturnType<typeof prepareEventInsert>>();
 

@@ -13,9 +13,9 @@ export type MagicLinkRedemption =
  * redemptions exactly one wins), then the session is started and the sign-in recorded. These are
  * two commits, as in any server that consumes then signs in: a crash in the instant between them
  * leaves the link used and no session, and the person asks for a new link; it can never give two
- * sessions or let a link be used twice. One transaction would hold SQLite's only connection for
- * the whole redemption, outside the group commit that makes redemptions fast, and on PostgreSQL
- * would cost the round trips that batching by turn saves.
+ * sessions or let a link be used twice. One transaction would hold the connection for the whole
+ * redemption, outside the storage's batching of the writes of one turn (a group commit, or one
+ * statement for many), which is what makes redemptions fast.
  */
 export async function redeemMagicLink(
   context: PorticoContext,
@@ -30,7 +30,7 @@ export async function redeemMagicLink(
     ]);
     return { ok: false, reason: consumed.reason };
   }
-  // Issued together: they share a group commit on SQLite, and a turn's inserts on PostgreSQL.
+  // Issued together, so the storage writes them with the other writes of this turn.
   const [session] = await Promise.all([
     startSession(context.db, context.clock, context.config.session, {
       workspaceId: workspace.id,

@@ -2,8 +2,8 @@ import { sql } from 'kysely';
 
 /*
  * How an upsert of `rate_limits` changes a counter already there, shared by the one-at-a-time
- * upserts (storage/operations/one-at-a-time.ts) and PostgreSQL's, which count a turn's hits together
- * (storage/dialects/postgres/batched-counters.ts).
+ * upserts (storage/operations/one-at-a-time.ts) and the dialects' that count a turn's hits together
+ * (under storage/dialects/).
  * `excluded` is the row the upsert offered.
  */
 

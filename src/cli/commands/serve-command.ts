@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { demoClientEmail } from '../../demo.js';
 import { startPortico } from '../../main.js';
+import { describeDatabaseUrl } from '../../storage/database-url.js';
 import { findWorkspaceBySlug } from '../../workspaces/workspaces.js';
 import { loadConfigOrFail } from '../command-runner.js';
 
@@ -12,7 +13,7 @@ export function registerServeCommand(program: Command): void {
     .action(async () => {
       const config = loadConfigOrFail();
       const portico = await startPortico(config);
-      const lines = [`Portico is listening on ${portico.address} (database: ${config.databaseUrl.startsWith('sqlite:') ? config.databaseUrl : 'PostgreSQL'}).`];
+      const lines = [`Portico is listening on ${portico.address} (database: ${describeDatabaseUrl(config.databaseUrl)}).`];
       const demo = config.production ? null : await findWorkspaceBySlug(portico.context.db, 'demo');
       if (demo) {
         lines.push(
