@@ -55,6 +55,7 @@ export async function addClient(
     password_hash: input.passwordHash ?? null,
     disabled_at: null,
     created_at: clock.now(),
+    session_generation: 0,
   };
   try {
     await db.insertInto('clients').values(client).execute();

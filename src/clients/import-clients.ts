@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import type { Insertable, Kysely } from 'kysely';
 import { AppError } from '../errors.js';
 import type { Clock } from '../shared/clock.js';
 import type { ClientTable, Database } from '../storage/schema.js';
@@ -81,7 +81,7 @@ export async function importClients(db: Kysely<Database>, clock: Clock, workspac
             .execute()
         ).map((row) => row.email_normalized),
       );
-      const values: ClientTable[] = chunk.map(([normalized, row]) => ({
+      const values: Insertable<ClientTable>[] = chunk.map(([normalized, row]) => ({
         id: randomUUID(),
         workspace_id: workspace.id,
         email: row.email,

@@ -76,13 +76,14 @@ export async function inspectMagicLinkToken(db: Kysely<Database>, now: number, w
 }
 
 export type MagicLinkConsumption =
-  | { ok: true; clientId: string; clientEmail: string; nextPath: string | null }
+  | { ok: true; clientId: string; clientEmail: string; clientGeneration: number; nextPath: string | null }
   | { ok: false; reason: MagicLinkRejection; clientEmail: string | null };
 
 /**
  * Uses a link, atomically: one conditional step ends this link and every other live link of the
  * same client, and only if this link is live. Of any number of concurrent redemptions, exactly one
- * wins (storage-operations.ts has the statement).
+ * wins (the statement is storage/operations/one-at-a-time.ts's, batched by turn where the dialect
+ * does so).
  */
 export async function consumeMagicLinkToken(db: Kysely<Database>, now: number, workspaceId: string, token: string): Promise<MagicLinkConsumption> {
   const tokenHash = hashSecretToken(token);

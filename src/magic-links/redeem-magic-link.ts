@@ -35,6 +35,7 @@ export async function redeemMagicLink(
     startSession(context.db, context.clock, context.config.session, {
       workspaceId: workspace.id,
       clientId: consumed.clientId,
+      clientGeneration: consumed.clientGeneration,
       method: 'magic_link',
       userAgent: input.userAgent,
       ip: input.ip,

@@ -37,5 +37,7 @@ describe('readMailRequest', () => {
     expect(() => readMailRequest({ template: 'password-reset-request', payload: '{"normalizedEmail":"secret@example.com","typedEmail":42,"ip":"::1"}' })).toThrow(
       'the payload of a password-reset-request row has no typedEmail',
     );
+    // Node's JSON.parse quotes the text it choked on.
+    expect(() => readMailRequest({ template: 'magic-link-request', payload: '{"normalizedEmail":"secret@example.com",' })).toThrow(/^the payload of a magic-link-request row is not JSON$/);
   });
 });

@@ -56,7 +56,13 @@ export async function enqueueMailRequest(
  * row) throws: the worker counts that as a failed preparation, and gives the row up after a few.
  */
 export function readMailRequest(row: Pick<OutboxMail, 'template' | 'payload'>): MailRequest {
-  const payload: unknown = JSON.parse(row.payload);
+  let payload: unknown;
+  try {
+    payload = JSON.parse(row.payload);
+  } catch {
+    // Not the parser's message: it quotes the payload, which would reach the log and mail.failed.
+    throw new Error(`the payload of a ${row.template} row is not JSON`);
+  }
   if (typeof payload !== 'object' || payload === null) throw new Error(`the payload of a ${row.template} row is not an object`);
   const fields = payload as Record<string, unknown>;
   // The error names the field, never its value: it goes to the log and to mail.failed.

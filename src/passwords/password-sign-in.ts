@@ -64,13 +64,14 @@ export async function signInWithPassword(
       .where('id', '=', client.id)
       .where('password_hash', '=', client.password_hash!)
       .where('disabled_at', 'is', null)
-      .returning('id')
+      .returning('session_generation')
       .executeTakeFirst();
     if (!unchanged) return null;
     await clearLoginFailures(trx, throttleKey);
     const started = await startSession(trx, context.clock, context.config.session, {
       workspaceId: workspace.id,
       clientId: client.id,
+      clientGeneration: unchanged.session_generation,
       method: 'password',
       userAgent: input.userAgent,
       ip: input.ip,

@@ -18,7 +18,13 @@ export async function endEverythingOfClient(
   const { db } = store;
   const { now } = options;
   const sessionsEnded = await endAllClientSessions(store, clientId, { except: options.keepSessionIdHash });
-  await db.updateTable('magic_links').set({ ended_at: now, end_reason: options.linkEndReason }).where('client_id', '=', clientId).where('ended_at', 'is', null).execute();
+  // One at a time, in the order of their token hashes: the order in which a batch of redemptions
+  // locks a client's links (storage/dialects/postgres/batched-link-consumption.ts), so the two never
+  // wait on each other (a deadlock). A client holds a handful of live links at most.
+  const liveLinks = await db.selectFrom('magic_links').select('token_hash').where('client_id', '=', clientId).where('ended_at', 'is', null).orderBy('token_hash').execute();
+  for (const { token_hash } of liveLinks) {
+    await db.updateTable('magic_links').set({ ended_at: now, end_reason: options.linkEndReason }).where('token_hash', '=', token_hash).where('ended_at', 'is', null).execute();
+  }
   await db.updateTable('password_resets').set({ ended_at: now }).where('client_id', '=', clientId).where('ended_at', 'is', null).execute();
   return sessionsEnded;
 }

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { generateSecretToken, hashSecretToken } from '../crypto/tokens.js';
 import type { Clock } from '../shared/clock.js';
 import { prepareQuery } from '../storage/prepared-query.js';
@@ -32,17 +32,27 @@ const selectSessionWithClient = prepareQuery((db, idHash: string, workspaceId: s
   db
     .selectFrom('sessions')
     .innerJoin('clients', 'clients.id', 'sessions.client_id')
-    .select(['sessions.client_id', 'sessions.last_seen_at', 'sessions.expires_at', 'clients.email', 'clients.name', 'clients.disabled_at'])
+    .select([
+      'sessions.client_id',
+      'sessions.last_seen_at',
+      'sessions.expires_at',
+      'sessions.client_generation',
+      'clients.session_generation',
+      'clients.email',
+      'clients.name',
+      'clients.disabled_at',
+    ])
     .where('sessions.id_hash', '=', idHash)
     .where('sessions.workspace_id', '=', workspaceId),
 );
 
 const insertSession = prepareQuery(
-  (db, idHash: string, workspaceId: string, clientId: string, method: SignInMethod, userAgent: string, ip: string, now: number, expiresAt: number) =>
+  (db, idHash: string, workspaceId: string, clientId: string, clientGeneration: number, method: SignInMethod, userAgent: string, ip: string, now: number, expiresAt: number) =>
     db.insertInto('sessions').values({
       id_hash: idHash,
       workspace_id: workspaceId,
       client_id: clientId,
+      client_generation: clientGeneration,
       sign_in_method: method,
       user_agent: userAgent,
       ip,
@@ -89,22 +99,27 @@ function storedUserAgent(userAgent: string): string {
   return userAgent.slice(0, 400);
 }
 
-/** Starts a session with a fresh id. */
+/**
+ * Starts a session with a fresh id. `clientGeneration` is the client's `session_generation` as the
+ * sign-in saw it when it checked the client: should every session of the client be ended between
+ * that check and this insert, the session is born over (validateSessionToken).
+ */
 export async function startSession(
   db: Kysely<Database>,
   clock: Clock,
   lifetimes: SessionLifetimes,
-  input: { workspaceId: string; clientId: string; method: SignInMethod; userAgent: string; ip: string },
+  input: { workspaceId: string; clientId: string; clientGeneration: number; method: SignInMethod; userAgent: string; ip: string },
 ): Promise<StartedSession> {
   const now = clock.now();
   const session = newSession(now, lifetimes);
-  await insertSession(db, session.idHash, input.workspaceId, input.clientId, input.method, storedUserAgent(input.userAgent), input.ip, now, session.expiresAt);
+  await insertSession(db, session.idHash, input.workspaceId, input.clientId, input.clientGeneration, input.method, storedUserAgent(input.userAgent), input.ip, now, session.expiresAt);
   return session;
 }
 
 /**
  * The live session a cookie names in this workspace, or null: unknown, another workspace's,
- * idle too long, past its absolute lifetime, or its client disabled.
+ * idle too long, past its absolute lifetime, its client disabled, or started before every
+ * session of its client was ended.
  */
 export async function validateSessionToken(
   store: SessionStore,
@@ -117,7 +132,7 @@ export async function validateSessionToken(
   const idHash = hashSecretToken(token);
   const row = await readSession(store, idHash, workspaceId);
   if (!row || row.disabled_at !== null) return null;
-  if (row.expires_at <= now || row.last_seen_at + lifetimes.idleTimeoutMs <= now) {
+  if (row.expires_at <= now || row.last_seen_at + lifetimes.idleTimeoutMs <= now || row.client_generation < row.session_generation) {
     await store.db.deleteFrom('sessions').where('id_hash', '=', idHash).execute();
     // Only this entry: an expired cookie costs the other sessions nothing (issue 13 item 1).
     store.sessionCache.forgetSession(idHash);
@@ -171,11 +186,24 @@ export async function endClientSession(store: SessionStore, clientId: string, id
 /**
  * Ends every session of a client, but `except` (the browser that changed the password); returns
  * how many ended. In a transaction (`store.db` is one), they end when it commits.
+ *
+ * The client's session generation goes up first: a sign-in that checked the client before this
+ * and stores its session after it (a link used a moment earlier) stores a session that is already
+ * over, so nothing started before the ending outlives it, whatever the order of the commits.
  */
 export async function endAllClientSessions(store: SessionStore, clientId: string, options: { except?: string | null } = {}): Promise<number> {
+  const bumped = await store.db
+    .updateTable('clients')
+    .set({ session_generation: sql<number>`session_generation + 1` })
+    .where('id', '=', clientId)
+    .returning('session_generation')
+    .executeTakeFirst();
   let sessions = store.db.deleteFrom('sessions').where('client_id', '=', clientId);
   if (options.except) sessions = sessions.where('id_hash', '!=', options.except);
   const result = await sessions.executeTakeFirst();
+  if (options.except && bumped) {
+    await store.db.updateTable('sessions').set({ client_generation: bumped.session_generation }).where('client_id', '=', clientId).where('id_hash', '=', options.except).execute();
+  }
   store.sessionCache.forgetClient(clientId);
   return Number(result.numDeletedRows);
 }

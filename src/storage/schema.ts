@@ -31,6 +31,8 @@ export interface ClientTable {
   password_hash: string | null;
   disabled_at: number | null;
   created_at: number;
+  /** How many times every session of the client was ended; a session recording fewer is over. */
+  session_generation: Generated<number>;
 }
 
 export interface MagicLinkTable {
@@ -57,6 +59,8 @@ export interface SessionTable {
   created_at: number;
   last_seen_at: number;
   expires_at: number;
+  /** The client's `session_generation` when the sign-in checked it: behind the client's, the session is over. */
+  client_generation: Generated<number>;
 }
 
 export interface OutboxTable {

@@ -6,6 +6,7 @@ import { passwordResets } from './0003-password-resets.js';
 import { workspaceLimits } from './0004-workspace-limits.js';
 import { eventsByTime } from './0005-events-by-time.js';
 import { outboxFailures } from './0006-outbox-failures.js';
+import { sessionGenerations } from './0007-session-generations.js';
 
 export interface PorticoMigration {
   up(db: Kysely<any>, capabilities: DialectCapabilities): Promise<void>;
@@ -19,4 +20,5 @@ export const migrations: Record<string, PorticoMigration> = {
   '0004-workspace-limits': workspaceLimits,
   '0005-events-by-time': eventsByTime,
   '0006-outbox-failures': outboxFailures,
+  '0007-session-generations': sessionGenerations,
 };

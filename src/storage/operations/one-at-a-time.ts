@@ -10,9 +10,9 @@ import type { StorageOperations } from './storage-operations.js';
  * transaction. Each is compiled once (prepareQuery), not per request.
  */
 
-// Both upserts run on every POST to a door, committed without waiting for the disk on PostgreSQL
-// (`relaxed`): a database crash may forget the last fraction of a second of counts, and every
-// request no longer waits for an fsync on the one counter row its workspace shares.
+// Both upserts run on every POST to a door. `relaxed`: where the runner can, they commit without
+// waiting for the disk (direct-runner.ts); a database crash may forget the last fraction of a
+// second of counts, and no request waits for an fsync on the one counter row its workspace shares.
 const countHit = prepareQuery(
   (db, key: string, windowStart: number, now: number) =>
     db
@@ -41,7 +41,7 @@ const selectClientByNormalizedEmail = prepareQuery((db, workspaceId: string, nor
 // Runs on every redemption. One conditional UPDATE ends this link and every other live link of the
 // same client, and only if this link is live (better-auth's single-step consumption, without its
 // plaintext tokens). It also returns the client's address, which the audit log records, so that
-// takes no second query.
+// takes no second query; so does the client's session generation, which the session records.
 const endLiveLinksOfClient = prepareQuery((db, now: number, tokenHash: string, workspaceId: string) =>
   db
     .updateTable('magic_links')
@@ -66,6 +66,7 @@ const endLiveLinksOfClient = prepareQuery((db, now: number, tokenHash: string, w
       'client_id',
       'next_path',
       eb.selectFrom('clients').select('clients.email').whereRef('clients.id', '=', 'magic_links.client_id').as('client_email'),
+      eb.selectFrom('clients').select('clients.session_generation').whereRef('clients.id', '=', 'magic_links.client_id').as('client_generation'),
     ]),
 );
 
@@ -113,7 +114,7 @@ export function oneAtATimeOperations(db: Kysely<Database>): StorageOperations {
     async consumeMagicLink(link) {
       const ended = await endLiveLinksOfClient(db, link.now, link.tokenHash, link.workspaceId);
       const used = ended.find((row) => row.token_hash === link.tokenHash);
-      return used ? { clientId: used.client_id, clientEmail: used.client_email!, nextPath: used.next_path } : null;
+      return used ? { clientId: used.client_id, clientEmail: used.client_email!, clientGeneration: used.client_generation!, nextPath: used.next_path } : null;
     },
     claimDueMail(now, leaseUntil, batchSize) {
       return claimDue(db, now, leaseUntil, batchSize);

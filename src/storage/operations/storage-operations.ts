@@ -31,6 +31,8 @@ export interface LinkToConsume {
 export interface ConsumedLink {
   clientId: string;
   clientEmail: string;
+  /** The client's session generation as the consumption saw it, for the session it starts. */
+  clientGeneration: number;
   nextPath: string | null;
 }
 
