@@ -1,9 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { openTestDatabaseWithWorkspace, testDialects } from '../../test/helpers/databases.js';
-import { loadConfig } from '../config.js';
-import { createPorticoContext, type PorticoContext } from '../context.js';
+import { openTestContextWithClients, testDialects } from '../../test/helpers/databases.js';
+import type { PorticoContext } from '../context.js';
 import { hashSecretToken } from '../crypto/tokens.js';
-import type { DatabaseHandle } from '../storage/database.js';
 import { findWorkspaceById } from '../workspaces/workspaces.js';
 import { issueMagicLinkToken } from './magic-links.js';
 import { redeemMagicLink } from './redeem-magic-link.js';
@@ -19,43 +17,34 @@ describe.each(testDialects)('redemptions made at the same moment, on %s', (diale
 
   const now = 1_700_000_000_000;
 
-  async function database(): Promise<DatabaseHandle> {
-    const { handle, cleanup } = await openTestDatabaseWithWorkspace(dialect);
+  async function setUp(): Promise<PorticoContext> {
+    const { context, cleanup } = await openTestContextWithClients(dialect, ['ada', 'bob', 'cy'], now);
     cleanups.push(cleanup);
-    const client = (id: string) => ({ id, workspace_id: 'w', email: `${id}@example.com`, email_normalized: `${id}@example.com`, name: id, password_hash: null, disabled_at: null, created_at: 0 });
-    await handle.db.insertInto('clients').values([client('ada'), client('bob'), client('cy')]).execute();
-    return handle;
+    return context;
   }
 
-  function contextOf(handle: DatabaseHandle): PorticoContext {
-    const parsed = loadConfig({});
-    if (!parsed.ok) throw new Error(parsed.problems.join('; '));
-    return createPorticoContext(handle, parsed.config, { clock: { now: () => now } });
-  }
-
-  async function link(handle: DatabaseHandle, clientId: string, ttlMs = 60_000): Promise<string> {
-    return (await issueMagicLinkToken(handle.db, now - 1_000, { workspaceId: 'w', clientId, ttlMs, nextPath: `/${clientId}`, browserBindingHash: null })).token;
+  async function link(context: PorticoContext, clientId: string, ttlMs = 60_000): Promise<string> {
+    return (await issueMagicLinkToken(context.db, now - 1_000, { workspaceId: 'w', clientId, ttlMs, nextPath: `/${clientId}`, browserBindingHash: null })).token;
   }
 
   it('lets the first of each client win, ends its other links, and starts only the winners’ sessions', async () => {
-    const handle = await database();
-    const context = contextOf(handle);
-    const workspace = (await findWorkspaceById(handle.db, 'w'))!;
-    const [ada1, ada2, bob, cyExpired] = [await link(handle, 'ada'), await link(handle, 'ada'), await link(handle, 'bob'), await link(handle, 'cy', 500)];
+    const context = await setUp();
+    const workspace = (await findWorkspaceById(context.db, 'w'))!;
+    const [ada1, ada2, bob, cyExpired] = [await link(context, 'ada'), await link(context, 'ada'), await link(context, 'bob'), await link(context, 'cy', 500)];
     const redeem = (token: string) => redeemMagicLink(context, workspace, { token, ip: '192.0.2.1', userAgent: 'test' });
     const results = await Promise.all([redeem(ada2), redeem(bob), redeem(ada2), redeem(ada1), redeem(cyExpired), redeem('never-issued')]);
     expect(results.map((result) => (result.ok ? result.nextPath : result.reason))).toEqual(['/ada', '/bob', 'used', 'superseded', 'expired', 'unknown']);
-    const sessions = await handle.db.selectFrom('sessions').select(['id_hash', 'client_id']).execute();
+    const sessions = await context.db.selectFrom('sessions').select(['id_hash', 'client_id']).execute();
     const sessionOf = (index: number) => {
       const result = results[index]!;
       return result.ok ? sessions.find((row) => row.id_hash === hashSecretToken(result.session.token))?.client_id : null;
     };
     expect(sessions).toHaveLength(2);
     expect([sessionOf(0), sessionOf(1)]).toEqual(['ada', 'bob']);
-    const links = await handle.db.selectFrom('magic_links').select(['token_hash', 'end_reason']).execute();
+    const links = await context.db.selectFrom('magic_links').select(['token_hash', 'end_reason']).execute();
     const reasonOf = (token: string) => links.find((row) => row.token_hash === hashSecretToken(token))?.end_reason;
     expect([reasonOf(ada1), reasonOf(ada2), reasonOf(bob), reasonOf(cyExpired)]).toEqual(['superseded', 'used', 'used', null]);
-    const events = await handle.db.selectFrom('events').select(['type', 'email']).where('type', '!=', 'magic_link.rejected').orderBy('id').execute();
+    const events = await context.db.selectFrom('events').select(['type', 'email']).where('type', '!=', 'magic_link.rejected').orderBy('id').execute();
     expect(events).toEqual([
       { type: 'magic_link.used', email: 'ada@example.com' },
       { type: 'session.started', email: 'ada@example.com' },

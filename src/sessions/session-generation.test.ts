@@ -1,7 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { openTestDatabaseWithWorkspace, testDialects } from '../../test/helpers/databases.js';
-import { loadConfig } from '../config.js';
-import { createPorticoContext, type PorticoContext } from '../context.js';
+import { openTestContextWithClients, testDialects } from '../../test/helpers/databases.js';
+import type { PorticoContext } from '../context.js';
 import { consumeMagicLinkToken, issueMagicLinkToken } from '../magic-links/magic-links.js';
 import { endEverythingOfClient } from './end-everything-of-client.js';
 import { startSession, validateSessionToken } from './sessions.js';
@@ -19,12 +18,9 @@ describe.each(testDialects)('a session and an ending that cross, on %s', (dialec
   const now = 1_700_000_000_000;
 
   async function setUp(): Promise<PorticoContext> {
-    const { handle, cleanup } = await openTestDatabaseWithWorkspace(dialect);
+    const { context, cleanup } = await openTestContextWithClients(dialect, ['ada'], now);
     cleanups.push(cleanup);
-    await handle.db.insertInto('clients').values({ id: 'ada', workspace_id: 'w', email: 'ada@example.com', email_normalized: 'ada@example.com', name: 'Ada', password_hash: null, disabled_at: null, created_at: 0 }).execute();
-    const parsed = loadConfig({});
-    if (!parsed.ok) throw new Error(parsed.problems.join('; '));
-    return createPorticoContext(handle, parsed.config, { clock: { now: () => now } });
+    return context;
   }
 
   const signIn = (context: PorticoContext, clientGeneration: number) =>

@@ -2,6 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { loadConfig } from '../../src/config.js';
+import { createPorticoContext, type PorticoContext } from '../../src/context.js';
 import { openDatabase, type DatabaseHandle } from '../../src/storage/database.js';
 
 export type DialectName = 'sqlite' | 'postgres';
@@ -70,4 +72,18 @@ export async function openTestDatabaseWithWorkspace(dialect: DialectName): Promi
       await created.drop();
     },
   };
+}
+
+/**
+ * A context on a fresh database of the dialect holding workspace `w` and a client for each id
+ * (`<id>@example.com`), at a clock that reads `now`: for tests of domain functions. `cleanup`
+ * closes and drops it.
+ */
+export async function openTestContextWithClients(dialect: DialectName, clientIds: string[], now: number): Promise<{ context: PorticoContext; cleanup: () => Promise<void> }> {
+  const { handle, cleanup } = await openTestDatabaseWithWorkspace(dialect);
+  const client = (id: string) => ({ id, workspace_id: 'w', email: `${id}@example.com`, email_normalized: `${id}@example.com`, name: id, password_hash: null, disabled_at: null, created_at: 0 });
+  await handle.db.insertInto('clients').values(clientIds.map(client)).execute();
+  const parsed = loadConfig({});
+  if (!parsed.ok) throw new Error(parsed.problems.join('; '));
+  return { context: createPorticoContext(handle, parsed.config, { clock: { now: () => now } }), cleanup };
 }
