@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import type { AuditEventRow } from '../storage/operations/storage-operations.js';
 import { prepareQuery } from '../storage/prepared-query.js';
 import type { Database } from '../storage/schema.js';
 
@@ -53,6 +54,11 @@ function prepareEventInsert(count: number) {
     ),
     { batchable: true },
   );
+}
+
+/** An event as its row stores it: the detail as JSON. */
+export function auditEventRow(event: AuditEventInput): AuditEventRow {
+  return { workspaceId: event.workspaceId, at: event.at, type: event.type, email: event.email ?? null, ip: event.ip ?? null, detail: event.detail ? JSON.stringify(event.detail) : null };
 }
 
 /** Appends events to the audit log, in one statement, in the caller's transaction when given one. */

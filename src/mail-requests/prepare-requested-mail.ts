@@ -99,10 +99,7 @@ async function prepareClientEmail(
     // Together or not at all, and the row in hand marked the moment they are in: a row the worker
     // holds back in memory after a later failure (the database gone while the link is minted) is
     // tried again without taking a second place or recording a second link_queued.
-    await db.transaction().execute(async (trx) => {
-      await markMailCounted(trx, row.id, now);
-      await recordAuditEvents(trx, [{ workspaceId: workspace.id, at: row.created_at, type: eventType, email: client.email, ip, detail: { outcome: 'link_queued' } }]);
-    });
+    await markMailCounted(db, row.id, now, { workspaceId: workspace.id, at: row.created_at, type: eventType, email: client.email, ip, detail: { outcome: 'link_queued' } });
     row.counted_at = now;
   }
   const minted = await mint(workspace, client);

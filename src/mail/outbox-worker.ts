@@ -1,7 +1,7 @@
 import type { PorticoContext } from '../context.js';
 import { recordAuditEvents } from '../events/audit-events.js';
 import { isDatabaseUnavailable } from '../storage/database-errors.js';
-import { claimDueMail, eraseMail, isMailRequest, mailTemplateOf, scheduleMailRetry, type MailPreparation, type OutboxMail, type PreparedMail } from './outbox.js';
+import { claimDueMail, eraseMail, eraseSentMail, isMailRequest, mailTemplateOf, scheduleMailRetry, type MailPreparation, type OutboxMail, type PreparedMail } from './outbox.js';
 import { renderMail, type MailTemplateName, type RenderedMail } from './templates.js';
 import type { MailTransport } from './transport.js';
 
@@ -136,9 +136,8 @@ export function startOutboxWorker(context: PorticoContext, transport: MailTransp
       await scheduleMailRetry(context.db, claimed.id, { retryAt: now + retryDelayMs(claimed.attempts), error: reason, countsAsFailure: false });
       return;
     }
-    await eraseMail(context.db, claimed.id);
     const sentType = mail.template === 'magic-link' ? 'magic_link.sent' : 'mail.sent';
-    await recordAuditEvents(context.db, [{ workspaceId: claimed.workspace_id, at: context.clock.now(), type: sentType, email: mail.recipient, detail: { template: mail.template } }]);
+    await eraseSentMail(context.db, claimed.id, { workspaceId: claimed.workspace_id, at: context.clock.now(), type: sentType, email: mail.recipient, detail: { template: mail.template } });
   }
 
   /** A failure that retrying may not cure (a bug, bad data, a refusal): retried a few times, then given up. */

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely, type Selectable } from 'kysely';
+import { auditEventRow, type AuditEventInput } from '../events/audit-events.js';
+import { operationsOf } from '../storage/operations/storage-operations.js';
 import { prepareQuery } from '../storage/prepared-query.js';
 import type { Database, OutboxTable } from '../storage/schema.js';
-import { operationsOf } from '../storage/operations/storage-operations.js';
 import type { MailTemplateName } from './templates.js';
 
 export type OutboxMail = Selectable<OutboxTable>;
@@ -77,6 +78,11 @@ export async function eraseMail(db: Kysely<Database>, id: string): Promise<void>
   await operationsOf(db).eraseOutboxMail(id);
 }
 
+/** Erases the row of a mail that went out, and records `event` (that it was sent): the last step of a delivery. */
+export async function eraseSentMail(db: Kysely<Database>, id: string, event: AuditEventInput): Promise<void> {
+  await operationsOf(db).eraseSentMail(id, auditEventRow(event));
+}
+
 /** The mail a row is or asks for, as the audit log names it: `magic-link` for a `magic-link-request` row. */
 export function mailTemplateOf(template: string): string {
   return template.replace(/-request$/, '');
@@ -109,7 +115,10 @@ export async function scheduleMailRetry(db: Kysely<Database>, id: string, retry:
     .execute();
 }
 
-/** Notes that a mail took its place under its workspace's hourly ceiling, so a retry does not take another. */
-export async function markMailCounted(db: Kysely<Database>, id: string, now: number): Promise<void> {
-  await db.updateTable('outbox').set({ counted_at: now }).where('id', '=', id).execute();
+/**
+ * Notes that a mail took its place under its workspace's hourly ceiling, so a retry does not take
+ * another, and records `event` with it: both or neither.
+ */
+export async function markMailCounted(db: Kysely<Database>, id: string, now: number, event: AuditEventInput): Promise<void> {
+  await operationsOf(db).markMailCounted(id, now, auditEventRow(event));
 }

@@ -97,6 +97,12 @@ const claimDue = prepareClaimOfDueMail({ skipLocked: false });
 
 const deleteOutboxRow = prepareQuery((db, id: string) => db.deleteFrom('outbox').where('id', '=', id));
 
+const insertEvent = prepareQuery(
+  (db, workspaceId: string, at: number, type: string, email: string | null, ip: string | null, detail: string | null) =>
+    db.insertInto('events').values({ workspace_id: workspaceId, at, type, email, ip, detail }),
+  { batchable: true },
+);
+
 /** The operations on `db` (a database or a transaction), one statement per call. */
 export function oneAtATimeOperations(db: Kysely<Database>): StorageOperations {
   return {
@@ -121,6 +127,22 @@ export function oneAtATimeOperations(db: Kysely<Database>): StorageOperations {
     },
     async eraseOutboxMail(id) {
       await deleteOutboxRow(db, id);
+    },
+    async eraseSentMail(id, event) {
+      await deleteOutboxRow(db, id);
+      await insertEvent(db, event.workspaceId, event.at, event.type, event.email, event.ip, event.detail);
+    },
+    async markMailCounted(id, now, event) {
+      const mark = async (trx: Kysely<Database>) => {
+        await trx.updateTable('outbox').set({ counted_at: now }).where('id', '=', id).execute();
+        await trx
+          .insertInto('events')
+          .values({ workspace_id: event.workspaceId, at: event.at, type: event.type, email: event.email, ip: event.ip, detail: event.detail })
+          .execute();
+      };
+      // Both or neither: in the caller's transaction when there is one, else in one of their own.
+      if (db.isTransaction) await mark(db);
+      else await db.transaction().execute(mark);
     },
   };
 }

@@ -20,6 +20,17 @@ export interface EmailSlotRequest {
   perHour: number;
 }
 
+/** An audit event as its row stores it (events/audit-events.ts makes one). */
+export interface AuditEventRow {
+  workspaceId: string;
+  at: number;
+  type: string;
+  email: string | null;
+  ip: string | null;
+  /** JSON, or null. */
+  detail: string | null;
+}
+
 /** A link to use, by the hash of its token, in the workspace whose address it was opened at. */
 export interface LinkToConsume {
   now: number;
@@ -60,6 +71,14 @@ export interface StorageOperations {
   claimDueMail(now: number, leaseUntil: number, batchSize: number): Promise<Selectable<OutboxTable>[]>;
   /** Erases an outbox row. */
   eraseOutboxMail(id: string): Promise<void>;
+  /** Erases the outbox row of a mail that went out and records `event` (that it was sent). */
+  eraseSentMail(id: string, event: AuditEventRow): Promise<void>;
+  /**
+   * Notes that an outbox row took its place under its workspace's hourly ceiling and records
+   * `event` with it: both or neither, so a retry neither takes a second place nor records a second
+   * event.
+   */
+  markMailCounted(id: string, now: number, event: AuditEventRow): Promise<void>;
 }
 
 /** The operations on this database: its dialect's, or inside a transaction the one-at-a-time form on the transaction's connection. */

@@ -1,5 +1,6 @@
 import { sql, type Kysely, type Selectable } from 'kysely';
 import { prepareQuery } from '../../prepared-query.js';
+import type { AuditEventRow } from '../../operations/storage-operations.js';
 import type { ClientTable, Database } from '../../schema.js';
 
 /*
@@ -35,4 +36,82 @@ const deleteOutboxRows = prepareQuery((db, ids: string[]) => db.deleteFrom('outb
 export async function eraseOutboxRowsAtOnce(db: Kysely<Database>, ids: string[]): Promise<void[]> {
   await deleteOutboxRows(db, ids);
   return ids.map(() => undefined);
+}
+
+/*
+ * The outbox rows of one turn marked counted under their workspace's ceiling, each with its audit
+ * event, in one statement: atomic like the transaction of the one-at-a-time form, without its four
+ * round trips a mail. An event goes in only with its row's mark.
+ */
+const markCountedTogether = prepareQuery(
+  (db, ids: string[], nows: number[], positions: number[], workspaceIds: string[], ats: number[], types: string[], emails: (string | null)[], ips: (string | null)[], details: (string | null)[]) => {
+    const query = sql<{ id: string }>`
+      with marked as (
+        update outbox set counted_at = mark.now
+        from unnest(cast(${ids} as text[]), cast(${nows} as bigint[])) as mark (id, now)
+        where outbox.id = mark.id
+        returning outbox.id
+      )
+      insert into events (workspace_id, at, type, email, ip, detail)
+      select event.workspace_id, event.at, event.type, event.email, event.ip, event.detail
+      from unnest(
+        cast(${ids} as text[]), cast(${positions} as integer[]), cast(${workspaceIds} as text[]), cast(${ats} as bigint[]),
+        cast(${types} as text[]), cast(${emails} as text[]), cast(${ips} as text[]), cast(${details} as text[])
+      ) as event (outbox_id, position, workspace_id, at, type, email, ip, detail)
+      inner join marked on marked.id = event.outbox_id
+      order by event.position`;
+    return { compile: () => query.compile(db) };
+  },
+);
+
+/** Marks the outbox rows of one turn counted, each with its event. */
+export async function markMailsCountedAtOnce(db: Kysely<Database>, marks: { id: string; now: number; event: AuditEventRow }[]): Promise<void[]> {
+  await markCountedTogether(
+    db,
+    marks.map((mark) => mark.id),
+    marks.map((mark) => mark.now),
+    marks.map((_, index) => index),
+    marks.map((mark) => mark.event.workspaceId),
+    marks.map((mark) => mark.event.at),
+    marks.map((mark) => mark.event.type),
+    marks.map((mark) => mark.event.email),
+    marks.map((mark) => mark.event.ip),
+    marks.map((mark) => mark.event.detail),
+  );
+  return marks.map(() => undefined);
+}
+
+/*
+ * The sent mails of one turn: their outbox rows erased and a "sent" event recorded for each, in one
+ * statement (one round trip and one commit instead of two).
+ */
+const eraseSentTogether = prepareQuery(
+  (db, ids: string[], positions: number[], workspaceIds: string[], ats: number[], types: string[], emails: (string | null)[], ips: (string | null)[], details: (string | null)[]) => {
+    const query = sql<never>`
+      with erased as (delete from outbox where id = any(cast(${ids} as text[])))
+      insert into events (workspace_id, at, type, email, ip, detail)
+      select event.workspace_id, event.at, event.type, event.email, event.ip, event.detail
+      from unnest(
+        cast(${positions} as integer[]), cast(${workspaceIds} as text[]), cast(${ats} as bigint[]),
+        cast(${types} as text[]), cast(${emails} as text[]), cast(${ips} as text[]), cast(${details} as text[])
+      ) as event (position, workspace_id, at, type, email, ip, detail)
+      order by event.position`;
+    return { compile: () => query.compile(db) };
+  },
+);
+
+/** Erases the sent mails of one turn, each with its event. */
+export async function eraseSentMailsAtOnce(db: Kysely<Database>, sent: { id: string; event: AuditEventRow }[]): Promise<void[]> {
+  await eraseSentTogether(
+    db,
+    sent.map((mail) => mail.id),
+    sent.map((_, index) => index),
+    sent.map((mail) => mail.event.workspaceId),
+    sent.map((mail) => mail.event.at),
+    sent.map((mail) => mail.event.type),
+    sent.map((mail) => mail.event.email),
+    sent.map((mail) => mail.event.ip),
+    sent.map((mail) => mail.event.detail),
+  );
+  return sent.map(() => undefined);
 }

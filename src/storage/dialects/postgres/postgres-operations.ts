@@ -1,11 +1,11 @@
 import type { Kysely } from 'kysely';
 import { prepareClaimOfDueMail } from '../../operations/one-at-a-time.js';
-import type { EmailSlotRequest, LinkToConsume, RateLimitHit, StorageOperations } from '../../operations/storage-operations.js';
+import type { AuditEventRow, EmailSlotRequest, LinkToConsume, RateLimitHit, StorageOperations } from '../../operations/storage-operations.js';
 import type { Database } from '../../schema.js';
 import { TickBatch } from '../../tick-batch.js';
 import { countHitsAtOnce, takeEmailSlotsAtOnce } from './batched-counters.js';
 import { consumeLinksAtOnce } from './batched-link-consumption.js';
-import { eraseOutboxRowsAtOnce, findClientsByNormalizedEmailAtOnce } from './batched-rows.js';
+import { eraseOutboxRowsAtOnce, eraseSentMailsAtOnce, findClientsByNormalizedEmailAtOnce, markMailsCountedAtOnce } from './batched-rows.js';
 
 const claimDueSkippingLocked = prepareClaimOfDueMail({ skipLocked: true });
 
@@ -21,6 +21,8 @@ export function postgresOperations(db: Kysely<Database>): StorageOperations {
   const clientLookups = new TickBatch((batch: { workspaceId: string; normalizedEmail: string }[]) => findClientsByNormalizedEmailAtOnce(db, batch));
   const consumptions = new TickBatch((batch: LinkToConsume[]) => consumeLinksAtOnce(db, batch));
   const erasures = new TickBatch((ids: string[]) => eraseOutboxRowsAtOnce(db, ids));
+  const sentErasures = new TickBatch((sent: { id: string; event: AuditEventRow }[]) => eraseSentMailsAtOnce(db, sent));
+  const countedMarks = new TickBatch((marks: { id: string; now: number; event: AuditEventRow }[]) => markMailsCountedAtOnce(db, marks));
   return {
     countRateLimitHit: (hit) => hits.add(hit),
     takeEmailSlot: (request) => emailSlots.add(request),
@@ -29,5 +31,7 @@ export function postgresOperations(db: Kysely<Database>): StorageOperations {
     // Rows another worker (another instance) is claiming are skipped rather than waited for.
     claimDueMail: (now, leaseUntil, batchSize) => claimDueSkippingLocked(db, now, leaseUntil, batchSize),
     eraseOutboxMail: (id) => erasures.add(id),
+    eraseSentMail: (id, event) => sentErasures.add({ id, event }),
+    markMailCounted: (id, now, event) => countedMarks.add({ id, now, event }),
   };
 }
