@@ -70,13 +70,7 @@ export async function markMailsCountedAtOnce(db: Kysely<Database>, marks: { id: 
     db,
     marks.map((mark) => mark.id),
     marks.map((mark) => mark.now),
-    marks.map((_, index) => index),
-    marks.map((mark) => mark.event.workspaceId),
-    marks.map((mark) => mark.event.at),
-    marks.map((mark) => mark.event.type),
-    marks.map((mark) => mark.event.email),
-    marks.map((mark) => mark.event.ip),
-    marks.map((mark) => mark.event.detail),
+    ...eventColumns(marks.map((mark) => mark.event)),
   );
   return marks.map(() => undefined);
 }
@@ -105,13 +99,20 @@ export async function eraseSentMailsAtOnce(db: Kysely<Database>, sent: { id: str
   await eraseSentTogether(
     db,
     sent.map((mail) => mail.id),
-    sent.map((_, index) => index),
-    sent.map((mail) => mail.event.workspaceId),
-    sent.map((mail) => mail.event.at),
-    sent.map((mail) => mail.event.type),
-    sent.map((mail) => mail.event.email),
-    sent.map((mail) => mail.event.ip),
-    sent.map((mail) => mail.event.detail),
+    ...eventColumns(sent.map((mail) => mail.event)),
   );
   return sent.map(() => undefined);
+}
+
+/** Events as the array parameters the statements above unnest: positions, then one array per column. */
+function eventColumns(events: AuditEventRow[]) {
+  return [
+    events.map((_, index) => index),
+    events.map((event) => event.workspaceId),
+    events.map((event) => event.at),
+    events.map((event) => event.type),
+    events.map((event) => event.email),
+    events.map((event) => event.ip),
+    events.map((event) => event.detail),
+  ] as const;
 }
