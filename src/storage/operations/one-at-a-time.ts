@@ -135,10 +135,7 @@ export function oneAtATimeOperations(db: Kysely<Database>): StorageOperations {
     async markMailCounted(id, now, event) {
       const mark = async (trx: Kysely<Database>) => {
         await trx.updateTable('outbox').set({ counted_at: now }).where('id', '=', id).execute();
-        await trx
-          .insertInto('events')
-          .values({ workspace_id: event.workspaceId, at: event.at, type: event.type, email: event.email, ip: event.ip, detail: event.detail })
-          .execute();
+        await insertEvent(trx, event.workspaceId, event.at, event.type, event.email, event.ip, event.detail);
       };
       // Both or neither: in the caller's transaction when there is one, else in one of their own.
       if (db.isTransaction) await mark(db);
