@@ -217,7 +217,7 @@ describe.each(testDialects)('mail that is never lost, on %s', (dialect) => {
     cleanups.push(cleanup);
     const parsed = loadConfig({ NODE_ENV: 'test', DATABASE_URL: 'sqlite::memory:', SMTP_URL: sink.url, LIMIT_EMAIL_COOLDOWN: '0', LIMIT_WORKSPACE_EMAILS_PER_HOUR: '2' });
     if (!parsed.ok) throw new Error(parsed.problems.join('; '));
-    const clock = new TestClock();
+    const clock = new TestClock({ atTopOfHour: true });
     const context = createPorticoContext(handle, parsed.config, { clock });
     const workspace = (await context.workspaces.findById('w'))!;
     for (const email of ['first@example.com', 'second@example.com']) await addClient(handle.db, clock, workspace, { email });

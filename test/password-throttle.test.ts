@@ -140,7 +140,7 @@ describe.each(testDialects)('the per-IP limit on /account/password, on %s', (dia
   });
 
   it('issue 13 item 9: counts POSTs to /account/password per IP like every door: 429 with Retry-After', async () => {
-    server = await startTestPortico({ dialect, env: { LIMIT_IP_PER_MINUTE: '3' } });
+    server = await startTestPortico({ dialect, env: { LIMIT_IP_PER_MINUTE: '3' }, clock: new TestClock({ atTopOfHour: true }) });
     const workspace = await server.createWorkspace('Per IP');
     const client = await server.addClient(workspace, 'ip@example.com');
     await server.portico.context.db.updateTable('clients').set({ password_hash: await hashPassword(rightPassword) }).where('id', '=', client.id).execute();
