@@ -25,6 +25,8 @@ export interface ValidSession {
   clientId: string;
   clientEmail: string;
   clientName: string;
+  /** The client's session generation this session was started under; what an app's grant inherits. */
+  clientGeneration: number;
   expiresAt: number;
 }
 
@@ -142,7 +144,7 @@ export async function validateSessionToken(
     row.last_seen_at = now;
     await store.db.updateTable('sessions').set({ last_seen_at: now }).where('id_hash', '=', idHash).execute();
   }
-  return { idHash, workspaceId, clientId: row.client_id, clientEmail: row.email, clientName: row.name, expiresAt: row.expires_at };
+  return { idHash, workspaceId, clientId: row.client_id, clientEmail: row.email, clientName: row.name, clientGeneration: row.client_generation, expiresAt: row.expires_at };
 }
 
 export interface SessionSummary {

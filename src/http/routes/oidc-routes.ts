@@ -1,0 +1,124 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { recordGrantGeneration } from '../../apps/oidc/oidc-storage-adapter.js';
+import { oidcRequestScope, type OidcRequestScope } from '../../apps/oidc/oidc-request-scope.js';
+import { interactionPathPrefix, type WorkspaceProviders } from '../../apps/oidc/workspace-providers.js';
+import type { PorticoContext } from '../../context.js';
+import { hitRateLimit } from '../../rate-limits/rate-limits.js';
+import { endClientSession } from '../../sessions/sessions.js';
+import { readCurrentSession } from '../current-session.js';
+import { renderPage } from '../render.js';
+import { clearSessionCookie } from '../session-cookie.js';
+
+/** The app's back-channel endpoints, limited per IP (`LIMIT_IP_TOKEN_PER_MINUTE`). */
+const backChannelPaths = new Set(['/oidc/token', '/oidc/token/revocation', '/oidc/token/introspection']);
+
+/**
+ * Every workspace is an OpenID Connect provider (issue 15): `/.well-known/openid-configuration`
+ * and `/oidc/…` are handed to the workspace's oidc-provider; the sign-in step in between
+ * (`/oidc/interaction/:uid`) is Portico's own, through the workspace's doors.
+ */
+export function registerOidcRoutes(app: FastifyInstance, context: PorticoContext, providers: WorkspaceProviders): void {
+  app.register(async (scope) => {
+    // oidc-provider reads the bodies it needs itself, from the request as it came.
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));
+    const handOver = (request: FastifyRequest, reply: FastifyReply) => handToProvider(context, providers, request, reply);
+    scope.route({ method: ['GET', 'HEAD', 'POST', 'OPTIONS'], url: '/oidc/*', config: { crossSite: true }, handler: handOver });
+    // The sign-out confirmation is a form of this site, and refused from any other, like every form here.
+    scope.post('/oidc/session/end/confirm', handOver);
+    scope.route({ method: ['GET', 'HEAD', 'OPTIONS'], url: '/.well-known/openid-configuration', handler: handOver });
+  });
+
+  app.get(`${interactionPathPrefix}:uid`, async (request, reply) => continueInteraction(context, providers, request, reply));
+}
+
+async function handToProvider(context: PorticoContext, providers: WorkspaceProviders, request: FastifyRequest, reply: FastifyReply) {
+  const path = request.url.split('?')[0]!;
+  if (request.method === 'POST' && backChannelPaths.has(path)) {
+    const decision = await hitRateLimit(context.db, context.clock.now(), {
+      key: `ip:${request.workspace.id}:oidc-back-channel:${request.ip}`,
+      windowMs: 60_000,
+      limit: context.config.tokenRequestsPerMinute,
+    });
+    if (!decision.allowed) {
+      const seconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
+      return reply
+        .code(429)
+        .header('retry-after', String(seconds))
+        .send({ error: 'slow_down', error_description: `too many requests from this address; try again in ${seconds} s` });
+    }
+  }
+  const provider = await providers.forWorkspace(request.workspace);
+  const porticoSession = path === '/oidc/auth' || path.startsWith('/oidc/auth/') || path.startsWith('/oidc/session/end') ? await readCurrentSession(context, request) : null;
+  if (request.method === 'POST' && path === '/oidc/session/end/confirm' && porticoSession) {
+    // The page offers one button, "Sign out": the Portico session of this browser ends with the
+    // app's sign-out, before oidc-provider ends its own and sends the browser back to the app.
+    await endClientSession(context, porticoSession.clientId, porticoSession.idHash);
+    clearSessionCookie(reply, request.workspace);
+  }
+  const scope: OidcRequestScope = {
+    porticoSession,
+    clientAuthMethod: /^basic /i.test(request.headers.authorization ?? '') ? 'client_secret_basic' : 'client_secret_post',
+  };
+  // What oidc-provider reads of the proxy in front is what Portico believes of it (TRUST_PROXY),
+  // never what a visitor wrote in these headers.
+  const raw = request.raw;
+  raw.headers['x-forwarded-proto'] = request.protocol;
+  raw.headers['x-forwarded-host'] = request.workspace.host;
+  raw.headers['x-forwarded-for'] = request.ip;
+  reply.hijack();
+  for (const [name, value] of Object.entries(reply.getHeaders())) if (value !== undefined) reply.raw.setHeader(name, value as string | string[]);
+  await oidcRequestScope.run(scope, () => provider.callback()(raw, reply.raw));
+}
+
+/**
+ * The sign-in step of an app's request: a browser signed in to the workspace goes straight on
+ * (registered apps ask no consent); any other is sent through the workspace's doors and comes
+ * back here.
+ */
+async function continueInteraction(context: PorticoContext, providers: WorkspaceProviders, request: FastifyRequest, reply: FastifyReply) {
+  const provider = await providers.forWorkspace(request.workspace);
+  let details: Awaited<ReturnType<typeof provider.interactionDetails>>;
+  try {
+    details = await provider.interactionDetails(request.raw, reply.raw);
+  } catch (error) {
+    request.log.info({ reason: (error as { error_description?: string }).error_description ?? String(error) }, 'app sign-in step refused');
+    return renderPage(
+      request,
+      reply,
+      'message',
+      {
+        title: 'This sign-in request has ended',
+        heading: 'This sign-in request has ended',
+        message: 'It was opened in another browser, or it is too old. Go back to the app and sign in from there again.',
+        showHomeLink: true,
+      },
+      400,
+    );
+  }
+  const session = await readCurrentSession(context, request);
+  if (!session) {
+    if (details.params.prompt === 'none') {
+      return finish(reply, await provider.interactionResult(request.raw, reply.raw, { error: 'login_required', error_description: 'the client is not signed in' }));
+    }
+    return reply.redirect(`/magic-login?next=${encodeURIComponent(`${interactionPathPrefix}${details.uid}`)}`, 303);
+  }
+  const clientId = String(details.params.client_id);
+  const existing = details.grantId ? await provider.Grant.find(details.grantId) : undefined;
+  const grant = existing && existing.accountId === session.clientId ? existing : new provider.Grant({ accountId: session.clientId, clientId });
+  const requested = typeof details.params.scope === 'string' ? details.params.scope : 'openid';
+  grant.addOIDCScope(requested);
+  const grantId = await grant.save();
+  await recordGrantGeneration(context.db, request.workspace.id, grantId, session.clientGeneration);
+  const returnTo = await provider.interactionResult(
+    request.raw,
+    reply.raw,
+    { login: { accountId: session.clientId }, consent: { grantId } },
+    { mergeWithLastSubmission: false },
+  );
+  return finish(reply, returnTo);
+}
+
+function finish(reply: FastifyReply, returnTo: string) {
+  return reply.redirect(returnTo, 303);
+}
