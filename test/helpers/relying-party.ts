@@ -49,6 +49,17 @@ export async function followOnWorkspace(agent: HttpAgent, start: string, workspa
   for (let hop = 0; hop < 10; hop += 1) {
     if (next.origin !== new URL(workspaceUrl).origin) return { lastPath: '', leftTo: next, status: 303, body: '' };
     const response = await agent.get(`${next.pathname}${next.search}`);
+    // A page that submits its own form by script (oidc-provider's), submitted as a browser would.
+    const selfSubmitting = /document\.forms\[0\]\.submit\(\)/.test(response.body) ? /<form method="post" action="([^"]+)">/.exec(response.body) : null;
+    if (response.status === 200 && selfSubmitting) {
+      const fields = Object.fromEntries([...response.body.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"\/>/g)].map((match) => [match[1]!, match[2]!]));
+      const target = new URL(selfSubmitting[1]!.replace(/&amp;/g, '&'), next);
+      if (target.origin !== new URL(workspaceUrl).origin) return { lastPath: '', leftTo: target, status: 200, body: response.body };
+      const posted = await agent.post(`${target.pathname}${target.search}`, fields);
+      if (!posted.headers.location) return { lastPath: target.pathname, leftTo: null, status: posted.status, body: posted.body };
+      next = new URL(posted.headers.location, target);
+      continue;
+    }
     if (response.status < 300 || response.status >= 400 || !response.headers.location) return { lastPath: `${next.pathname}${next.search}`, leftTo: null, status: response.status, body: response.body };
     next = new URL(response.headers.location, next);
   }

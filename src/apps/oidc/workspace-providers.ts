@@ -211,7 +211,7 @@ function authorizationPolicy() {
   const policy = interactionPolicy.base();
   const login = policy.get('login')!;
   login.checks.add(
-    new interactionPolicy.Check('portico_session', 'the client must sign in to the workspace', (ctx) => {
+    new interactionPolicy.Check('portico_session', 'the client must sign in to the workspace', 'login_required', (ctx) => {
       if (ctx.oidc.result?.login) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
       const session = oidcRequestScope.getStore()?.porticoSession ?? null;
       if (!session || session.clientId !== ctx.oidc.session?.accountId) return interactionPolicy.Check.REQUEST_PROMPT;

@@ -50,9 +50,12 @@ async function handToProvider(context: PorticoContext, providers: WorkspaceProvi
   }
   const provider = await providers.forWorkspace(request.workspace);
   const porticoSession = path === '/oidc/auth' || path.startsWith('/oidc/auth/') || path.startsWith('/oidc/session/end') ? await readCurrentSession(context, request) : null;
-  if (request.method === 'POST' && path === '/oidc/session/end/confirm' && porticoSession) {
-    // The page offers one button, "Sign out": the Portico session of this browser ends with the
-    // app's sign-out, before oidc-provider ends its own and sends the browser back to the app.
+  if (request.method === 'POST' && path === '/oidc/session/end/confirm' && porticoSession && (request.query as Record<string, unknown>).portico === 'sign-out') {
+    // The "Sign out" button of Portico's sign-out page (views/pages/app-sign-out.eta) marks its
+    // POST: the Portico session of this browser ends with the app's sign-out, before oidc-provider
+    // ends its own and sends the browser back to the app. oidc-provider's own confirmation (when
+    // another client signs in in this browser, it first ends the previous client's session there)
+    // carries no mark and leaves the new Portico session alone.
     await endClientSession(context, porticoSession.clientId, porticoSession.idHash);
     clearSessionCookie(reply, request.workspace);
   }
@@ -68,6 +71,11 @@ async function handToProvider(context: PorticoContext, providers: WorkspaceProvi
   raw.headers['x-forwarded-for'] = request.ip;
   reply.hijack();
   for (const [name, value] of Object.entries(reply.getHeaders())) if (value !== undefined) reply.raw.setHeader(name, value as string | string[]);
+  // oidc-provider's own HTML is a form it submits by script (the code to an app that asked for
+  // form_post, or a sign-out on the way to another client's sign-in): it adds that script's hash to
+  // script-src; the form goes here or to the app's registered address, and is built by oidc-provider
+  // from validated values. Portico's own pages (errors, sign-out) set their page policy instead.
+  reply.raw.setHeader('content-security-policy', "default-src 'none'; script-src 'report-sample'; form-action 'self' https: http:; frame-ancestors 'none'; base-uri 'none'");
   await oidcRequestScope.run(scope, () => provider.callback()(raw, reply.raw));
 }
 
