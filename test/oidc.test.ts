@@ -258,9 +258,12 @@ describe.each(testDialects)('every workspace an OpenID Connect provider, on %s',
     const { server, workspace, app } = await start();
     const foreign = { origin: 'http://app.example', 'sec-fetch-site': 'cross-site' };
     const token = await server.agent(workspace).request('/oidc/token', { method: 'POST', headers: foreign, form: { grant_type: 'authorization_code', code: 'x', client_id: app.clientId, client_secret: 'y' } });
-    // Not refused as a cross-site form: oidc-provider answers it (this app registered no web origin).
-    expect(token.status).not.toBe(403);
-    expect(token.json()).toMatchObject({ error: 'invalid_request' });
+    // Not refused as a cross-site form: oidc-provider answers it, with CORS for the app's own origin.
+    expect(token.json()).toMatchObject({ error: 'invalid_client' });
+    expect(token.headers['access-control-allow-origin']).toBe('http://app.example');
+    const elsewhere = await server.agent(workspace).request('/oidc/token', { method: 'POST', headers: { origin: 'http://evil.example' }, form: { grant_type: 'authorization_code', code: 'x', client_id: app.clientId, client_secret: 'y' } });
+    expect(elsewhere.json()).toMatchObject({ error: 'invalid_request' });
+    expect(elsewhere.headers['access-control-allow-origin']).toBeUndefined();
     const confirm = await server.agent(workspace).request('/oidc/session/end/confirm', { method: 'POST', headers: foreign, form: { xsrf: 'x', logout: 'yes' } });
     expect(confirm.status).toBe(403);
   });

@@ -133,6 +133,9 @@ function providerConfiguration(db: Kysely<Database>, clock: Clock, config: Confi
     conformIdTokenClaims: false,
     responseTypes: ['code'],
     pkce: { required: () => true },
+    // A browser app (a single-page app, a public app) may call the token endpoint from the origin
+    // it registered a redirect URI on, and from no other.
+    clientBasedCORS: (_ctx, origin, client) => client.redirectUris?.some((uri) => new URL(uri).origin === origin) ?? false,
     clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'none'],
     enabledJWA: { idTokenSigningAlgValues: ['RS256'], userinfoSigningAlgValues: ['RS256'], introspectionSigningAlgValues: ['RS256'], authorizationSigningAlgValues: ['RS256'] },
     features: {
