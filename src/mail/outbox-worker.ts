@@ -33,11 +33,13 @@ export interface OutboxWorker {
 }
 
 /**
- * While requests come first, a few mails at a time with a pause between: mail keeps moving (about
- * a hundred a second) and leaves most of the CPU to the answers.
+ * While requests come first, mail moves in small groups with a pause between: a group is claimed,
+ * sent and finished together before the next, so its mails' statements share the same few
+ * batches (one round trip for the group, not one per mail) and the answers keep most of the CPU.
+ * About a hundred and fifty mails a second still go out under the heaviest load.
  */
-const inFlightWhileRequestsComeFirst = 4;
-const pauseWhileRequestsComeFirstMs = 20;
+const inFlightWhileRequestsComeFirst = 8;
+const pauseWhileRequestsComeFirstMs = 40;
 
 /**
  * Attempts that may fail for a reason other than the mail server being unreachable (preparing the
@@ -202,7 +204,10 @@ export function startOutboxWorker(context: PorticoContext, transport: MailTransp
         } else {
           wakeRequested = true;
         }
-        while (inFlight.size > limit / 2) await Promise.race(inFlight);
+        // Busy: the whole group finishes before the next is claimed. Otherwise more are claimed
+        // once half are done, so the SMTP connections are never idle behind the slowest mail.
+        const refillAt = busy ? 0 : limit / 2;
+        while (inFlight.size > refillAt) await Promise.race(inFlight);
         if (busy) await new Promise((resolve) => setTimeout(resolve, pauseWhileRequestsComeFirstMs));
       } while (wakeRequested && !stopped);
     } finally {
