@@ -155,7 +155,8 @@ describe.each(testDialects)('every workspace an OpenID Connect provider, on %s',
     await browser.post('/magic-login', { email: 'second@example.com', next });
     const [mail] = await sink.waitForMails('second@example.com', 1);
     const verified = await browser.post('/magic-login/verify', { token: tokenFromLink(linkFromMail(mail!, workspace.url)) });
-    const back = await followOnWorkspace(browser, verified.headers.location!, workspace.url);
+    expect(verified.status).toBe(200);
+    const back = await followOnWorkspace(browser, next, workspace.url);
     const tokens = await oidc.authorizationCodeGrant(config, back.leftTo!, { pkceCodeVerifier: verifier, expectedState: 's' });
     expect(tokens.claims()).toMatchObject({ email: 'second@example.com' });
     expect(tokens.claims()!.sub).not.toBe(sub);

@@ -12,6 +12,7 @@ import { hitRateLimit } from '../rate-limits/rate-limits.js';
 import { describeDuration } from '../shared/duration.js';
 import { normalizeRequestHost } from '../workspaces/workspace-url.js';
 import { sendAppError, toAppError } from './error-pages.js';
+import { oidcPagesFor } from './oidc-pages.js';
 import { isSameOriginRequest } from './origin-check.js';
 import './request-context.js';
 import { registerDevMailboxRoutes } from './routes/dev-mailbox-routes.js';
@@ -111,7 +112,7 @@ export function buildHttpServer({ context, devMailbox, logStream }: HttpServerOp
   registerMagicLoginRoutes(app, context);
   registerPasswordRoutes(app, context);
   registerPortalRoutes(app, context);
-  registerOidcRoutes(app, context, new WorkspaceProviders(context.db, context.clock, context.config));
+  registerOidcRoutes(app, context, new WorkspaceProviders(context.db, context.clock, context.config, oidcPagesFor));
   if (devMailbox) registerDevMailboxRoutes(app, devMailbox);
   return app;
 }

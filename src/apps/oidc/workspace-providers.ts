@@ -3,17 +3,22 @@ import type { Kysely } from 'kysely';
 import Provider, { interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import { findClientById } from '../../clients/clients.js';
 import type { Config } from '../../config.js';
-import { constantTimeEqual, generateNonce } from '../../crypto/tokens.js';
+import { constantTimeEqual } from '../../crypto/tokens.js';
 import type { Clock } from '../../shared/clock.js';
-import { pagePolicy } from '../../http/security-headers.js';
 import type { Database } from '../../storage/schema.js';
-import { htmlTemplates } from '../../views/eta.js';
 import type { Workspace } from '../../workspaces/workspaces.js';
 import { hashClientSecret } from '../apps.js';
 import { AppClientsAdapter } from './app-clients.js';
 import { oidcRequestScope } from './oidc-request-scope.js';
 import { OidcStorageAdapter } from './oidc-storage-adapter.js';
 import { loadSigningKeys, readSigningKeysVersion, type SigningKey } from './signing-keys.js';
+
+/** The pages a provider shows in a browser, drawn by the HTTP layer. */
+export interface OidcPages {
+  renderError(ctx: KoaContextWithOIDC, out: { error?: string; error_description?: string }, error: unknown): Promise<void>;
+  logoutSource(ctx: KoaContextWithOIDC, form: string): Promise<void>;
+  postLogoutSuccessSource(ctx: KoaContextWithOIDC): Promise<void>;
+}
 
 /** Lifetimes, in seconds, of what the provider issues. */
 export const oidcLifetimes = {
@@ -72,6 +77,8 @@ export class WorkspaceProviders {
     private readonly db: Kysely<Database>,
     private readonly clock: Clock,
     private readonly config: Config,
+    /** Portico's own pages for the provider's error, sign-out and signed-out answers (http/oidc-pages.ts). */
+    private readonly pages: (workspace: Workspace) => OidcPages,
   ) {}
 
   async forWorkspace(workspace: Workspace): Promise<Provider> {
@@ -97,7 +104,7 @@ export class WorkspaceProviders {
   private async build(workspace: Workspace): Promise<BuiltProvider> {
     const keys = await loadSigningKeys(this.db, this.clock, workspace.id);
     const keysVersion = keys.map((key) => key.kid).join(',');
-    const provider = new Provider(workspace.url, providerConfiguration(this.db, this.clock, this.config, workspace, keys));
+    const provider = new Provider(workspace.url, providerConfiguration(this.db, this.clock, this.config, workspace, keys, this.pages(workspace)));
     // The wrapper (http/routes/oidc-routes.ts) sets X-Forwarded-Proto and -Host from what Portico
     // itself believes (TRUST_PROXY), so oidc-provider may read them.
     provider.proxy = true;
@@ -114,7 +121,7 @@ function cookieKeysFrom(keys: SigningKey[]): string[] {
   return keys.map((key) => Buffer.from(hkdfSync('sha256', Buffer.from(String(key.d), 'base64url'), 'portico-oidc-cookies', key.kid, 32)).toString('base64url'));
 }
 
-function providerConfiguration(db: Kysely<Database>, clock: Clock, config: Config, workspace: Workspace, keys: SigningKey[]): Configuration {
+function providerConfiguration(db: Kysely<Database>, clock: Clock, config: Config, workspace: Workspace, keys: SigningKey[], pages: OidcPages): Configuration {
   const secure = workspace.url.startsWith('https:');
   const cookie = { signed: true, httpOnly: true, sameSite: 'lax' as const, secure };
   return {
@@ -143,7 +150,7 @@ function providerConfiguration(db: Kysely<Database>, clock: Clock, config: Confi
       introspection: { enabled: true },
       revocation: { enabled: true },
       userinfo: { enabled: true },
-      rpInitiatedLogout: { enabled: true, logoutSource, postLogoutSuccessSource },
+      rpInitiatedLogout: { enabled: true, logoutSource: pages.logoutSource, postLogoutSuccessSource: pages.postLogoutSuccessSource },
       claimsParameter: { enabled: false },
     },
     ttl: {
@@ -169,40 +176,8 @@ function providerConfiguration(db: Kysely<Database>, clock: Clock, config: Confi
         },
       };
     },
-    async renderError(ctx, out) {
-      renderOidcPage(ctx, 'message', {
-        workspaceName: workspace.name,
-        title: 'This sign-in request cannot be used',
-        heading: 'This sign-in request cannot be used',
-        message: `Go back to the app and try again. ${out.error_description ?? ''}`.trim(),
-        showHomeLink: false,
-      });
-    },
+    renderError: pages.renderError,
   };
-
-  async function logoutSource(ctx: KoaContextWithOIDC, form: string) {
-    const client = ctx.oidc.client;
-    const requested = typeof ctx.oidc.params?.post_logout_redirect_uri === 'string' ? ctx.oidc.params.post_logout_redirect_uri : null;
-    const returnTo = client && requested && client.postLogoutRedirectUris?.includes(requested) ? new URL(requested).origin : null;
-    renderOidcPage(
-      ctx,
-      'app-sign-out',
-      { workspaceName: workspace.name, title: 'Sign out', appName: client?.clientName ?? null, form },
-      // The form is sent here, and the answer sends the browser on to the app's registered address.
-      returnTo,
-    );
-  }
-
-  async function postLogoutSuccessSource(ctx: KoaContextWithOIDC) {
-    renderOidcPage(ctx, 'message', {
-      workspaceName: workspace.name,
-      title: 'You are signed out',
-      heading: 'You are signed out',
-      message: `You are signed out of ${workspace.name}.`,
-      actionHref: '/login',
-      actionLabel: 'Sign in again',
-    });
-  }
 }
 
 /**
@@ -223,12 +198,4 @@ function authorizationPolicy() {
     0,
   );
   return policy;
-}
-
-/** One of Portico's own pages, as oidc-provider's answer, with the page CSP of every Portico page. */
-function renderOidcPage(ctx: KoaContextWithOIDC, page: string, data: Record<string, unknown>, formTarget: string | null = null) {
-  const nonce = generateNonce();
-  ctx.set('content-security-policy', pagePolicy(nonce, formTarget));
-  ctx.type = 'text/html; charset=utf-8';
-  ctx.body = htmlTemplates.render(`./pages/${page}`, { nonce, ...data });
 }
