@@ -1,10 +1,12 @@
 import http from 'node:http';
 import * as oidc from 'openid-client';
 import type { HttpAgent } from './http-agent.js';
+import { rememberSecretsInRedirect, rememberTokenResponse } from './issued-secrets.js';
 
 /**
  * `fetch` for openid-client that reaches a workspace's `*.test` address on the loopback server,
  * with the workspace's host in `Host`, as DNS would in production. Real HTTP, nothing answered here.
+ * The tokens an answer hands the app are remembered, so the server's logs are checked for them.
  */
 export function loopbackFetch(serverAddress: string): typeof fetch {
   return (async (input: string | URL | Request, init: RequestInit = {}) => {
@@ -26,7 +28,15 @@ export function loopbackFetch(serverAddress: string): typeof fetch {
             for (const item of Array.isArray(value) ? value : value === undefined ? [] : [value]) responseHeaders.append(name, item);
           }
           const status = incoming.statusCode ?? 500;
-          resolve(new Response(status === 204 || status === 304 ? null : Buffer.concat(chunks), { status, headers: responseHeaders }));
+          const bytes = Buffer.concat(chunks);
+          if (/^application\/json\b/i.test(incoming.headers['content-type'] ?? '')) {
+            try {
+              rememberTokenResponse(JSON.parse(bytes.toString('utf8')));
+            } catch {
+              // Not JSON after all: openid-client reports it.
+            }
+          }
+          resolve(new Response(status === 204 || status === 304 ? null : bytes, { status, headers: responseHeaders }));
         });
         incoming.on('error', reject);
       });
@@ -43,11 +53,17 @@ export async function discoverWorkspace(serverAddress: string, issuer: string, c
   return oidc.discovery(new URL(issuer), clientId, undefined, clientAuth, { execute: [oidc.allowInsecureRequests], [oidc.customFetch]: loopbackFetch(serverAddress) as never });
 }
 
-/** Follows redirects on the workspace's address with the agent (its cookies), until one leaves it. */
+/**
+ * Follows redirects on the workspace's address with the agent (its cookies), until one leaves it;
+ * the code on the address it leaves to (the app's redirect URI) is remembered as an issued secret.
+ */
 export async function followOnWorkspace(agent: HttpAgent, start: string, workspaceUrl: string): Promise<{ lastPath: string; leftTo: URL | null; status: number; body: string }> {
   let next = new URL(start, workspaceUrl);
   for (let hop = 0; hop < 10; hop += 1) {
-    if (next.origin !== new URL(workspaceUrl).origin) return { lastPath: '', leftTo: next, status: 303, body: '' };
+    if (next.origin !== new URL(workspaceUrl).origin) {
+      rememberSecretsInRedirect(next);
+      return { lastPath: '', leftTo: next, status: 303, body: '' };
+    }
     const response = await agent.get(`${next.pathname}${next.search}`);
     // A page that submits its own form by script (oidc-provider's), submitted as a browser would.
     const selfSubmitting = /document\.forms\[0\]\.submit\(\)/.test(response.body) ? /<form method="post" action="([^"]+)">/.exec(response.body) : null;

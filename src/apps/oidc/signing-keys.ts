@@ -1,4 +1,4 @@
-import { generateKeyPair, randomUUID, type JsonWebKey } from 'node:crypto';
+import { createHash, generateKeyPair, randomUUID, type JsonWebKey } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { Kysely } from 'kysely';
 import type { Clock } from '../../shared/clock.js';
@@ -14,22 +14,35 @@ const generateRsaKeyPair = promisify(generateKeyPair);
  * 1.0, 3), so it is the only one Portico signs with. Generated off the event loop (it takes a
  * few hundred milliseconds).
  */
-async function newSigningKey(): Promise<SigningKey> {
+async function newSigningKey(kid: string = randomUUID()): Promise<SigningKey> {
   const { privateKey } = await generateRsaKeyPair('rsa', { modulusLength: 2048 });
-  return { ...privateKey.export({ format: 'jwk' }), kid: randomUUID(), alg: 'RS256', use: 'sig' };
+  return { ...privateKey.export({ format: 'jwk' }), kid, alg: 'RS256', use: 'sig' };
+}
+
+/**
+ * The id of a workspace's first key is fixed (public, like every `kid`, and telling nothing), so
+ * that of several instances making it at once one insert lands and every instance publishes and
+ * signs with the same key. With a random id each stored its own, and for up to a second each
+ * signed with a key the other did not publish.
+ */
+function firstSigningKeyId(workspaceId: string): string {
+  return createHash('sha256').update(`portico first signing key of ${workspaceId}`, 'utf8').digest('base64url').slice(0, 22);
 }
 
 /**
  * The workspace's published keys, newest first: the newest signs, the others (retiring) only
  * verify what they signed before. The first time a workspace is asked, a key is made and stored,
- * so every instance sharing the database signs with the same keys. Two instances asking at once
- * may each store one; both are then published, and the newest signs.
+ * so every instance sharing the database signs with the same keys, also when several ask at once.
  */
 export async function loadSigningKeys(db: Kysely<Database>, clock: Clock, workspaceId: string): Promise<SigningKey[]> {
   const published = await readPublishedKeys(db, clock.now(), workspaceId);
   if (published.length > 0) return published;
-  const key = await newSigningKey();
-  await db.insertInto('signing_keys').values({ kid: key.kid, workspace_id: workspaceId, private_jwk: JSON.stringify(key), created_at: clock.now(), retire_at: null }).execute();
+  const key = await newSigningKey(firstSigningKeyId(workspaceId));
+  await db
+    .insertInto('signing_keys')
+    .values({ kid: key.kid, workspace_id: workspaceId, private_jwk: JSON.stringify(key), created_at: clock.now(), retire_at: null })
+    .onConflict((conflict) => conflict.column('kid').doNothing())
+    .execute();
   return readPublishedKeys(db, clock.now(), workspaceId);
 }
 
