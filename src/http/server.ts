@@ -112,7 +112,7 @@ export function buildHttpServer({ context, devMailbox, logStream }: HttpServerOp
   registerMagicLoginRoutes(app, context);
   registerPasswordRoutes(app, context);
   registerPortalRoutes(app, context);
-  registerOidcRoutes(app, context, new WorkspaceProviders(context.db, context.clock, context.config, oidcPagesFor));
+  registerOidcRoutes(app, context, new WorkspaceProviders(context.db, context.clock, context.config, oidcPagesFor, (message, error) => app.log.error({ err: error }, message)));
   if (devMailbox) registerDevMailboxRoutes(app, devMailbox);
   return app;
 }

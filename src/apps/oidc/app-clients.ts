@@ -26,6 +26,8 @@ export class AppClientsAdapter implements Adapter {
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
       id_token_signed_response_alg: 'RS256',
+      // When the client signed in, in every ID token: an app deciding whether to ask again needs it.
+      require_auth_time: true,
       // An app may send its secret either way (HTTP Basic or the form): it is registered, for
       // this request, with the way it used, which is all oidc-provider checks it against.
       ...(app.secretHash === null

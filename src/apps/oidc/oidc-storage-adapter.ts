@@ -5,20 +5,23 @@ import type { Clock } from '../../shared/clock.js';
 import type { Database } from '../../storage/schema.js';
 
 /**
- * What a client's sign-in grants an app: the grant, and the codes and tokens issued from it. Each
- * is over when its client is disabled or every session of the client was ended after the sign-in
- * it came from ("sign out everywhere", a password reset or change): the grant records the client's
- * session generation that sign-in saw, every token issued from the grant inherits it as it is
- * stored, and a row behind its client's generation is never found again. Nothing is deleted in a
- * race with a refresh in flight, so nothing issued in that race survives either.
+ * What a client's sign-in grants an app: the grant, and the codes and tokens issued from it. The
+ * grant row is the one source of truth for all of them: a code or token is found only while its
+ * grant row exists, its client is enabled, and the client's session generation the grant recorded
+ * at sign-in is still the client's. Disabling the client, or ending every session of it ("sign
+ * out everywhere", a password reset or change), so ends them all at the next lookup; revoking the
+ * grant (a replayed code) deletes the grant row, and with it whatever was issued from it, even a
+ * token another instance stored a moment after the delete began.
  */
 const grantedModels = new Set(['Grant', 'AuthorizationCode', 'AccessToken', 'RefreshToken']);
 
 /**
  * oidc-provider's storage on Portico's database (both dialects), one adapter per workspace and
- * model. Ids that are credentials (codes, tokens, its session cookie, interaction ids) are kept
- * only as their hash, like every token Portico issues: the id is taken out of the stored payload
- * and put back from the caller's own copy when found. Another workspace's row is never found.
+ * model. Ids that are bearer credentials (codes, access and refresh tokens, oidc-provider's
+ * session cookie) are kept only as their hash, like every token Portico issues: the id is taken
+ * out of the stored payload and put back from the caller's own copy when found. Grant ids and
+ * interaction ids are kept as they are: neither opens anything alone (an interaction also needs
+ * its signed cookie). Another workspace's row is never found.
  */
 export class OidcStorageAdapter implements Adapter {
   constructor(
@@ -36,7 +39,8 @@ export class OidcStorageAdapter implements Adapter {
     const session = stored.session as { cookie?: string } | undefined;
     if (session?.cookie) stored.session = { ...session, cookie: hashSecretToken(session.cookie) };
     const now = this.clock.now();
-    const grantId = typeof payload.grantId === 'string' ? payload.grantId : null;
+    // A grant row carries its own id as grant_id, so tokens find their grant by it (find, below).
+    const grantId = this.model === 'Grant' ? id : typeof payload.grantId === 'string' ? payload.grantId : null;
     const row = {
       payload: JSON.stringify(stored),
       grant_id: grantId,
@@ -45,37 +49,30 @@ export class OidcStorageAdapter implements Adapter {
       app_id: typeof payload.clientId === 'string' ? payload.clientId : null,
       expires_at: expiresIn ? now + expiresIn * 1000 : null,
     };
-    const idHash = hashSecretToken(id);
     await this.db
       .insertInto('oidc_payloads')
-      .values((eb) => ({
-        model: this.model,
-        id_hash: idHash,
-        workspace_id: this.workspaceId,
-        ...row,
-        // A code or token inherits its grant's generation as it is stored, in the same statement.
-        client_generation:
-          this.model !== 'Grant' && grantId !== null && grantedModels.has(this.model)
-            ? eb.selectFrom('oidc_payloads as grants').select('grants.client_generation').where('grants.model', '=', 'Grant').where('grants.id_hash', '=', hashSecretToken(grantId)).where('grants.workspace_id', '=', this.workspaceId)
-            : null,
-      }))
-      // The generation is the sign-in's, set once: saving a grant again never moves it forward.
+      .values({ model: this.model, id_hash: hashSecretToken(id), workspace_id: this.workspaceId, ...row, client_generation: null })
+      // A grant's generation is the sign-in's (recordGrantGeneration), set once: saving it again never moves it.
       .onConflict((conflict) => conflict.columns(['model', 'id_hash']).doUpdateSet(row).where('oidc_payloads.workspace_id', '=', this.workspaceId))
       .execute();
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
     const row = await this.db
-      .selectFrom('oidc_payloads')
-      .leftJoin('clients', (join) => join.onRef('clients.id', '=', 'oidc_payloads.account_id').onRef('clients.workspace_id', '=', 'oidc_payloads.workspace_id'))
-      .select(['oidc_payloads.payload', 'oidc_payloads.consumed_at', 'oidc_payloads.client_generation', 'clients.session_generation', 'clients.disabled_at', 'clients.id as client_id'])
-      .where('oidc_payloads.model', '=', this.model)
-      .where('oidc_payloads.id_hash', '=', hashSecretToken(id))
-      .where('oidc_payloads.workspace_id', '=', this.workspaceId)
+      .selectFrom('oidc_payloads as found')
+      .leftJoin('oidc_payloads as grants', (join) =>
+        join.onRef('grants.grant_id', '=', 'found.grant_id').onRef('grants.workspace_id', '=', 'found.workspace_id').on('grants.model', '=', 'Grant'),
+      )
+      .leftJoin('clients', (join) => join.onRef('clients.id', '=', 'found.account_id').onRef('clients.workspace_id', '=', 'found.workspace_id'))
+      .select(['found.payload', 'found.consumed_at', 'grants.client_generation as grant_generation', 'clients.session_generation', 'clients.disabled_at', 'clients.id as client_id'])
+      .where('found.model', '=', this.model)
+      .where('found.id_hash', '=', hashSecretToken(id))
+      .where('found.workspace_id', '=', this.workspaceId)
       .executeTakeFirst();
     if (!row) return undefined;
     if (grantedModels.has(this.model)) {
-      const generation = row.client_generation;
+      const generation = row.grant_generation;
+      // No grant row (revoked), no recorded generation, a disabled or removed client, or sessions ended since: over.
       if (row.client_id === null || row.disabled_at !== null || generation === null || row.session_generation === null || generation < row.session_generation) return undefined;
     }
     const payload = JSON.parse(row.payload) as AdapterPayload;
@@ -133,12 +130,16 @@ export class OidcStorageAdapter implements Adapter {
     await this.db.deleteFrom('oidc_payloads').where('model', '=', this.model).where('id_hash', '=', hashSecretToken(id)).where('workspace_id', '=', this.workspaceId).execute();
   }
 
-  /** Everything issued from a grant, and the grant: one statement, whatever model asked. */
+  /**
+   * Everything issued from a grant, and the grant: one statement, whatever model asked. Not the
+   * interaction that may hold the grant's id: a sign-in step under way stays usable.
+   */
   async revokeByGrantId(grantId: string): Promise<void> {
     await this.db
       .deleteFrom('oidc_payloads')
       .where('workspace_id', '=', this.workspaceId)
-      .where((eb) => eb.or([eb('grant_id', '=', grantId), eb.and([eb('model', '=', 'Grant'), eb('id_hash', '=', hashSecretToken(grantId))])]))
+      .where('grant_id', '=', grantId)
+      .where('model', 'in', [...grantedModels])
       .execute();
   }
 }

@@ -79,6 +79,8 @@ export class WorkspaceProviders {
     private readonly config: Config,
     /** Portico's own pages for the provider's error, sign-out and signed-out answers (http/oidc-pages.ts). */
     private readonly pages: (workspace: Workspace) => OidcPages,
+    /** Where a failure inside the provider is reported (its answer is a bare 500 page). */
+    private readonly logError: (message: string, error: unknown) => void = () => {},
   ) {}
 
   async forWorkspace(workspace: Workspace): Promise<Provider> {
@@ -108,6 +110,7 @@ export class WorkspaceProviders {
     // The wrapper (http/routes/oidc-routes.ts) sets X-Forwarded-Proto and -Host from what Portico
     // itself believes (TRUST_PROXY), so oidc-provider may read them.
     provider.proxy = true;
+    provider.on('server_error', (_ctx, error) => this.logError(`OpenID Connect request failed in workspace ${workspace.slug}`, error));
     // Secrets are stored as hashes: compare the hash of what the app sent, in constant time.
     provider.Client.prototype.compareClientSecret = function compareClientSecret(this: { clientSecret?: string }, actual: string) {
       return typeof this.clientSecret === 'string' && constantTimeEqual(this.clientSecret, hashClientSecret(actual));
@@ -147,7 +150,10 @@ function providerConfiguration(db: Kysely<Database>, clock: Clock, config: Confi
     enabledJWA: { idTokenSigningAlgValues: ['RS256'], userinfoSigningAlgValues: ['RS256'], introspectionSigningAlgValues: ['RS256'], authorizationSigningAlgValues: ['RS256'] },
     features: {
       devInteractions: { enabled: false },
-      introspection: { enabled: true },
+      // An app learns about its own tokens only, not another app's clients.
+      introspection: { enabled: true, allowedPolicy: (_ctx, client, token) => token.clientId === client.clientId },
+      // Not offered: it is one more endpoint taking client secrets, and no app here needs it.
+      pushedAuthorizationRequests: { enabled: false },
       revocation: { enabled: true },
       userinfo: { enabled: true },
       rpInitiatedLogout: { enabled: true, logoutSource: pages.logoutSource, postLogoutSuccessSource: pages.postLogoutSuccessSource },

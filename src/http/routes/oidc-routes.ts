@@ -1,11 +1,15 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { errors } from 'oidc-provider';
 import { recordGrantGeneration } from '../../apps/oidc/oidc-storage-adapter.js';
 import { oidcRequestScope, type OidcRequestScope } from '../../apps/oidc/oidc-request-scope.js';
 import { interactionPathPrefix, type WorkspaceProviders } from '../../apps/oidc/workspace-providers.js';
 import type { PorticoContext } from '../../context.js';
 import { hitRateLimit } from '../../rate-limits/rate-limits.js';
 import { endClientSession } from '../../sessions/sessions.js';
+import { AppError } from '../../errors.js';
 import { readCurrentSession } from '../current-session.js';
+import { sendAppError } from '../error-pages.js';
+import { isSameOriginRequest } from '../origin-check.js';
 import { renderPage } from '../render.js';
 import { clearSessionCookie } from '../session-cookie.js';
 
@@ -34,7 +38,9 @@ export function registerOidcRoutes(app: FastifyInstance, context: PorticoContext
 
 async function handToProvider(context: PorticoContext, providers: WorkspaceProviders, request: FastifyRequest, reply: FastifyReply) {
   const path = request.url.split('?')[0]!;
-  if (request.method === 'POST' && backChannelPaths.has(path)) {
+  // As oidc-provider's router reads it: `/oidc/TOKEN/` is the token endpoint too.
+  const route = path.toLowerCase().replace(/\/+$/, '');
+  if (request.method === 'POST' && backChannelPaths.has(route)) {
     const decision = await hitRateLimit(context.db, context.clock.now(), {
       key: `ip:${request.workspace.id}:oidc-back-channel:${request.ip}`,
       windowMs: 60_000,
@@ -49,8 +55,13 @@ async function handToProvider(context: PorticoContext, providers: WorkspaceProvi
     }
   }
   const provider = await providers.forWorkspace(request.workspace);
-  const porticoSession = path === '/oidc/auth' || path.startsWith('/oidc/auth/') || path.startsWith('/oidc/session/end') ? await readCurrentSession(context, request) : null;
-  if (request.method === 'POST' && path === '/oidc/session/end/confirm' && porticoSession && (request.query as Record<string, unknown>).portico === 'sign-out') {
+  // The sign-out confirmation is a form of this site however its path is spelled (the route for
+  // it refuses other origins, but `/oidc/session/end/CONFIRM` reaches the provider through `/oidc/*`).
+  if (request.method === 'POST' && route === '/oidc/session/end/confirm' && !isSameOriginRequest(request, request.workspace.url)) {
+    return sendAppError(request, reply, new AppError('CROSS_SITE_REQUEST'));
+  }
+  const porticoSession = route === '/oidc/auth' || route.startsWith('/oidc/auth/') || route.startsWith('/oidc/session/end') ? await readCurrentSession(context, request) : null;
+  if (request.method === 'POST' && route === '/oidc/session/end/confirm' && porticoSession && (request.query as Record<string, unknown>).portico === 'sign-out') {
     // The "Sign out" button of Portico's sign-out page (views/pages/app-sign-out.eta) marks its
     // POST: the Portico session of this browser ends with the app's sign-out, before oidc-provider
     // ends its own and sends the browser back to the app. oidc-provider's own confirmation (when
@@ -66,7 +77,9 @@ async function handToProvider(context: PorticoContext, providers: WorkspaceProvi
   // What oidc-provider reads of the proxy in front is what Portico believes of it (TRUST_PROXY),
   // never what a visitor wrote in these headers.
   const raw = request.raw;
-  raw.headers['x-forwarded-proto'] = request.protocol;
+  // The scheme is the workspace's: its cookies are `Secure` on https, as Portico's own are, even
+  // when a TLS proxy in front is not (yet) trusted.
+  raw.headers['x-forwarded-proto'] = new URL(request.workspace.url).protocol.slice(0, -1);
   raw.headers['x-forwarded-host'] = request.workspace.host;
   raw.headers['x-forwarded-for'] = request.ip;
   reply.hijack();
@@ -82,15 +95,50 @@ async function handToProvider(context: PorticoContext, providers: WorkspaceProvi
 /**
  * The sign-in step of an app's request: a browser signed in to the workspace goes straight on
  * (registered apps ask no consent); any other is sent through the workspace's doors and comes
- * back here.
+ * back here. An app that asks for a fresh sign-in (`prompt=login`, or `max_age` shorter than the
+ * session's) gets one: the client goes through the doors again, and `auth_time` is when they did.
  */
 async function continueInteraction(context: PorticoContext, providers: WorkspaceProviders, request: FastifyRequest, reply: FastifyReply) {
   const provider = await providers.forWorkspace(request.workspace);
-  let details: Awaited<ReturnType<typeof provider.interactionDetails>>;
   try {
-    details = await provider.interactionDetails(request.raw, reply.raw);
+    const details = await provider.interactionDetails(request.raw, reply.raw);
+    const session = await readCurrentSession(context, request);
+    const prompts = new Set(String(details.params.prompt ?? '').split(' '));
+    const maxAgeSeconds = details.params.max_age === undefined ? null : Number(details.params.max_age);
+    // `prompt=login`: a sign-in made after the app asked, that is, a session other than the one
+    // this browser had when this step first sent it through the doors (recorded in the step).
+    const sentFrom = (details.result as { portico?: { sentToDoorsFrom: string | null } } | undefined)?.portico;
+    const signedInFreshly =
+      session !== null &&
+      (!prompts.has('login') || (sentFrom !== undefined && sentFrom.sentToDoorsFrom !== session.idHash)) &&
+      (maxAgeSeconds === null || !Number.isFinite(maxAgeSeconds) || context.clock.now() - session.signedInAt <= maxAgeSeconds * 1000);
+    if (!session || !signedInFreshly) {
+      if (prompts.has('none')) {
+        return finish(reply, await provider.interactionResult(request.raw, reply.raw, { error: 'login_required', error_description: 'the client must sign in' }));
+      }
+      if (prompts.has('login') && sentFrom === undefined) {
+        await provider.interactionResult(request.raw, reply.raw, { portico: { sentToDoorsFrom: session?.idHash ?? null } }, { mergeWithLastSubmission: false });
+      }
+      return reply.redirect(`/magic-login?next=${encodeURIComponent(`${interactionPathPrefix}${details.uid}`)}`, 303);
+    }
+    const clientId = String(details.params.client_id);
+    const existing = details.grantId ? await provider.Grant.find(details.grantId) : undefined;
+    const grant = existing && existing.accountId === session.clientId ? existing : new provider.Grant({ accountId: session.clientId, clientId });
+    grant.addOIDCScope(typeof details.params.scope === 'string' ? details.params.scope : 'openid');
+    const grantId = await grant.save();
+    await recordGrantGeneration(context.db, request.workspace.id, grantId, session.clientGeneration);
+    const returnTo = await provider.interactionResult(
+      request.raw,
+      reply.raw,
+      { login: { accountId: session.clientId, ts: Math.floor(session.signedInAt / 1000) }, consent: { grantId } },
+      { mergeWithLastSubmission: false },
+    );
+    return finish(reply, returnTo);
   } catch (error) {
-    request.log.info({ reason: (error as { error_description?: string }).error_description ?? String(error) }, 'app sign-in step refused');
+    // oidc-provider's own refusals (the step unknown, expired, opened in another browser, or its
+    // session ended meanwhile in another tab) are a page; anything else is a failure of ours.
+    if (!(error instanceof errors.OIDCProviderError)) throw error;
+    request.log.info({ reason: error.error_description ?? error.message }, 'app sign-in step refused');
     return renderPage(
       request,
       reply,
@@ -104,27 +152,6 @@ async function continueInteraction(context: PorticoContext, providers: Workspace
       400,
     );
   }
-  const session = await readCurrentSession(context, request);
-  if (!session) {
-    if (details.params.prompt === 'none') {
-      return finish(reply, await provider.interactionResult(request.raw, reply.raw, { error: 'login_required', error_description: 'the client is not signed in' }));
-    }
-    return reply.redirect(`/magic-login?next=${encodeURIComponent(`${interactionPathPrefix}${details.uid}`)}`, 303);
-  }
-  const clientId = String(details.params.client_id);
-  const existing = details.grantId ? await provider.Grant.find(details.grantId) : undefined;
-  const grant = existing && existing.accountId === session.clientId ? existing : new provider.Grant({ accountId: session.clientId, clientId });
-  const requested = typeof details.params.scope === 'string' ? details.params.scope : 'openid';
-  grant.addOIDCScope(requested);
-  const grantId = await grant.save();
-  await recordGrantGeneration(context.db, request.workspace.id, grantId, session.clientGeneration);
-  const returnTo = await provider.interactionResult(
-    request.raw,
-    reply.raw,
-    { login: { accountId: session.clientId }, consent: { grantId } },
-    { mergeWithLastSubmission: false },
-  );
-  return finish(reply, returnTo);
 }
 
 function finish(reply: FastifyReply, returnTo: string) {
