@@ -29,6 +29,7 @@ describe('loadConfig', () => {
       outboxLeaseMs: 60_000,
       databasePoolSize: 10,
       eventsRetentionMs: 365 * 86_400_000,
+      tokenRequestsPerMinute: 600,
     });
   });
 
@@ -56,6 +57,7 @@ describe('loadConfig', () => {
       OUTBOX_LEASE: '2m',
       DATABASE_POOL_SIZE: '25',
       EVENTS_RETENTION: '90d',
+      LIMIT_IP_TOKEN_PER_MINUTE: '120',
     });
     expect(config).toEqual({
       port: 8080,
@@ -71,6 +73,7 @@ describe('loadConfig', () => {
       outboxLeaseMs: 120_000,
       databasePoolSize: 25,
       eventsRetentionMs: 90 * 86_400_000,
+      tokenRequestsPerMinute: 120,
     });
   });
 
