@@ -131,6 +131,7 @@ describe('loadConfig', () => {
     ['LIMIT_EMAIL_COOLDOWN', { LIMIT_EMAIL_COOLDOWN: 'soon' }],
     ['LIMIT_EMAIL_PER_HOUR', { LIMIT_EMAIL_PER_HOUR: '0' }],
     ['LIMIT_IP_PER_MINUTE', { LIMIT_IP_PER_MINUTE: 'many' }],
+    ['LIMIT_IP_TOKEN_PER_MINUTE', { LIMIT_IP_TOKEN_PER_MINUTE: '0' }],
     ['SESSION_IDLE_TIMEOUT', { SESSION_IDLE_TIMEOUT: '0' }],
     ['SESSION_MAX_AGE', { SESSION_MAX_AGE: '0' }],
     // issue 13 item 5: a retention of no time would empty the audit log at every purge.
