@@ -1,7 +1,8 @@
-import type { Kysely } from 'kysely';
+import type { Kysely, OnConflictBuilder } from 'kysely';
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import { hashSecretToken } from '../../crypto/tokens.js';
 import type { Clock } from '../../shared/clock.js';
+import { prepareQuery } from '../../storage/prepared-query.js';
 import type { Database } from '../../storage/schema.js';
 
 /**
@@ -13,6 +14,68 @@ import type { Database } from '../../storage/schema.js';
  * race with a refresh in flight, so nothing issued in that race survives either.
  */
 const grantedModels = new Set(['Grant', 'AuthorizationCode', 'AccessToken', 'RefreshToken']);
+
+// Compiled once (prepareQuery), not per call: every token exchange and userinfo request runs
+// several of these, and building a Kysely query costs more than SQLite takes to answer it.
+
+/** A payload, with what decides whether a grant's code or token still holds: its client's state. */
+const selectPayloadWithClient = prepareQuery((db, model: string, idHash: string, workspaceId: string) =>
+  db
+    .selectFrom('oidc_payloads')
+    .leftJoin('clients', (join) => join.onRef('clients.id', '=', 'oidc_payloads.account_id').onRef('clients.workspace_id', '=', 'oidc_payloads.workspace_id'))
+    .select(['oidc_payloads.payload', 'oidc_payloads.consumed_at', 'oidc_payloads.client_generation', 'clients.session_generation', 'clients.disabled_at', 'clients.id as client_id'])
+    .where('oidc_payloads.model', '=', model)
+    .where('oidc_payloads.id_hash', '=', idHash)
+    .where('oidc_payloads.workspace_id', '=', workspaceId),
+);
+
+const selectSessionPayloadByUid = prepareQuery((db, model: string, uid: string, workspaceId: string) =>
+  db.selectFrom('oidc_payloads').select('payload').where('model', '=', model).where('session_uid', '=', uid).where('workspace_id', '=', workspaceId),
+);
+
+/** Saving again updates what the payload says, never the generation, and only in its own workspace. */
+const updatedOnConflict = (workspaceId: string) => (conflict: OnConflictBuilder<Database, 'oidc_payloads'>) =>
+  conflict.columns(['model', 'id_hash']).doUpdateSet((eb) => ({
+    payload: eb.ref('excluded.payload'),
+    grant_id: eb.ref('excluded.grant_id'),
+    session_uid: eb.ref('excluded.session_uid'),
+    account_id: eb.ref('excluded.account_id'),
+    app_id: eb.ref('excluded.app_id'),
+    expires_at: eb.ref('excluded.expires_at'),
+  })).where('oidc_payloads.workspace_id', '=', workspaceId);
+
+const insertPayload = prepareQuery(
+  (db, model: string, idHash: string, workspaceId: string, payload: string, grantId: string | null, sessionUid: string | null, accountId: string | null, appId: string | null, expiresAt: number | null) =>
+    db
+      .insertInto('oidc_payloads')
+      .values({ model, id_hash: idHash, workspace_id: workspaceId, payload, grant_id: grantId, session_uid: sessionUid, account_id: accountId, app_id: appId, expires_at: expiresAt, client_generation: null })
+      .onConflict(updatedOnConflict(workspaceId)),
+);
+
+/** A code or token of a grant: its client generation is its grant's, read in the same statement. */
+const insertGrantedPayload = prepareQuery(
+  (db, model: string, idHash: string, workspaceId: string, payload: string, grantId: string, sessionUid: string | null, accountId: string | null, appId: string | null, expiresAt: number | null, grantIdHash: string) =>
+    db
+      .insertInto('oidc_payloads')
+      .values((eb) => ({
+        model,
+        id_hash: idHash,
+        workspace_id: workspaceId,
+        payload,
+        grant_id: grantId,
+        session_uid: sessionUid,
+        account_id: accountId,
+        app_id: appId,
+        expires_at: expiresAt,
+        client_generation: eb.selectFrom('oidc_payloads as grants').select('grants.client_generation').where('grants.model', '=', 'Grant').where('grants.id_hash', '=', grantIdHash).where('grants.workspace_id', '=', workspaceId),
+      }))
+      .onConflict(updatedOnConflict(workspaceId)),
+);
+
+/** Marks a code or refresh token used if nobody has: the row it returns says this call did. */
+const markPayloadConsumed = prepareQuery((db, now: number, model: string, idHash: string, workspaceId: string) =>
+  db.updateTable('oidc_payloads').set({ consumed_at: now }).where('model', '=', model).where('id_hash', '=', idHash).where('workspace_id', '=', workspaceId).where('consumed_at', 'is', null).returning('id_hash'),
+);
 
 /**
  * oidc-provider's storage on Portico's database (both dialects), one adapter per workspace and
@@ -46,33 +109,16 @@ export class OidcStorageAdapter implements Adapter {
       expires_at: expiresIn ? now + expiresIn * 1000 : null,
     };
     const idHash = hashSecretToken(id);
-    await this.db
-      .insertInto('oidc_payloads')
-      .values((eb) => ({
-        model: this.model,
-        id_hash: idHash,
-        workspace_id: this.workspaceId,
-        ...row,
-        // A code or token inherits its grant's generation as it is stored, in the same statement.
-        client_generation:
-          this.model !== 'Grant' && grantId !== null && grantedModels.has(this.model)
-            ? eb.selectFrom('oidc_payloads as grants').select('grants.client_generation').where('grants.model', '=', 'Grant').where('grants.id_hash', '=', hashSecretToken(grantId)).where('grants.workspace_id', '=', this.workspaceId)
-            : null,
-      }))
-      // The generation is the sign-in's, set once: saving a grant again never moves it forward.
-      .onConflict((conflict) => conflict.columns(['model', 'id_hash']).doUpdateSet(row).where('oidc_payloads.workspace_id', '=', this.workspaceId))
-      .execute();
+    // A code or token inherits its grant's generation as it is stored, in the same statement.
+    if (this.model !== 'Grant' && grantId !== null && grantedModels.has(this.model)) {
+      await insertGrantedPayload(this.db, this.model, idHash, this.workspaceId, row.payload, grantId, row.session_uid, row.account_id, row.app_id, row.expires_at, hashSecretToken(grantId));
+    } else {
+      await insertPayload(this.db, this.model, idHash, this.workspaceId, row.payload, row.grant_id, row.session_uid, row.account_id, row.app_id, row.expires_at);
+    }
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
-    const row = await this.db
-      .selectFrom('oidc_payloads')
-      .leftJoin('clients', (join) => join.onRef('clients.id', '=', 'oidc_payloads.account_id').onRef('clients.workspace_id', '=', 'oidc_payloads.workspace_id'))
-      .select(['oidc_payloads.payload', 'oidc_payloads.consumed_at', 'oidc_payloads.client_generation', 'clients.session_generation', 'clients.disabled_at', 'clients.id as client_id'])
-      .where('oidc_payloads.model', '=', this.model)
-      .where('oidc_payloads.id_hash', '=', hashSecretToken(id))
-      .where('oidc_payloads.workspace_id', '=', this.workspaceId)
-      .executeTakeFirst();
+    const [row] = await selectPayloadWithClient(this.db, this.model, hashSecretToken(id), this.workspaceId);
     if (!row) return undefined;
     if (grantedModels.has(this.model)) {
       const generation = row.client_generation;
@@ -93,13 +139,7 @@ export class OidcStorageAdapter implements Adapter {
    * none: it is read, never saved back, on that path.
    */
   async findByUid(uid: string): Promise<AdapterPayload | undefined> {
-    const row = await this.db
-      .selectFrom('oidc_payloads')
-      .select('payload')
-      .where('model', '=', this.model)
-      .where('session_uid', '=', uid)
-      .where('workspace_id', '=', this.workspaceId)
-      .executeTakeFirst();
+    const [row] = await selectSessionPayloadByUid(this.db, this.model, uid, this.workspaceId);
     return row ? (JSON.parse(row.payload) as AdapterPayload) : undefined;
   }
 
@@ -115,15 +155,8 @@ export class OidcStorageAdapter implements Adapter {
    */
   async consume(id: string): Promise<void> {
     const idHash = hashSecretToken(id);
-    const marked = await this.db
-      .updateTable('oidc_payloads')
-      .set({ consumed_at: this.clock.now() })
-      .where('model', '=', this.model)
-      .where('id_hash', '=', idHash)
-      .where('workspace_id', '=', this.workspaceId)
-      .where('consumed_at', 'is', null)
-      .executeTakeFirst();
-    if (Number(marked.numUpdatedRows) === 1) return;
+    const marked = await markPayloadConsumed(this.db, this.clock.now(), this.model, idHash, this.workspaceId);
+    if (marked.length === 1) return;
     const row = await this.db.selectFrom('oidc_payloads').select('grant_id').where('model', '=', this.model).where('id_hash', '=', idHash).where('workspace_id', '=', this.workspaceId).executeTakeFirst();
     if (row?.grant_id) await this.revokeByGrantId(row.grant_id);
     throw new errors.InvalidGrant('grant already used');
