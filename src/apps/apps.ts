@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Kysely, Selectable } from 'kysely';
 import { AppError } from '../errors.js';
 import type { Clock } from '../shared/clock.js';
+import { prepareQuery } from '../storage/prepared-query.js';
 import type { AppTable, Database } from '../storage/schema.js';
 import type { Workspace } from '../workspaces/workspaces.js';
 
@@ -77,9 +78,12 @@ export async function listApps(db: Kysely<Database>, workspace: Workspace): Prom
   return rows.map(toApp);
 }
 
+// Compiled once: oidc-provider reads the app on every token exchange and userinfo request.
+const selectApp = prepareQuery((db, workspaceId: string, clientId: string) => db.selectFrom('apps').selectAll().where('workspace_id', '=', workspaceId).where('client_id', '=', clientId));
+
 /** The app of this workspace with this client id, or null: another workspace's app is not found. */
 export async function findApp(db: Kysely<Database>, workspaceId: string, clientId: string): Promise<App | null> {
-  const row = await db.selectFrom('apps').selectAll().where('workspace_id', '=', workspaceId).where('client_id', '=', clientId).executeTakeFirst();
+  const [row] = await selectApp(db, workspaceId, clientId);
   return row ? toApp(row) : null;
 }
 

@@ -1,7 +1,8 @@
-import type { Kysely } from 'kysely';
+import type { Kysely, OnConflictBuilder } from 'kysely';
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import { hashSecretToken } from '../../crypto/tokens.js';
 import type { Clock } from '../../shared/clock.js';
+import { prepareQuery } from '../../storage/prepared-query.js';
 import type { Database } from '../../storage/schema.js';
 
 /**
@@ -14,6 +15,54 @@ import type { Database } from '../../storage/schema.js';
  * token another instance stored a moment after the delete began.
  */
 const grantedModels = new Set(['Grant', 'AuthorizationCode', 'AccessToken', 'RefreshToken']);
+
+// Compiled once (prepareQuery), not per call: every token exchange and userinfo request runs
+// several of these, and building a Kysely query costs more than SQLite takes to answer it.
+
+/** A payload, with what decides whether a grant's code or token still holds: its grant row and its client. */
+const selectPayloadWithGrantAndClient = prepareQuery((db, model: string, idHash: string, workspaceId: string) =>
+  db
+    .selectFrom('oidc_payloads as found')
+    .leftJoin('oidc_payloads as grants', (join) =>
+      join.onRef('grants.grant_id', '=', 'found.grant_id').onRef('grants.workspace_id', '=', 'found.workspace_id').on('grants.model', '=', 'Grant'),
+    )
+    .leftJoin('clients', (join) => join.onRef('clients.id', '=', 'found.account_id').onRef('clients.workspace_id', '=', 'found.workspace_id'))
+    .select(['found.payload', 'found.consumed_at', 'grants.client_generation as grant_generation', 'clients.session_generation', 'clients.disabled_at', 'clients.id as client_id'])
+    .where('found.model', '=', model)
+    .where('found.id_hash', '=', idHash)
+    .where('found.workspace_id', '=', workspaceId),
+);
+
+const selectSessionPayloadByUid = prepareQuery((db, model: string, uid: string, workspaceId: string) =>
+  db.selectFrom('oidc_payloads').select('payload').where('model', '=', model).where('session_uid', '=', uid).where('workspace_id', '=', workspaceId),
+);
+
+/** Saving again updates what the payload says, never a grant's generation, and only in its own workspace. */
+const updatedOnConflict = (workspaceId: string) => (conflict: OnConflictBuilder<Database, 'oidc_payloads'>) =>
+  conflict
+    .columns(['model', 'id_hash'])
+    .doUpdateSet((eb) => ({
+      payload: eb.ref('excluded.payload'),
+      grant_id: eb.ref('excluded.grant_id'),
+      session_uid: eb.ref('excluded.session_uid'),
+      account_id: eb.ref('excluded.account_id'),
+      app_id: eb.ref('excluded.app_id'),
+      expires_at: eb.ref('excluded.expires_at'),
+    }))
+    .where('oidc_payloads.workspace_id', '=', workspaceId);
+
+const insertPayload = prepareQuery(
+  (db, model: string, idHash: string, workspaceId: string, payload: string, grantId: string | null, sessionUid: string | null, accountId: string | null, appId: string | null, expiresAt: number | null) =>
+    db
+      .insertInto('oidc_payloads')
+      .values({ model, id_hash: idHash, workspace_id: workspaceId, payload, grant_id: grantId, session_uid: sessionUid, account_id: accountId, app_id: appId, expires_at: expiresAt, client_generation: null })
+      .onConflict(updatedOnConflict(workspaceId)),
+);
+
+/** Marks a code or refresh token used if nobody has: the row it returns says this call did. */
+const markPayloadConsumed = prepareQuery((db, now: number, model: string, idHash: string, workspaceId: string) =>
+  db.updateTable('oidc_payloads').set({ consumed_at: now }).where('model', '=', model).where('id_hash', '=', idHash).where('workspace_id', '=', workspaceId).where('consumed_at', 'is', null).returning('id_hash'),
+);
 
 /**
  * oidc-provider's storage on Portico's database (both dialects), one adapter per workspace and
@@ -49,26 +98,11 @@ export class OidcStorageAdapter implements Adapter {
       app_id: typeof payload.clientId === 'string' ? payload.clientId : null,
       expires_at: expiresIn ? now + expiresIn * 1000 : null,
     };
-    await this.db
-      .insertInto('oidc_payloads')
-      .values({ model: this.model, id_hash: hashSecretToken(id), workspace_id: this.workspaceId, ...row, client_generation: null })
-      // A grant's generation is the sign-in's (recordGrantGeneration), set once: saving it again never moves it.
-      .onConflict((conflict) => conflict.columns(['model', 'id_hash']).doUpdateSet(row).where('oidc_payloads.workspace_id', '=', this.workspaceId))
-      .execute();
+    await insertPayload(this.db, this.model, hashSecretToken(id), this.workspaceId, row.payload, row.grant_id, row.session_uid, row.account_id, row.app_id, row.expires_at);
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
-    const row = await this.db
-      .selectFrom('oidc_payloads as found')
-      .leftJoin('oidc_payloads as grants', (join) =>
-        join.onRef('grants.grant_id', '=', 'found.grant_id').onRef('grants.workspace_id', '=', 'found.workspace_id').on('grants.model', '=', 'Grant'),
-      )
-      .leftJoin('clients', (join) => join.onRef('clients.id', '=', 'found.account_id').onRef('clients.workspace_id', '=', 'found.workspace_id'))
-      .select(['found.payload', 'found.consumed_at', 'grants.client_generation as grant_generation', 'clients.session_generation', 'clients.disabled_at', 'clients.id as client_id'])
-      .where('found.model', '=', this.model)
-      .where('found.id_hash', '=', hashSecretToken(id))
-      .where('found.workspace_id', '=', this.workspaceId)
-      .executeTakeFirst();
+    const [row] = await selectPayloadWithGrantAndClient(this.db, this.model, hashSecretToken(id), this.workspaceId);
     if (!row) return undefined;
     if (grantedModels.has(this.model)) {
       const generation = row.grant_generation;
@@ -90,13 +124,7 @@ export class OidcStorageAdapter implements Adapter {
    * none: it is read, never saved back, on that path.
    */
   async findByUid(uid: string): Promise<AdapterPayload | undefined> {
-    const row = await this.db
-      .selectFrom('oidc_payloads')
-      .select('payload')
-      .where('model', '=', this.model)
-      .where('session_uid', '=', uid)
-      .where('workspace_id', '=', this.workspaceId)
-      .executeTakeFirst();
+    const [row] = await selectSessionPayloadByUid(this.db, this.model, uid, this.workspaceId);
     return row ? (JSON.parse(row.payload) as AdapterPayload) : undefined;
   }
 
@@ -112,15 +140,8 @@ export class OidcStorageAdapter implements Adapter {
    */
   async consume(id: string): Promise<void> {
     const idHash = hashSecretToken(id);
-    const marked = await this.db
-      .updateTable('oidc_payloads')
-      .set({ consumed_at: this.clock.now() })
-      .where('model', '=', this.model)
-      .where('id_hash', '=', idHash)
-      .where('workspace_id', '=', this.workspaceId)
-      .where('consumed_at', 'is', null)
-      .executeTakeFirst();
-    if (Number(marked.numUpdatedRows) === 1) return;
+    const marked = await markPayloadConsumed(this.db, this.clock.now(), this.model, idHash, this.workspaceId);
+    if (marked.length === 1) return;
     const row = await this.db.selectFrom('oidc_payloads').select('grant_id').where('model', '=', this.model).where('id_hash', '=', idHash).where('workspace_id', '=', this.workspaceId).executeTakeFirst();
     if (row?.grant_id) await this.revokeByGrantId(row.grant_id);
     throw new errors.InvalidGrant('grant already used');
