@@ -52,7 +52,9 @@ export const apps: PorticoMigration = {
       .addColumn('consumed_at', timestampType)
       .addPrimaryKeyConstraint('oidc_payloads_pk', ['model', 'id_hash'])
       .execute();
-    await db.schema.createIndex('oidc_payloads_grant').on('oidc_payloads').column('grant_id').execute();
+    // A token finds its grant row (model 'Grant', same grant_id) and a revocation its grant's rows by this,
+    // however many codes one grant issued.
+    await db.schema.createIndex('oidc_payloads_grant').on('oidc_payloads').columns(['grant_id', 'model']).execute();
     await db.schema.createIndex('oidc_payloads_session_uid').on('oidc_payloads').column('session_uid').execute();
     await db.schema.createIndex('oidc_payloads_account').on('oidc_payloads').column('account_id').execute();
     await db.schema.createIndex('oidc_payloads_app').on('oidc_payloads').column('app_id').execute();
