@@ -1,13 +1,15 @@
 #!/usr/bin/env node
 // npm run bench: Portico's hot paths under load, beside a minimal yardstick measured in the same
-// run (issue 6). Everything runs on this machine over loopback: Portico and the yardstick as their
-// own processes, a real SMTP sink and autocannon (50 connections, 10 s after a 2 s warm-up) here.
+// run (issue 6), and an app's OpenID Connect token exchange and userinfo (issue 15). Everything
+// runs on this machine over loopback: Portico and the yardstick as their own processes, a real SMTP
+// sink and autocannon (50 connections, 10 s after a 2 s warm-up) here.
 //
 // Rate limits stay on: every request still runs every limit check (the database upserts), with the
 // limits raised through their documented settings (LIMIT_*), and 200,000 imported clients so that
 // no per-address limit answers early. Set BENCH_SECONDS to shorten a run, BENCH_DATABASES=sqlite (or
 // postgres) to run one database only, and PORTICO_NODE_OPTIONS (e.g. --cpu-prof) for Portico itself.
 import { spawn, execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
@@ -74,6 +76,38 @@ function get(url, headers = {}) {
   });
 }
 
+/** One request, its answer read whole; `agent` to keep connections open between calls. */
+function send(url, { method = 'GET', headers = {}, body, agent = false } = {}) {
+  return new Promise((resolve, reject) => {
+    const request = http.request(url, { method, agent, headers: body === undefined ? headers : { ...headers, 'content-length': Buffer.byteLength(body) } }, (response) => {
+      let text = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk) => (text += chunk));
+      response.on('end', () => resolve({ status: response.statusCode, headers: response.headers, body: text }));
+    });
+    request.on('error', reject);
+    request.end(body);
+  });
+}
+
+/** Keeps what a browser would of an answer's cookies (by name, as the tests' agent does). */
+function keepCookies(jar, response) {
+  for (const line of response.headers['set-cookie'] ?? []) {
+    const [pair, ...attributes] = line.split(';');
+    const at = pair.indexOf('=');
+    const name = pair.slice(0, at).trim();
+    const value = pair.slice(at + 1).trim();
+    const expired = attributes.some((attribute) => {
+      const [key, date] = attribute.trim().split('=');
+      return (key.toLowerCase() === 'expires' && Date.parse(date) <= Date.now()) || (key.toLowerCase() === 'max-age' && Number(date) <= 0);
+    });
+    if (expired || value === '') jar.delete(name);
+    else jar.set(name, value);
+  }
+}
+
+const cookieHeader = (jar) => [...jar].map(([name, value]) => `${name}=${value}`).join('; ');
+
 async function startProcess(args, env, pattern) {
   const started = performance.now();
   const child = spawn(process.execPath, args, { env: { PATH: process.env.PATH, ...env }, cwd: process.cwd(), stdio: ['ignore', 'pipe', 'pipe'] });
@@ -114,14 +148,15 @@ async function load(name, target, options) {
 
 /**
  * Load options that redeem each of `tokens` once (a spent token would be answered early, and
- * cheaply). When fewer are left after the warm-up than the run would use at the warm-up's pace,
- * with a margin, it redeems exactly those left and the line says how long that took.
+ * cheaply): sign-in links by default, or what `path`, `body` and `expect` say. When fewer are left
+ * after the warm-up than the run would use at the warm-up's pace, with a margin, it redeems
+ * exactly those left and the line says how long that took.
  */
-function redeemingEach(tokens, headers) {
+function redeemingEach(tokens, headers, { path = '/magic-login/verify', expect = 303, body = (token) => `token=${token}` } = {}) {
   let next = 0;
   return {
-    expect: 303,
-    requests: rotating('/magic-login/verify', headers, () => `token=${tokens[next++] ?? 'x'.repeat(43)}`),
+    expect,
+    requests: rotating(path, headers, () => body(tokens[next++] ?? 'x'.repeat(43))),
     amountAfterWarmup: (warmup) => {
       const left = tokens.length - next - connections;
       return left < warmup.requests.average * seconds * 1.5 ? left : undefined;
@@ -170,6 +205,7 @@ async function benchPortico(label, databaseUrl) {
   const env = {
     NODE_ENV: 'production', DATABASE_URL: databaseUrl, SMTP_URL: smtpUrl, LOG_LEVEL: 'warn', HOST: '127.0.0.1', PORT: '0',
     LIMIT_IP_PER_MINUTE: '1000000000', LIMIT_IP_REDEMPTIONS_PER_5_MINUTES: '1000000000', LIMIT_WORKSPACE_EMAILS_PER_HOUR: '1000000000',
+    LIMIT_IP_TOKEN_PER_MINUTE: '1000000000',
   };
   execFileSync(process.execPath, [cli, 'workspace', 'create', '--name', 'Bench', '--url', workspaceUrl, '--slug', 'bench'], { env: { PATH: process.env.PATH, ...env } });
   const csv = join(folder, 'clients.csv');
@@ -231,11 +267,105 @@ async function benchPortico(label, databaseUrl) {
   });
   const bare = await yardstick.ok();
   const me = await load('GET /api/me', target, { method: 'GET', path: '/api/me', headers: { ...host, cookie: signIn } });
+  const oidc = await benchOpenIdConnect({ env, portico, target, host, signIn, linkPace: redeem.rps });
   const peak = rssOf(portico.child.pid);
   console.log(`  RSS idle ${idle.rss.toFixed(0)} MB, peak ${peak.peak.toFixed(0)} MB`);
   portico.child.kill('SIGTERM');
   await new Promise((resolve) => portico.child.once('exit', resolve));
-  return { label, yardRequest, request, yardRedeem, redeem, bare, me, outboxRate, idle: idle.rss, peak: peak.peak, startToFirstAnswerMs, importRate: clientCount / importSeconds };
+  return { label, yardRequest, request, yardRedeem, redeem, bare, me, ...oidc, outboxRate, idle: idle.rss, peak: peak.peak, startToFirstAnswerMs, importRate: clientCount / importSeconds };
+}
+
+/**
+ * OpenID Connect (issue 15): an app's token exchange and userinfo. The signed-in browser of
+ * /api/me authorizes the app once through Portico's sign-in step; from then on every GET
+ * /oidc/auth with its cookies answers straight with a code. Codes live 60 s and each is exchanged
+ * once, so just enough are minted for the run, right before it and outside the measured window,
+ * at the pace a short calibration of the token exchange shows.
+ */
+async function benchOpenIdConnect({ env, portico, target, host, signIn, linkPace }) {
+  const redirectUri = 'http://bench.test/callback';
+  const app = JSON.parse(execFileSync(process.execPath, [cli, 'app', 'add', '--workspace', 'bench', '--name', 'Bench', '--redirect-uri', redirectUri, '--json'], { env: { PATH: process.env.PATH, ...env } }).toString());
+  // One PKCE verifier for every code: S256 is what Portico requires, and what is measured.
+  const verifier = randomBytes(32).toString('base64url');
+  const authorizePath = `/oidc/auth?${new URLSearchParams({
+    client_id: app.clientId,
+    response_type: 'code',
+    redirect_uri: redirectUri,
+    scope: 'openid email profile',
+    code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+    code_challenge_method: 'S256',
+  })}`;
+  const workspaceOrigin = new URL(workspaceUrl).origin;
+
+  // The first authorization: /oidc/auth -> /oidc/interaction/<uid> -> /oidc/auth/<uid> -> the
+  // app with a code, keeping the cookies Portico and oidc-provider set on the way.
+  const jar = new Map([[signIn.slice(0, signIn.indexOf('=')), signIn.slice(signIn.indexOf('=') + 1)]]);
+  let next = new URL(authorizePath, workspaceUrl);
+  for (let hop = 0; next.origin === workspaceOrigin; hop += 1) {
+    const response = await send(`${portico.address}${next.pathname}${next.search}`, { headers: { ...host, cookie: cookieHeader(jar) } });
+    keepCookies(jar, response);
+    if (response.status < 300 || response.status >= 400) throw new Error(`the first authorization stopped at ${next.pathname}: ${response.status} ${response.body.slice(0, 300)}`);
+    if (hop === 5) throw new Error(`the first authorization went round in circles, at ${next.pathname}`);
+    next = new URL(response.headers.location, next);
+  }
+  if (!next.href.startsWith(`${redirectUri}?`) || !next.searchParams.get('code')) throw new Error(`the first authorization ended at ${next.href}`);
+
+  // Each further authorization is one request answered with a code.
+  const cookie = cookieHeader(jar);
+  async function mintCodes(count) {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
+    const codes = [];
+    let asked = 0;
+    const mintOne = async () => {
+      const response = await send(`${portico.address}${authorizePath}`, { headers: { ...host, cookie }, agent });
+      const code = response.status >= 300 && response.status < 400 && response.headers.location?.startsWith(`${redirectUri}?`) ? new URL(response.headers.location).searchParams.get('code') : null;
+      if (!code) throw new Error(`GET /oidc/auth did not answer with a code: ${response.status} ${response.headers.location ?? response.body.slice(0, 300)}`);
+      codes.push(code);
+    };
+    await Promise.all(Array.from({ length: Math.min(connections, count) }, async () => {
+      while (asked < count) {
+        asked += 1;
+        await mintOne();
+      }
+    }));
+    agent.destroy();
+    return codes;
+  }
+
+  const basic = `Basic ${Buffer.from(`${encodeURIComponent(app.clientId)}:${encodeURIComponent(app.clientSecret)}`).toString('base64')}`;
+  const tokenHeaders = { ...host, authorization: basic };
+  const exchange = (code) => new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: redirectUri, code_verifier: verifier }).toString();
+
+  // One exchange by hand: the access token userinfo is measured with.
+  const [firstCode] = await mintCodes(1);
+  const first = await send(`${portico.address}/oidc/token`, { method: 'POST', headers: { ...tokenHeaders, 'content-type': 'application/x-www-form-urlencoded' }, body: exchange(firstCode) });
+  const accessToken = first.status === 200 ? JSON.parse(first.body).access_token : undefined;
+  if (!accessToken || !JSON.parse(first.body).id_token) throw new Error(`POST /oidc/token: ${first.status} ${first.body.slice(0, 300)}`);
+
+  // Calibration (not reported as a figure): codes for a third of a second at the pace of the
+  // link redemption (an exchange does more), exchanged as fast as they go, to tell how many the
+  // run will use.
+  const calibrationCodes = await mintCodes(Math.max(connections * 4, Math.ceil(linkPace / 3)));
+  let calibrated = 0;
+  const calibration = await autocannon({
+    url: `${portico.address}/oidc/token`,
+    connections,
+    amount: calibrationCodes.length,
+    requests: rotating('/oidc/token', tokenHeaders, () => exchange(calibrationCodes[calibrated++] ?? 'x'.repeat(43))),
+  });
+  const exchangePace = (calibration.statusCodeStats?.['200']?.count ?? 0) / calibration.duration;
+  if (exchangePace === 0) throw new Error(`token exchange calibration: no 200 among ${JSON.stringify(calibration.statusCodeStats)}`);
+
+  const bare = await yardstick.ok();
+  // Twice the calibrated pace: the short calibration runs colder than the measured run.
+  const count = Math.ceil(exchangePace * (seconds + warmupSeconds) * 2) + connections;
+  const mintStarted = performance.now();
+  const codes = await mintCodes(count);
+  const mintSeconds = (performance.now() - mintStarted) / 1000;
+  console.log(`  ${'minting codes (GET /oidc/auth)'.padEnd(34)} ${target.name.padEnd(10)} ${(count / mintSeconds).toFixed(0).padStart(7)} codes/s (${count} codes in ${mintSeconds.toFixed(1)} s, for an exchange pace of ${exchangePace.toFixed(0)}/s in a calibration of ${calibrationCodes.length}; codes live 60 s)`);
+  const token = await load('POST /oidc/token (code exchange)', target, redeemingEach(codes, tokenHeaders, { path: '/oidc/token', expect: 200, body: exchange }));
+  const userinfo = await load('GET /oidc/me (userinfo)', target, { method: 'GET', path: '/oidc/me', headers: { ...host, authorization: `Bearer ${accessToken}` } });
+  return { oidcBare: bare, token, userinfo, mintRate: count / mintSeconds };
 }
 
 const databases = (process.env.BENCH_DATABASES ?? 'sqlite,postgres').split(',');
@@ -269,14 +399,23 @@ if (pgReachable) {
 }
 
 // --- summary ------------------------------------------------------------------------------------
-const percent = (part, whole) => `${((part / whole) * 100).toFixed(0)}%`;
+// One decimal below 10%: the OpenID Connect paths run at a few per cent of the bare server.
+const percent = (part, whole) => `${((part / whole) * 100).toFixed(part / whole < 0.1 ? 1 : 0)}%`;
 console.log('\nSummary (each ratio to the yardstick measured just before, in this run)');
 for (const run of runs) {
   console.log(`  ${run.label}: magic-link request ${run.request.rps.toFixed(0)} req/s (${percent(run.request.rps, run.yardRequest.rps)}, p99 ${run.request.p99} ms), redemption ${run.redeem.rps.toFixed(0)} req/s (${percent(run.redeem.rps, run.yardRedeem.rps)}, p99 ${run.redeem.p99} ms), /api/me ${run.me.rps.toFixed(0)} req/s (${percent(run.me.rps, run.bare.rps)} of the bare "ok" server), outbox ${run.outboxRate.toFixed(0)} mails/s, idle RSS ${run.idle.toFixed(0)} MB, peak RSS ${run.peak.toFixed(0)} MB, start to first answer ${run.startToFirstAnswerMs.toFixed(0)} ms, import ${run.importRate.toFixed(0)} rows/s`);
 }
+// Issue 15's targets, on SQLite on this machine: token exchange >= 2,000 a second, userinfo >=
+// 10,000, p99 under 20 ms.
+const oidcTargets = { token: 2000, userinfo: 10_000, p99: 20 };
+const against = (row, rps) => `${row.rps >= rps ? 'meets' : 'below'} ${rps.toLocaleString('en')}/s, p99 ${row.p99 < oidcTargets.p99 ? 'meets' : 'above'} ${oidcTargets.p99} ms`;
+for (const run of runs) {
+  const targets = run.label === 'SQLite';
+  console.log(`  ${run.label} OpenID Connect: token exchange ${run.token.rps.toFixed(0)} req/s (p99 ${run.token.p99} ms, ${percent(run.token.rps, run.oidcBare.rps)} of the bare "ok" server${targets ? `; target: ${against(run.token, oidcTargets.token)}` : ''}), userinfo ${run.userinfo.rps.toFixed(0)} req/s (p99 ${run.userinfo.p99} ms, ${percent(run.userinfo.rps, run.oidcBare.rps)}${targets ? `; target: ${against(run.userinfo, oidcTargets.userinfo)}` : ''}), codes minted at ${run.mintRate.toFixed(0)}/s`);
+}
 if (runs.length === 2) {
   const [sqlite, postgres] = runs;
-  console.log(`  PostgreSQL / SQLite: request ${percent(postgres.request.rps, sqlite.request.rps)}, redemption ${percent(postgres.redeem.rps, sqlite.redeem.rps)}, /api/me ${percent(postgres.me.rps, sqlite.me.rps)}`);
+  console.log(`  PostgreSQL / SQLite: request ${percent(postgres.request.rps, sqlite.request.rps)}, redemption ${percent(postgres.redeem.rps, sqlite.redeem.rps)}, /api/me ${percent(postgres.me.rps, sqlite.me.rps)}, token exchange ${percent(postgres.token.rps, sqlite.token.rps)}, userinfo ${percent(postgres.userinfo.rps, sqlite.userinfo.rps)}`);
 }
 const postgresRun = runs.find((run) => run.label === 'PostgreSQL');
 if (pgYard && postgresRun) {

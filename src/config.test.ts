@@ -29,6 +29,7 @@ describe('loadConfig', () => {
       outboxLeaseMs: 60_000,
       databasePoolSize: 10,
       eventsRetentionMs: 365 * 86_400_000,
+      tokenRequestsPerMinute: 600,
     });
   });
 
@@ -56,6 +57,7 @@ describe('loadConfig', () => {
       OUTBOX_LEASE: '2m',
       DATABASE_POOL_SIZE: '25',
       EVENTS_RETENTION: '90d',
+      LIMIT_IP_TOKEN_PER_MINUTE: '120',
     });
     expect(config).toEqual({
       port: 8080,
@@ -71,6 +73,7 @@ describe('loadConfig', () => {
       outboxLeaseMs: 120_000,
       databasePoolSize: 25,
       eventsRetentionMs: 90 * 86_400_000,
+      tokenRequestsPerMinute: 120,
     });
   });
 
@@ -128,6 +131,7 @@ describe('loadConfig', () => {
     ['LIMIT_EMAIL_COOLDOWN', { LIMIT_EMAIL_COOLDOWN: 'soon' }],
     ['LIMIT_EMAIL_PER_HOUR', { LIMIT_EMAIL_PER_HOUR: '0' }],
     ['LIMIT_IP_PER_MINUTE', { LIMIT_IP_PER_MINUTE: 'many' }],
+    ['LIMIT_IP_TOKEN_PER_MINUTE', { LIMIT_IP_TOKEN_PER_MINUTE: '0' }],
     ['SESSION_IDLE_TIMEOUT', { SESSION_IDLE_TIMEOUT: '0' }],
     ['SESSION_MAX_AGE', { SESSION_MAX_AGE: '0' }],
     // issue 13 item 5: a retention of no time would empty the audit log at every purge.

@@ -26,6 +26,12 @@ export interface Config {
   readonly databasePoolSize: number;
   /** How long audit events are kept: they hold email and IP addresses (personal data). */
   readonly eventsRetentionMs: number;
+  /**
+   * Requests per client IP per minute on an app's back-channel endpoints (token, revocation,
+   * introspection): an app's server exchanges codes for all its users from one address, so this
+   * is far above the doors' limit, and still caps guessing of client secrets and codes.
+   */
+  readonly tokenRequestsPerMinute: number;
 }
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: string[] };
@@ -50,6 +56,7 @@ export function loadConfig(env: Env = process.env): ConfigResult {
   const ipRequestsPerMinute = readInteger(env, 'LIMIT_IP_PER_MINUTE', 10, 1, 1_000_000_000, problems);
   const redemptionsPer5Minutes = readInteger(env, 'LIMIT_IP_REDEMPTIONS_PER_5_MINUTES', 30, 1, 1_000_000_000, problems);
   const workspaceEmailsPerHour = readInteger(env, 'LIMIT_WORKSPACE_EMAILS_PER_HOUR', 1000, 1, 1_000_000_000, problems);
+  const tokenRequestsPerMinute = readInteger(env, 'LIMIT_IP_TOKEN_PER_MINUTE', 600, 1, 1_000_000_000, problems);
   const idleTimeoutMs = readDuration(env, 'SESSION_IDLE_TIMEOUT', '7d', problems, 'such as 7d');
   const maxAgeMs = readDuration(env, 'SESSION_MAX_AGE', '30d', problems, 'such as 30d');
   const outboxLeaseMs = readDuration(env, 'OUTBOX_LEASE', '60s', problems, 'such as 60s');
@@ -76,6 +83,7 @@ export function loadConfig(env: Env = process.env): ConfigResult {
       outboxLeaseMs,
       databasePoolSize,
       eventsRetentionMs,
+      tokenRequestsPerMinute,
     }),
   };
 }

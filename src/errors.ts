@@ -24,6 +24,12 @@ export const errorRegistry = {
   CLIENT_EXISTS: { status: 409, message: 'This email is already a client of the workspace.' },
   CLIENT_NOT_FOUND: { status: 404, message: 'No client with this email in the workspace.' },
   CLIENT_DISABLED: { status: 409, message: 'This client is disabled.' },
+  APP_NAME_INVALID: { status: 400, message: 'An app name is 1 to 100 characters, without line breaks or control characters.' },
+  APP_REDIRECT_URI_INVALID: {
+    status: 400,
+    message: 'A redirect URI is an absolute http or https address with no fragment or credentials, such as https://app.example.com/callback.',
+  },
+  APP_NOT_FOUND: { status: 404, message: 'No app with this client id in the workspace.' },
   PASSWORD_REJECTED: { status: 400, message: 'This password cannot be used.' },
   PASSWORD_MISSING: { status: 400, message: 'No password was given on standard input.' },
   IMPORT_FILE_UNREADABLE: { status: 400, message: 'The CSV file could not be read.' },

@@ -1,9 +1,11 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import BetterSqlite3 from 'better-sqlite3';
+import * as oidc from 'openid-client';
 import pg from 'pg';
 import { describe, expect, test as base } from 'vitest';
 import { verifyPassword } from '../src/crypto/password-hashing.js';
@@ -11,6 +13,7 @@ import { openDatabase } from '../src/storage/database.js';
 import { createTestDatabase, testDialects, type DialectName } from './helpers/databases.js';
 import { HttpAgent } from './helpers/http-agent.js';
 import { startPorticoProcess } from './helpers/portico-process.js';
+import { discoverWorkspace, followOnWorkspace } from './helpers/relying-party.js';
 
 // Behaviour tests of `portico <command>`: the real bin/portico.js (over dist/, so `npm run build`
 // first) in a child process, each test against its own fresh database, SQLite and PostgreSQL. They check what a
@@ -30,6 +33,7 @@ const porticoVariables = [
   'LIMIT_EMAIL_COOLDOWN',
   'LIMIT_EMAIL_PER_HOUR',
   'LIMIT_IP_PER_MINUTE',
+  'LIMIT_IP_TOKEN_PER_MINUTE',
   'SESSION_IDLE_TIMEOUT',
   'SESSION_MAX_AGE',
   'LOG_LEVEL',
@@ -72,6 +76,7 @@ function expectOneLineFailure(run: CliRun, ...mentions: string[]): void {
 
 type WorkspaceJson = { slug: string; name: string; url: string; magicLinkTtl: string; limits: Record<string, string | number> };
 type ClientJson = { id: string; email: string; name: string; hasPassword: boolean; disabled: boolean };
+type AppJson = { clientId: string; clientSecret?: string; name: string; redirectUris: string[]; public: boolean; issuer?: string };
 type ImportJson = { added: number; updated: number; rejected: { line: number; reason: string }[] };
 
 /** A fresh database and a folder for files, bound to one test. */
@@ -569,6 +574,96 @@ for (const dialect of testDialects) {
 
       test('names an unknown workspace', async ({ portico }) => {
         expectOneLineFailure(await portico.run(['events', '--workspace', 'nowhere']), 'nowhere');
+      });
+    });
+
+    // Issue 15: the apps that rely on a workspace's sign-in through OpenID Connect.
+    describe('app add, list and remove', () => {
+      const callback = 'https://app.acme.example/callback';
+
+      test('add prints the client id and, once, the secret, stored only as its sha256; --public has none; list prints them all', async ({ portico }) => {
+        await portico.createWorkspace('Acme', 'https://acme.example', '--slug', 'acme');
+        const confidential = await portico.json<AppJson>(['app', 'add', '--workspace', 'acme', '--name', 'Acme portal', '--redirect-uri', callback]);
+        expect(confidential).toEqual({
+          clientId: expect.stringMatching(/^app_[A-Za-z0-9_-]{16}$/),
+          clientSecret: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
+          name: 'Acme portal',
+          redirectUris: [callback],
+          public: false,
+          issuer: 'https://acme.example',
+        });
+        const secret = confidential.clientSecret!;
+        const spa = await portico.json<AppJson>(['app', 'add', '--workspace', 'acme', '--name', 'Acme SPA', '--redirect-uri', 'https://spa.acme.example/', '--redirect-uri', 'http://localhost:5173/callback', '--public']);
+        expect(spa).toEqual({ clientId: expect.stringMatching(/^app_/), name: 'Acme SPA', redirectUris: ['https://spa.acme.example/', 'http://localhost:5173/callback'], public: true, issuer: 'https://acme.example' });
+
+        expect(await portico.json<AppJson[]>(['app', 'list', '--workspace', 'acme'])).toEqual([
+          { clientId: confidential.clientId, name: 'Acme portal', redirectUris: [callback], public: false },
+          { clientId: spa.clientId, name: 'Acme SPA', redirectUris: ['https://spa.acme.example/', 'http://localhost:5173/callback'], public: true },
+        ]);
+        const human = await portico.run(['app', 'list', '--workspace', 'acme']);
+        expect(human).toMatchObject({ code: 0, stderr: '' });
+        expect(human.stdout).toContain(confidential.clientId);
+        expect(human.stdout).not.toContain(secret);
+
+        const database = await openDatabase(portico.databaseUrl);
+        try {
+          const rows = await database.db.selectFrom('apps').selectAll().orderBy('created_at').orderBy('client_id').execute();
+          expect(JSON.stringify(rows)).not.toContain(secret);
+          expect(rows.find((row) => row.client_id === confidential.clientId)!.secret_hash).toBe(createHash('sha256').update(secret).digest('hex'));
+          expect(rows.find((row) => row.client_id === spa.clientId)!.secret_hash).toBeNull();
+        } finally {
+          await database.close();
+        }
+        if (portico.databaseUrl.startsWith('sqlite:')) {
+          const path = portico.databaseUrl.slice('sqlite:'.length);
+          for (const file of [path, `${path}-wal`].filter((name) => existsSync(name))) expect(readFileSync(file).includes(secret), file).toBe(false);
+        }
+      });
+
+      test('remove prints {clientId, removed: true}, and a token the app was issued stops working at once', async ({ portico }) => {
+        const workspaceUrl = 'http://acme.test:8080';
+        await portico.createWorkspace('Acme', workspaceUrl, '--slug', 'acme');
+        const password = 'correct horse battery staple';
+        expect((await portico.run(['client', 'add', '--workspace', 'acme', '--email', 'ada@example.com', '--password-stdin', '--json'], { input: `${password}\n` })).code).toBe(0);
+        const added = await portico.json<AppJson>(['app', 'add', '--workspace', 'acme', '--name', 'Acme portal', '--redirect-uri', callback]);
+        const server = await startPorticoProcess({ DATABASE_URL: portico.databaseUrl });
+        try {
+          const config = await discoverWorkspace(server.address, workspaceUrl, added.clientId, added.clientSecret!);
+          const browser = new HttpAgent(server.address, workspaceUrl);
+          expect((await browser.post('/login', { email: 'ada@example.com', password })).status).toBe(303);
+          const verifier = oidc.randomPKCECodeVerifier();
+          const authorize = oidc.buildAuthorizationUrl(config, { redirect_uri: callback, scope: 'openid email offline_access', code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', prompt: 'consent' });
+          const back = await followOnWorkspace(browser, authorize.href, workspaceUrl);
+          expect(back.leftTo?.origin).toBe('https://app.acme.example');
+          const tokens = await oidc.authorizationCodeGrant(config, back.leftTo!, { pkceCodeVerifier: verifier });
+          const userinfo = () => new HttpAgent(server.address, workspaceUrl).get('/oidc/me', { headers: { authorization: `Bearer ${tokens.access_token}` } });
+          expect((await userinfo()).status).toBe(200);
+
+          expect(await portico.json(['app', 'remove', '--workspace', 'acme', '--client-id', added.clientId])).toEqual({ clientId: added.clientId, removed: true });
+          expect((await userinfo()).status).toBe(401);
+          // The app itself is gone: its refresh token cannot even be presented.
+          await expect(oidc.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ status: 401, cause: [{ parameters: { error: 'invalid_client' } }] });
+          expect(await portico.json(['app', 'list', '--workspace', 'acme'])).toEqual([]);
+        } finally {
+          await server.stop();
+        }
+      });
+
+      test('refuses bad input in one line, and registers nothing', async ({ portico }) => {
+        await portico.createWorkspace('Acme', 'https://acme.example', '--slug', 'acme');
+        const add = (...redirects: string[]) => portico.run(['app', 'add', '--workspace', 'acme', '--name', 'Acme portal', ...redirects.flatMap((uri) => ['--redirect-uri', uri]), '--json']);
+        expectOneLineFailure(await add(), '--redirect-uri');
+        expectOneLineFailure(await add('http://x/cb#frag'), 'http://x/cb#frag', 'fragment');
+        expectOneLineFailure(await add('relative/path'), 'relative/path', 'absolute');
+        // Compared character for character when the app sends it: the one spelling that will match.
+        expectOneLineFailure(await add('HTTPS://App.Example.com/cb'), 'write it as https://app.example.com/cb');
+        expectOneLineFailure(await add(callback, 'relative/path'), 'relative/path');
+        expectOneLineFailure(await portico.run(['app', 'add', '--workspace', 'nosuch', '--name', 'X', '--redirect-uri', callback, '--json']), 'nosuch');
+        expectOneLineFailure(await portico.run(['app', 'list', '--workspace', 'nosuch', '--json']), 'nosuch');
+        expectOneLineFailure(await portico.run(['app', 'remove', '--workspace', 'acme', '--client-id', 'app_nosuchclient', '--json']), 'app_nosuchclient');
+        expectOneLineFailure(await portico.run(['workspace', 'rotate-keys', 'nosuch', '--json']), 'nosuch');
+        expectOneLineFailure(await portico.run(['workspace', 'rotate-keys', 'nosuch']), 'nosuch');
+        expect(await portico.json(['app', 'list', '--workspace', 'acme'])).toEqual([]);
       });
     });
 

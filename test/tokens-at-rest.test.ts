@@ -1,10 +1,14 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import * as oidc from 'openid-client';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
+import { addApp } from '../src/apps/apps.js';
 import { hashSecretToken } from '../src/crypto/tokens.js';
 import { inviteClient } from '../src/magic-links/invite-client.js';
 import { testDialects } from './helpers/databases.js';
+import { issuedSecrets } from './helpers/issued-secrets.js';
+import { discoverWorkspace, followOnWorkspace } from './helpers/relying-party.js';
 import { linkFromMail, SmtpSink, tokenFromLink, type ReceivedMail } from './helpers/smtp-sink.js';
 import { startTestPortico, type TestPortico } from './helpers/test-portico.js';
 
@@ -152,6 +156,68 @@ describe.each(testDialects)('tokens at rest, on %s (issue 13 item 7)', (dialect)
       running = false;
       await server.stop();
       expect(holding(sqliteFiles(server), issued)).toEqual([]);
+    }
+  });
+  // Issue 15: what OpenID Connect issues in an app's sign-in is a credential too; oidc-provider's
+  // models are stored with their ids hashed (apps/oidc/oidc-storage-adapter.ts).
+  it('keeps no OpenID Connect code, access or refresh token, or oidc-provider session cookie in the database files, only its hash', async () => {
+    const startedAt = Date.now();
+    const sink = await new SmtpSink().start();
+    cleanups.push(() => sink.stop());
+    const server = await startTestPortico({ dialect, smtpUrl: sink.url });
+    let running = true;
+    cleanups.push(async () => {
+      if (running) await server.stop();
+      await server.database.drop();
+    });
+    const workspace = await server.createWorkspace('App At Rest');
+    await server.addClient(workspace, 'app-user@example.com', 'App User');
+    const callback = 'http://app.example/callback';
+    const { app, clientSecret } = await addApp(server.portico.context.db, server.clock, workspace, { name: 'Portal', redirectUris: [callback] });
+    const config = await discoverWorkspace(server.portico.address, workspace.url, app.clientId, clientSecret!);
+
+    // The full sign-in: the app's request, the workspace's magic link, the code back to the app.
+    const browser = server.agent(workspace);
+    const verifier = oidc.randomPKCECodeVerifier();
+    const authorize = oidc.buildAuthorizationUrl(config, { redirect_uri: callback, scope: 'openid email profile offline_access', code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', prompt: 'consent' });
+    const toSignIn = await followOnWorkspace(browser, authorize.href, workspace.url);
+    const next = new URL(toSignIn.lastPath, workspace.url).searchParams.get('next')!;
+    expect(next).toMatch(/^\/oidc\/interaction\//);
+    expect((await browser.post('/magic-login', { email: 'app-user@example.com', next })).status).toBe(200);
+    const link = tokenOf((await sink.waitForMails('app-user@example.com', 1))[0]!, workspace.url);
+    // The sign-in answers with a page that moves on to the app's sign-in step (http/continue-after-sign-in.ts).
+    expect((await browser.post('/magic-login/verify', { token: link })).status).toBe(200);
+    const back = await followOnWorkspace(browser, next, workspace.url);
+    expect(back.leftTo?.origin).toBe('http://app.example');
+    const code = back.leftTo!.searchParams.get('code')!;
+    const tokens = await oidc.authorizationCodeGrant(config, back.leftTo!, { pkceCodeVerifier: verifier, idTokenExpected: true });
+    expect((await oidc.fetchUserInfo(config, tokens.access_token, tokens.claims()!.sub)).email).toBe('app-user@example.com');
+    const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token!);
+    const oidcSession = browser.cookies.get('portico_oidc_session')!;
+
+    const issued = { code, accessToken: tokens.access_token, refreshToken: tokens.refresh_token!, refreshedAccessToken: refreshed.access_token, oidcSession };
+    for (const [what, secret] of Object.entries(issued)) {
+      expect(secret, what).toMatch(/^[A-Za-z0-9_-]{21,}$/);
+      // test/helpers remembered each, so every test server's logs are checked for them.
+      expect(issuedSecrets.has(secret), `${what} remembered as an issued secret`).toBe(true);
+    }
+    const secrets = Object.values(issued);
+    const scanFiles = () => (dialect === 'sqlite' ? sqliteFiles(server) : postgresFiles(server.database.url, startedAt));
+
+    if (dialect === 'postgres') {
+      const rows = await postgresRows(server.database.url);
+      expect(secrets.filter((secret) => rows.includes(secret))).toEqual([]);
+      // The scan reads the right data: the hashes are there.
+      for (const [what, secret] of Object.entries(issued)) expect(rows.includes(hashSecretToken(secret)), `the hash of the ${what} in the tables`).toBe(true);
+    }
+    const files = await scanFiles();
+    expect(holding(files, secrets)).toEqual([]);
+    if (files.length > 0) for (const [what, secret] of Object.entries(issued)) expect(files.some((file) => file.bytes.includes(hashSecretToken(secret))), `the hash of the ${what} in the files`).toBe(true);
+
+    if (dialect === 'sqlite') {
+      running = false;
+      await server.stop();
+      expect(holding(sqliteFiles(server), secrets)).toEqual([]);
     }
   });
 });

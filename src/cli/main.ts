@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { describeFailure } from './command-runner.js';
+import { registerAppCommands } from './commands/app-commands.js';
 import { registerClientCommands } from './commands/client-commands.js';
 import { registerEventsCommand } from './commands/events-command.js';
 import { registerMigrateCommand } from './commands/migrate-command.js';
@@ -13,6 +14,7 @@ export async function runCli(argv: string[]): Promise<number> {
   registerMigrateCommand(program);
   registerWorkspaceCommands(program);
   registerClientCommands(program);
+  registerAppCommands(program);
   registerEventsCommand(program);
   for (const command of allCommands(program)) {
     command.exitOverride().configureOutput({ outputError: writeUsageError });

@@ -8,6 +8,7 @@ import { isUniqueViolation } from '../storage/database-errors.js';
 import { endEverythingOfClient } from '../sessions/end-everything-of-client.js';
 import type { SessionStore } from '../sessions/sessions.js';
 import { operationsOf } from '../storage/operations/storage-operations.js';
+import { prepareQuery } from '../storage/prepared-query.js';
 import type { Workspace } from '../workspaces/workspaces.js';
 import { parseEmailAddress } from './email.js';
 
@@ -78,10 +79,12 @@ export async function findClientByNormalizedEmail(db: Kysely<Database>, workspac
   return operationsOf(db).findClientByNormalizedEmail(workspaceId, normalizedEmail);
 }
 
+// Compiled once: an app's token exchange and userinfo read the client on every request.
+const selectClientById = prepareQuery((db, workspaceId: string, clientId: string) => db.selectFrom('clients').selectAll().where('workspace_id', '=', workspaceId).where('id', '=', clientId));
+
 export async function findClientById(db: Kysely<Database>, workspaceId: string, clientId: string): Promise<Client | null> {
-  return (
-    (await db.selectFrom('clients').selectAll().where('workspace_id', '=', workspaceId).where('id', '=', clientId).executeTakeFirst()) ?? null
-  );
+  const [client] = await selectClientById(db, workspaceId, clientId);
+  return client ?? null;
 }
 
 /**

@@ -10,6 +10,12 @@ declare module 'fastify' {
     anyHost?: boolean;
     /** Answers in JSON rather than pages, errors included. */
     api?: boolean;
+    /**
+     * POSTs an app's server or script sends from its own origin (OpenID Connect's token,
+     * revocation and introspection endpoints): not refused for another `Origin`; they prove
+     * themselves with the app's credentials instead.
+     */
+    crossSite?: boolean;
     /** A sign-in door whose POSTs count against the per-IP limit (`LIMIT_IP_PER_MINUTE`). */
     door?: 'magic-login' | 'magic-link-redemption' | 'login' | 'forgot-password' | 'reset-password' | 'account-password';
   }

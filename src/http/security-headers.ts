@@ -1,9 +1,14 @@
 import type { FastifyReply } from 'fastify';
 import { generateNonce } from '../crypto/tokens.js';
 
-/** The CSP of a page: only this response's inline script and style (by nonce), no framing (clickjacking), no plugins. */
-function pagePolicy(nonce: string): string {
-  return `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'`;
+/**
+ * The CSP of a page: only this response's inline script and style (by nonce), no framing
+ * (clickjacking), no plugins, forms sent only here, or to `formOrigin` where the answer to a form
+ * sends the browser on to an app (browsers hold redirects after a form to `form-action` too).
+ */
+export function pagePolicy(nonce: string, formOrigin: string | null = null): string {
+  const formAction = formOrigin ? `'self' ${formOrigin}` : "'self'";
+  return `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; img-src 'self' data:; form-action ${formAction}; frame-ancestors 'none'; base-uri 'none'; object-src 'none'`;
 }
 
 /** The CSP of everything that is not a page (JSON, redirects, empty answers): nothing may run or load. */

@@ -3,6 +3,7 @@ import fastifyFormbody from '@fastify/formbody';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import { WorkspaceProviders } from '../apps/oidc/workspace-providers.js';
 import type { PorticoContext } from '../context.js';
 import { AppError } from '../errors.js';
 import type { DevMailbox } from '../mail/dev-mailbox.js';
@@ -11,11 +12,13 @@ import { hitRateLimit } from '../rate-limits/rate-limits.js';
 import { describeDuration } from '../shared/duration.js';
 import { normalizeRequestHost } from '../workspaces/workspace-url.js';
 import { sendAppError, toAppError } from './error-pages.js';
+import { oidcPagesFor } from './oidc-pages.js';
 import { isSameOriginRequest } from './origin-check.js';
 import './request-context.js';
 import { registerDevMailboxRoutes } from './routes/dev-mailbox-routes.js';
 import { registerMagicLoginRoutes } from './routes/magic-login-routes.js';
 import { registerPasswordRoutes } from './routes/password-routes.js';
+import { registerOidcRoutes } from './routes/oidc-routes.js';
 import { registerPortalRoutes } from './routes/portal-routes.js';
 import { securityHeaders, setSecurityHeaders, setTransportSecurity } from './security-headers.js';
 
@@ -69,7 +72,7 @@ export function buildHttpServer({ context, devMailbox, logStream }: HttpServerOp
     if (!workspace) return sendAppError(request, reply, new AppError('WORKSPACE_NOT_FOUND'));
     request.workspace = workspace;
     setTransportSecurity(reply, workspace.url);
-    if (request.method !== 'POST') return;
+    if (request.method !== 'POST' || request.routeOptions.config?.crossSite) return;
     if (!isSameOriginRequest(request, workspace.url)) return sendAppError(request, reply, new AppError('CROSS_SITE_REQUEST'));
   });
 
@@ -109,6 +112,7 @@ export function buildHttpServer({ context, devMailbox, logStream }: HttpServerOp
   registerMagicLoginRoutes(app, context);
   registerPasswordRoutes(app, context);
   registerPortalRoutes(app, context);
+  registerOidcRoutes(app, context, new WorkspaceProviders(context.db, context.clock, context.config, oidcPagesFor, (message, error) => app.log.error({ err: error }, message)));
   if (devMailbox) registerDevMailboxRoutes(app, devMailbox);
   return app;
 }

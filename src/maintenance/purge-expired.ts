@@ -23,7 +23,7 @@ export interface RetentionSettings {
   eventsRetentionMs: number;
 }
 
-/** Deletes what can no longer be used: expired sessions, old sign-in and reset links, stale rate-limit counters, old audit events. */
+/** Deletes what can no longer be used: expired sessions, old sign-in and reset links, expired app tokens, retired keys, stale rate-limit counters, old audit events. */
 export async function purgeExpiredRecords(db: Kysely<Database>, now: number, retention: RetentionSettings): Promise<void> {
   await db
     .deleteFrom('sessions')
@@ -32,6 +32,10 @@ export async function purgeExpiredRecords(db: Kysely<Database>, now: number, ret
   await db.deleteFrom('magic_links').where('expires_at', '<=', now - endedLinkRetentionMs).execute();
   // issue 13 item 5: reset links were never deleted; they go a day after expiring, as sign-in links do.
   await db.deleteFrom('password_resets').where('expires_at', '<=', now - endedLinkRetentionMs).execute();
+  // What apps were issued (codes, tokens, grants, interactions) once expired, and signing keys
+  // once nothing they signed can still be checked.
+  await db.deleteFrom('oidc_payloads').where('expires_at', '<=', now).execute();
+  await db.deleteFrom('signing_keys').where('retire_at', '<=', now).execute();
   await purgeRateLimits(db, now, await rateLimitRetentionMs(db, retention.emailCooldownMs));
   await purgeOldEvents(db, now - retention.eventsRetentionMs);
 }

@@ -25,6 +25,10 @@ export interface ValidSession {
   clientId: string;
   clientEmail: string;
   clientName: string;
+  /** The client's session generation this session was started under; what an app's grant inherits. */
+  clientGeneration: number;
+  /** When the client signed in to start this session: an app's `auth_time`. */
+  signedInAt: number;
   expiresAt: number;
 }
 
@@ -34,6 +38,7 @@ const selectSessionWithClient = prepareQuery((db, idHash: string, workspaceId: s
     .innerJoin('clients', 'clients.id', 'sessions.client_id')
     .select([
       'sessions.client_id',
+      'sessions.created_at',
       'sessions.last_seen_at',
       'sessions.expires_at',
       'sessions.client_generation',
@@ -142,7 +147,7 @@ export async function validateSessionToken(
     row.last_seen_at = now;
     await store.db.updateTable('sessions').set({ last_seen_at: now }).where('id_hash', '=', idHash).execute();
   }
-  return { idHash, workspaceId, clientId: row.client_id, clientEmail: row.email, clientName: row.name, expiresAt: row.expires_at };
+  return { idHash, workspaceId, clientId: row.client_id, clientEmail: row.email, clientName: row.name, clientGeneration: row.client_generation, signedInAt: row.created_at, expiresAt: row.expires_at };
 }
 
 export interface SessionSummary {

@@ -116,7 +116,47 @@ export interface PasswordResetTable {
   ended_at: number | null;
 }
 
+/** An app registered to rely on a workspace's sign-in (OpenID Connect, issue 15). */
+export interface AppTable {
+  client_id: string;
+  workspace_id: string;
+  name: string;
+  /** sha256 of the client secret, hex; null for a public app, which proves itself with PKCE alone. */
+  secret_hash: string | null;
+  /** JSON arrays of exact URIs. */
+  redirect_uris: string;
+  post_logout_redirect_uris: string;
+  created_at: number;
+}
+
+/** A workspace's keys for signing ID tokens; the newest signs, retired ones stay published a while. */
+export interface SigningKeyTable {
+  kid: string;
+  workspace_id: string;
+  private_jwk: string;
+  created_at: number;
+  retire_at: number | null;
+}
+
+/** What oidc-provider stores: one row per model and id, the id kept only as its hash. */
+export interface OidcPayloadTable {
+  model: string;
+  id_hash: string;
+  workspace_id: string;
+  payload: string;
+  grant_id: string | null;
+  session_uid: string | null;
+  account_id: string | null;
+  app_id: string | null;
+  client_generation: number | null;
+  expires_at: number | null;
+  consumed_at: number | null;
+}
+
 export interface Database {
+  apps: AppTable;
+  signing_keys: SigningKeyTable;
+  oidc_payloads: OidcPayloadTable;
   password_resets: PasswordResetTable;
   rate_limits: RateLimitTable;
   workspaces: WorkspaceTable;

@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
-import { createWorkspace, describeWorkspace, listWorkspaces, updateWorkspace, workspaceLimitOptions, type WorkspaceLimitOption } from '../../workspaces/workspaces.js';
+import { createWorkspace, describeWorkspace, listWorkspaces, requireWorkspaceBySlug, updateWorkspace, workspaceLimitOptions, type WorkspaceLimitOption } from '../../workspaces/workspaces.js';
+import { rotateSigningKeys } from '../../apps/oidc/signing-keys.js';
+import { retiredKeyLifetimeMs } from '../../apps/oidc/workspace-providers.js';
 import { runDatabaseCommand } from '../command-runner.js';
 
 type WorkspaceOptions = { name?: string; url?: string; slug?: string; magicLinkTtl?: string; json?: boolean };
@@ -45,6 +47,24 @@ export function registerWorkspaceCommands(program: Command): void {
           return describeWorkspace(await updateWorkspace(context.db, slug, { ...options, limits }));
         },
         (updated) => `Updated workspace "${updated.slug}" (${updated.name}) at ${updated.url}`,
+      ),
+    );
+
+  workspace
+    .command('rotate-keys')
+    .description('add a new key for signing ID tokens; the old ones stay published until what they signed has expired')
+    .argument('<slug>', 'the workspace')
+    .option('--json', 'print JSON')
+    .action((slug: string, options: { json?: boolean }) =>
+      runDatabaseCommand(
+        options,
+        async (context) => {
+          const found = await requireWorkspaceBySlug(context.db, slug);
+          const rotated = await rotateSigningKeys(context.db, context.clock, found.id, retiredKeyLifetimeMs);
+          return { slug, kid: rotated.kid, retiring: rotated.retiring.map((key) => ({ kid: key.kid, retireAt: new Date(key.retireAt).toISOString() })) };
+        },
+        (rotated) =>
+          [`New signing key ${rotated.kid} for "${rotated.slug}"; the running servers sign with it within a second`, ...rotated.retiring.map((key) => `  ${key.kid} stays published until ${key.retireAt}`)].join('\n'),
       ),
     );
 

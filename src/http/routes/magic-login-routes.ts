@@ -7,6 +7,7 @@ import { redeemMagicLink } from '../../magic-links/redeem-magic-link.js';
 import { requestMagicLink } from '../../magic-links/request-magic-link.js';
 import { endClientSession } from '../../sessions/sessions.js';
 import { describeDuration } from '../../shared/duration.js';
+import { continueAfterSignIn } from '../continue-after-sign-in.js';
 import { readCurrentSession } from '../current-session.js';
 import { renderLinkProblem, type LinkProblem } from '../link-problem-page.js';
 import { renderPage } from '../render.js';
@@ -74,7 +75,7 @@ export function registerMagicLoginRoutes(app: FastifyInstance, context: PorticoC
     // The session this browser had before is ended: a sign-in never upgrades an existing id.
     if (previous) await endClientSession(context, previous.clientId, previous.idHash);
     setSessionCookie(reply, request.workspace, result.session.token, result.session.expiresAt, context.clock.now());
-    return reply.redirect(result.nextPath ?? '/', 303);
+    return continueAfterSignIn(request, reply, result.nextPath);
   });
 }
 

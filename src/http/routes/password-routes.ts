@@ -9,6 +9,7 @@ import { signInWithPassword } from '../../passwords/password-sign-in.js';
 import { setClientPassword } from '../../passwords/set-password.js';
 import { endClientSession } from '../../sessions/sessions.js';
 import { describeDuration } from '../../shared/duration.js';
+import { continueAfterSignIn } from '../continue-after-sign-in.js';
 import { readCurrentSession } from '../current-session.js';
 import { sendAppError } from '../error-pages.js';
 import { renderLinkProblem, type LinkProblem } from '../link-problem-page.js';
@@ -59,7 +60,7 @@ export function registerPasswordRoutes(app: FastifyInstance, context: PorticoCon
     }
     if (previous) await endClientSession(context, previous.clientId, previous.idHash);
     setSessionCookie(reply, request.workspace, result.session.token, result.session.expiresAt, context.clock.now());
-    return reply.redirect(next ?? '/', 303);
+    return continueAfterSignIn(request, reply, next);
   });
 
   app.get('/forgot-password', async (request, reply) => renderPage(request, reply, 'forgot-password', { title: 'Reset your password' }));

@@ -7,6 +7,7 @@ import { workspaceLimits } from './0004-workspace-limits.js';
 import { eventsByTime } from './0005-events-by-time.js';
 import { outboxFailures } from './0006-outbox-failures.js';
 import { sessionGenerations } from './0007-session-generations.js';
+import { apps } from './0008-apps.js';
 
 export interface PorticoMigration {
   up(db: Kysely<any>, capabilities: DialectCapabilities): Promise<void>;
@@ -21,4 +22,5 @@ export const migrations: Record<string, PorticoMigration> = {
   '0005-events-by-time': eventsByTime,
   '0006-outbox-failures': outboxFailures,
   '0007-session-generations': sessionGenerations,
+  '0008-apps': apps,
 };
