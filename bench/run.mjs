@@ -15,8 +15,8 @@
 // Portico before every request (`auth_request`, `forward_auth`), once plain proxying, to tell what
 // the check costs. nginx runs one worker (two cores here, shared with Portico, the app and
 // autocannon); a proxy whose binary is missing is skipped with a note. BENCH_ONLY=forward-auth
-// measures only this (one sign-in link for the session instead of the other paths); by default
-// everything runs.
+// measures only this and GET /api/me, which it should keep up with (one sign-in link for the
+// session instead of the link and OpenID Connect paths); by default everything runs.
 import { spawn, execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -255,12 +255,8 @@ async function benchPortico(label, databaseUrl) {
     });
     req.end(body);
   });
-  let signedIn = {};
-  if (!only) {
-    const bare = await yardstick.ok();
-    const me = await load('GET /api/me', target, { method: 'GET', path: '/api/me', headers: { ...host, cookie: signIn } });
-    signedIn = { bare, me };
-  }
+  const bare = await yardstick.ok();
+  const me = await load('GET /api/me', target, { method: 'GET', path: '/api/me', headers: { ...host, cookie: signIn } });
   const forwardAuth = await benchForwardAuth({ target, portico, host, signIn });
   const oidc = only ? {} : await benchOpenIdConnect({ env, portico, target, host, signIn, linkPace: linkPaths.redeem.rps });
   const peak = rssOf(portico.child.pid);
@@ -268,7 +264,7 @@ async function benchPortico(label, databaseUrl) {
   process.off('exit', stopPortico);
   portico.child.kill('SIGTERM');
   await new Promise((resolve) => portico.child.once('exit', resolve));
-  return { label, ...linkPaths, ...signedIn, ...forwardAuth, ...oidc, idle: idle.rss, peak: peak.peak, startToFirstAnswerMs, importRate: clientCount / importSeconds };
+  return { label, ...linkPaths, bare, me, ...forwardAuth, ...oidc, idle: idle.rss, peak: peak.peak, startToFirstAnswerMs, importRate: clientCount / importSeconds };
 }
 
 /** Link requests, the outbox's delivery of their mails, and redemption of the links they carry, each beside the yardstick; one link is kept for the session. */
@@ -663,21 +659,21 @@ const change = (from, to, digits = 0) => `${to >= from ? '+' : '-'}${Math.abs(to
 for (const run of runs) {
   const { forward, forwardBare, appDirect } = run;
   const target = run.label === 'SQLite' ? `; target ≥ ${forwardTargets.rps.toLocaleString('en')}/s: ${forward.rps >= forwardTargets.rps ? 'meets' : 'below'}, p99 < ${forwardTargets.p99} ms: ${forward.p99 < forwardTargets.p99 ? 'meets' : 'above'}` : '';
-  const me = run.me ? `, /api/me ${run.me.rps.toFixed(0)}` : '';
-  console.log(`  ${run.label} forward auth (mean latency = ${connections} connections ÷ req/s): GET /auth/forward ${forward.rps.toFixed(0)} req/s (mean ${meanMs(forward).toFixed(2)} ms, p99 ${forward.p99} ms, ${percent(forward.rps, forwardBare.rps)} of the bare "ok" server${me}${target}); the app directly ${appDirect.rps.toFixed(0)} req/s (mean ${meanMs(appDirect).toFixed(2)} ms)`);
+  console.log(`  ${run.label} forward auth (mean latency = ${connections} connections ÷ req/s): GET /auth/forward ${forward.rps.toFixed(0)} req/s (mean ${meanMs(forward).toFixed(2)} ms, p99 ${forward.p99} ms, ${percent(forward.rps, forwardBare.rps)} of the bare "ok" server; /api/me ${run.me.rps.toFixed(0)}, ${percent(run.me.rps, run.bare.rps)}${target}); the app directly ${appDirect.rps.toFixed(0)} req/s (mean ${meanMs(appDirect).toFixed(2)} ms)`);
   for (const proxy of run.proxies) {
     if (proxy.skipped) {
       console.log(`    through ${proxy.name}: not measured (${proxy.skipped})`);
       continue;
     }
     const { without, withCheck } = proxy;
-    console.log(`    through ${proxy.name}: ${withCheck.rps.toFixed(0)} req/s with the check (mean ${meanMs(withCheck).toFixed(2)} ms, p99 ${withCheck.p99} ms), ${without.rps.toFixed(0)} without (mean ${meanMs(without).toFixed(2)} ms, p99 ${without.p99} ms): the check costs ${change(without.rps, withCheck.rps)} req/s (${percent(withCheck.rps, without.rps)} of the plain proxy's) and ${change(meanMs(without), meanMs(withCheck), 2)} ms of mean latency; ${proxy.name} itself, ${percent(without.rps, appDirect.rps)} of the app's own req/s and ${change(meanMs(appDirect), meanMs(without), 2)} ms of mean latency`);
+    console.log(`    through ${proxy.name}: ${withCheck.rps.toFixed(0)} req/s with the check (mean ${meanMs(withCheck).toFixed(2)} ms, p99 ${withCheck.p99} ms), ${without.rps.toFixed(0)} without (mean ${meanMs(without).toFixed(2)} ms, p99 ${without.p99} ms): the check takes ${(without.rps - withCheck.rps).toFixed(0)} req/s off (leaves ${percent(withCheck.rps, without.rps)}) and adds ${change(meanMs(without), meanMs(withCheck), 2)} ms to the mean; ${proxy.name} itself leaves ${percent(without.rps, appDirect.rps)} of the app's own req/s and adds ${change(meanMs(appDirect), meanMs(without), 2)} ms`);
   }
 }
 if (runs.length === 2) {
   const [sqlite, postgres] = runs;
-  const more = sqlite.request ? `request ${percent(postgres.request.rps, sqlite.request.rps)}, redemption ${percent(postgres.redeem.rps, sqlite.redeem.rps)}, /api/me ${percent(postgres.me.rps, sqlite.me.rps)}, token exchange ${percent(postgres.token.rps, sqlite.token.rps)}, userinfo ${percent(postgres.userinfo.rps, sqlite.userinfo.rps)}, ` : '';
-  console.log(`  PostgreSQL / SQLite: ${more}/auth/forward ${percent(postgres.forward.rps, sqlite.forward.rps)}`);
+  const more = sqlite.request ? `request ${percent(postgres.request.rps, sqlite.request.rps)}, redemption ${percent(postgres.redeem.rps, sqlite.redeem.rps)}, ` : '';
+  const oidc = sqlite.token ? `, token exchange ${percent(postgres.token.rps, sqlite.token.rps)}, userinfo ${percent(postgres.userinfo.rps, sqlite.userinfo.rps)}` : '';
+  console.log(`  PostgreSQL / SQLite: ${more}/api/me ${percent(postgres.me.rps, sqlite.me.rps)}${oidc}, /auth/forward ${percent(postgres.forward.rps, sqlite.forward.rps)}`);
 }
 const postgresRun = runs.find((run) => run.label === 'PostgreSQL');
 if (pgYard && postgresRun) {
