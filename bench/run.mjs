@@ -666,7 +666,7 @@ for (const run of runs) {
       continue;
     }
     const { without, withCheck } = proxy;
-    console.log(`    through ${proxy.name}: ${withCheck.rps.toFixed(0)} req/s with the check (mean ${meanMs(withCheck).toFixed(2)} ms, p99 ${withCheck.p99} ms), ${without.rps.toFixed(0)} without (mean ${meanMs(without).toFixed(2)} ms, p99 ${without.p99} ms): the check takes ${(without.rps - withCheck.rps).toFixed(0)} req/s off (leaves ${percent(withCheck.rps, without.rps)}) and adds ${change(meanMs(without), meanMs(withCheck), 2)} ms to the mean; ${proxy.name} itself leaves ${percent(without.rps, appDirect.rps)} of the app's own req/s and adds ${change(meanMs(appDirect), meanMs(without), 2)} ms`);
+    console.log(`    through ${proxy.name}: ${withCheck.rps.toFixed(0)} req/s with the check (mean ${meanMs(withCheck).toFixed(2)} ms, p99 ${withCheck.p99} ms), ${without.rps.toFixed(0)} without (mean ${meanMs(without).toFixed(2)} ms, p99 ${without.p99} ms): the check takes ${(without.rps - withCheck.rps).toFixed(0)} req/s off (leaves ${percent(withCheck.rps, without.rps)}) and moves the mean by ${change(meanMs(without), meanMs(withCheck), 2)} ms; ${proxy.name} itself leaves ${percent(without.rps, appDirect.rps)} of the app's own req/s and moves the mean by ${change(meanMs(appDirect), meanMs(without), 2)} ms`);
   }
 }
 if (runs.length === 2) {
