@@ -175,6 +175,36 @@ describe.each(testDialects)('an app behind a reverse proxy with forward authenti
       for (const value of Object.values(forged)) expect(JSON.stringify(received)).not.toContain(value);
     });
 
+    it("(e) never lets another workspace's client in by naming that workspace's address to this proxy", async () => {
+      // A client of another workspace on the same Portico, with their own live session cookie.
+      const otherWorkspace = await createWorkspace(server.portico.context.db, server.clock, { name: `Other ${proxyName}`, url: `http://other-${proxyName}.test:${new URL(workspace.url).port}` });
+      const outsiderEmail = `outsider-${proxyName}@example.com`;
+      await addClient(server.portico.context.db, server.clock, otherWorkspace, { email: outsiderEmail });
+      const outsider = new HttpAgent(server.portico.address, otherWorkspace.url);
+      expect((await outsider.post('/magic-login', { email: outsiderEmail })).status).toBe(200);
+      const [mail] = await sink.waitForMails(outsiderEmail, 1);
+      expect((await outsider.post('/magic-login/verify', { token: tokenFromLink(linkFromMail(mail!, otherWorkspace.url)) })).status).toBe(303);
+      const cookie = `portico_session=${outsider.cookies.get('portico_session')}`;
+      const marker = nextMarker();
+      // Through this proxy, with the other workspace's address in Host: refused, or checked as this workspace's (signed out).
+      const sneaking = new HttpAgent(proxy.address, otherWorkspace.url);
+      // nginx closes the connection (444); Caddy has no site for that address and answers nothing.
+      const answer = await sneaking.get('/files/report.pdf', { headers: { cookie, accept: 'application/json', [markerHeader]: marker } }).catch(() => null);
+      expect(answer?.body ?? '').not.toContain(outsiderEmail);
+      expect(JSON.stringify(app.requests.filter((request) => request.headers[markerHeader] === marker))).not.toContain(outsiderEmail);
+    });
+
+    it("(f) keeps underscore spellings of X-Portico-* headers from the app, and the app's pages out of caches", async () => {
+      const marker = nextMarker();
+      const signedInClient = await signedIn('client@example.com');
+      const underscored = { x_portico_client_email: 'boss@example.com', 'x_Portico-Client_Email': 'boss@example.com', 'X-Portico_Client_Email': 'boss@example.com' };
+      const response = await signedInClient.get('/files/report.pdf', { headers: { ...browserPage, ...underscored, [markerHeader]: marker } });
+      expect(response.status).toBe(200);
+      expect(JSON.stringify(response.json<EchoedRequest>().headers)).not.toContain('boss@example.com');
+      // The app said "public, max-age=3600"; the proxy says otherwise to the browser.
+      expect(response.headers['cache-control']).toBe('private, no-cache');
+    });
+
     it('(c) answers a signed-out API call or form POST with 401, not a redirect', async () => {
       const marker = nextMarker();
       const stranger = visitor();

@@ -253,11 +253,12 @@ describe.each(testDialects)('GET /auth/forward from a peer TRUST_PROXY does not 
       'x-forwarded-method': 'POST',
     });
 
-    it('sends a signed-out page to the sign-in of the workspace Host names, for the check itself', async () => {
+    it('sends a signed-out page to the sign-in of the workspace Host names, with no way back to the check itself', async () => {
       const visitor = server.agent(workspace);
       const response = await visitor.get('/auth/forward', { headers: { ...forged(other), ...browserPage } });
       // X-Forwarded-Method: POST would have made this a 401; the method is the check's own GET.
-      expect(signInTarget(response)).toEqual({ page: `${workspace.url}/magic-login`, next: '/auth/forward' });
+      // Landing on /auth/forward after signing in would show an empty page: no next at all.
+      expect(signInTarget(response)).toEqual({ page: `${workspace.url}/magic-login`, next: null });
     });
 
     it("lets a client of Host's workspace through as itself, not as the forged workspace", async () => {

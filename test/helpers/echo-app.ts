@@ -30,7 +30,8 @@ export async function startEchoApp(): Promise<EchoApp> {
     request.resume();
     request.on('end', () => {
       const body = path === '/files/report.pdf' ? { file: 'report.pdf', ...echoed } : echoed;
-      response.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+      // As a static file server would: cacheable, unless the proxy in front says otherwise.
+      response.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'public, max-age=3600' });
       response.end(JSON.stringify(body));
     });
   });

@@ -62,11 +62,12 @@ function filledConfiguration(name: ReverseProxyName, options: ReverseProxyOption
   const values: Record<string, string> = {
     WORKSPACE_URL: workspace.origin,
     WORKSPACE_HOST: workspace.hostname,
+    WORKSPACE_ADDRESS: workspace.host,
     LISTEN: `127.0.0.1:${proxyPort}`,
     PORTICO_PORT: String(options.porticoPort),
     APP_PORT: String(options.appPort),
   };
-  const filled = documentedConfiguration(name).replace(/\b(WORKSPACE_URL|WORKSPACE_HOST|LISTEN|PORTICO_PORT|APP_PORT)\b/g, (placeholder) => values[placeholder]!);
+  const filled = documentedConfiguration(name).replace(/\b(WORKSPACE_URL|WORKSPACE_HOST|WORKSPACE_ADDRESS|LISTEN|PORTICO_PORT|APP_PORT)\b/g, (placeholder) => values[placeholder]!);
   if (/\b[A-Z]{2,}_[A-Z_]+\b/.test(filled)) throw new Error(`a placeholder is left in the ${name} configuration:\n${filled}`);
   return filled;
 }

@@ -50,7 +50,8 @@ export function registerForwardAuthRoutes(app: FastifyInstance, context: Portico
       if (isBrowserNavigation(request, original.method)) {
         const next = parseNextPath(original.pathAndQuery);
         const signIn = new URL('/magic-login', workspace.url);
-        if (next && next !== '/') signIn.searchParams.set('next', next);
+        // Asked directly (no trusted proxy named the page), the page is this check itself: no way back to offer.
+        if (next && next !== '/' && !next.startsWith('/auth/forward')) signIn.searchParams.set('next', next);
         return reply.redirect(signIn.href, 302);
       }
       return sendAppError(request, reply, new AppError('NOT_SIGNED_IN'));
