@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// `npm test`'s pretest step (issue 13 item 8): the suite needs Debian's Chromium and a PostgreSQL
-// at 127.0.0.1:5432. On a fresh machine, bring what is missing when we are root (as .ci/run does);
+// `npm test`'s pretest step (issue 13 item 8): the suite needs Debian's Chromium, Caddy and nginx
+// (forward authentication, issue 16) and a PostgreSQL at 127.0.0.1:5432. On a fresh machine, bring what is missing when we are root (as .ci/run does);
 // otherwise say in one line what is missing and the one command that fixes it, and fail before
 // any test runs. Silent when everything is there.
 import { spawnSync } from 'node:child_process';
@@ -9,6 +9,8 @@ import { delimiter, join } from 'node:path';
 import pg from 'pg';
 
 const defaultChromium = '/usr/bin/chromium';
+/** The reverse proxies the forward-authentication tests run, at the paths Debian installs them to. */
+const proxies = { caddy: '/usr/bin/caddy', nginx: '/usr/sbin/nginx' };
 const defaultPostgresUrl = 'postgres://postgres@127.0.0.1:5432/postgres';
 const isRoot = process.getuid?.() === 0;
 
@@ -120,5 +122,24 @@ async function ensurePostgres() {
   fail(`PostgreSQL was started but does not answer at ${where} after 30 s; see its log under /var/log/postgresql.`);
 }
 
+/**
+ * Caddy and nginx, installed from Debian when missing and we are root. Debian starts a web server
+ * it installs where it can: stopped again, as the tests start their own on free loopback ports.
+ */
+function ensureProxies() {
+  const missing = Object.entries(proxies).filter(([, path]) => !isExecutable(path)).map(([name]) => name);
+  if (missing.length === 0) return;
+  const what = `${missing.join(' and ')} ${missing.length === 1 ? 'is' : 'are'} missing (the forward-authentication tests run ${missing.length === 1 ? 'it' : 'them'})`;
+  if (!onPath('apt-get')) fail(`${what}; install ${missing.join(' and ')} so that ${missing.map((name) => proxies[name]).join(' and ')} ${missing.length === 1 ? 'exists' : 'exist'}.`);
+  const command = `apt-get update && apt-get install -y ${missing.join(' ')}`;
+  if (!isRoot) fail(`${what}; install with: sudo sh -c '${command}'`);
+  say(`${what}; installing Debian's ${missing.join(' and ')} (${command}) ...`);
+  if (!run('apt-get', ['update', '-qq']) || !run('apt-get', ['install', '-y', '-qq', ...missing]) || missing.some((name) => !isExecutable(proxies[name]))) {
+    fail(`installing ${missing.join(' and ')} failed (see above); run: ${command}`);
+  }
+  for (const name of missing) if (isExecutable(`/etc/init.d/${name}`)) run(`/etc/init.d/${name}`, ['stop']);
+}
+
 ensureChromium();
+ensureProxies();
 await ensurePostgres();

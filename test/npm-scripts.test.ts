@@ -90,6 +90,15 @@ describe('npm test on a fresh machine: the pretest step', () => {
         'pretest: Chromium is missing at /nonexistent/chromium (the browser tests need it); install Chromium and set CHROMIUM_PATH to its binary.',
       ]);
     });
+
+    it('a missing nginx on a machine without apt-get: one line naming it and where it must be, no apt-get run', () => {
+      const check = scriptWith("nginx: '/usr/sbin/nginx'", "nginx: '/nonexistent/nginx'");
+      const noAptGet = join(sandbox, 'no-apt-get');
+      mkdirSync(noAptGet);
+      const result = runNode(check, { PATH: noAptGet });
+      expect(result.status).toBe(1);
+      expect(result.stderr.trimEnd().split('\n')).toEqual(['pretest: nginx is missing (the forward-authentication tests run it); install nginx so that /nonexistent/nginx exists.']);
+    });
   });
 
   it('runs before the tests: `npm test` stops there, before building or testing anything', () => {

@@ -18,6 +18,7 @@ import './request-context.js';
 import { registerDevMailboxRoutes } from './routes/dev-mailbox-routes.js';
 import { registerMagicLoginRoutes } from './routes/magic-login-routes.js';
 import { registerPasswordRoutes } from './routes/password-routes.js';
+import { registerForwardAuthRoutes } from './routes/forward-auth-routes.js';
 import { registerOidcRoutes } from './routes/oidc-routes.js';
 import { registerPortalRoutes } from './routes/portal-routes.js';
 import { securityHeaders, setSecurityHeaders, setTransportSecurity } from './security-headers.js';
@@ -112,6 +113,7 @@ export function buildHttpServer({ context, devMailbox, logStream }: HttpServerOp
   registerMagicLoginRoutes(app, context);
   registerPasswordRoutes(app, context);
   registerPortalRoutes(app, context);
+  registerForwardAuthRoutes(app, context);
   registerOidcRoutes(app, context, new WorkspaceProviders(context.db, context.clock, context.config, oidcPagesFor, (message, error) => app.log.error({ err: error }, message)));
   if (devMailbox) registerDevMailboxRoutes(app, devMailbox);
   return app;
