@@ -1,4 +1,5 @@
 import { hkdfSync } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Kysely } from 'kysely';
 import Provider, { interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import { findClientById } from '../../clients/clients.js';
@@ -58,8 +59,13 @@ export const interactionPathPrefix = '/oidc/interaction/';
 /** A provider is rebuilt when its workspace's keys may have changed, checked at most this often. */
 const keysCheckIntervalMs = 1000;
 
-interface BuiltProvider {
+/** A workspace's provider, and its request handler made once (Koa composes its middleware on each `callback()`). */
+export interface WorkspaceProvider {
   provider: Provider;
+  handle: (request: IncomingMessage, response: ServerResponse) => Promise<void>;
+}
+
+interface BuiltProvider extends WorkspaceProvider {
   url: string;
   keysVersion: string;
   checkedAt: number;
@@ -83,15 +89,15 @@ export class WorkspaceProviders {
     private readonly logError: (message: string, error: unknown) => void = () => {},
   ) {}
 
-  async forWorkspace(workspace: Workspace): Promise<Provider> {
+  async forWorkspace(workspace: Workspace): Promise<WorkspaceProvider> {
     const now = this.clock.now();
     const cached = this.built.get(workspace.id);
     if (cached) {
       const entry = await cached;
-      if (entry.url === workspace.url && now - entry.checkedAt < keysCheckIntervalMs) return entry.provider;
+      if (entry.url === workspace.url && now - entry.checkedAt < keysCheckIntervalMs) return entry;
       if (entry.url === workspace.url && (await readSigningKeysVersion(this.db, this.clock, workspace.id)) === entry.keysVersion) {
         entry.checkedAt = now;
-        return entry.provider;
+        return entry;
       }
       if (this.built.get(workspace.id) !== cached) return this.forWorkspace(workspace);
     }
@@ -100,7 +106,7 @@ export class WorkspaceProviders {
     building.catch(() => {
       if (this.built.get(workspace.id) === building) this.built.delete(workspace.id);
     });
-    return (await building).provider;
+    return building;
   }
 
   private async build(workspace: Workspace): Promise<BuiltProvider> {
@@ -115,7 +121,7 @@ export class WorkspaceProviders {
     provider.Client.prototype.compareClientSecret = function compareClientSecret(this: { clientSecret?: string }, actual: string) {
       return typeof this.clientSecret === 'string' && constantTimeEqual(this.clientSecret, hashClientSecret(actual));
     };
-    return { provider, url: workspace.url, keysVersion, checkedAt: this.clock.now() };
+    return { provider, handle: provider.callback() as WorkspaceProvider['handle'], url: workspace.url, keysVersion, checkedAt: this.clock.now() };
   }
 }
 

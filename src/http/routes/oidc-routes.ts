@@ -54,7 +54,7 @@ async function handToProvider(context: PorticoContext, providers: WorkspaceProvi
         .send({ error: 'slow_down', error_description: `too many requests from this address; try again in ${seconds} s` });
     }
   }
-  const provider = await providers.forWorkspace(request.workspace);
+  const { handle } = await providers.forWorkspace(request.workspace);
   // The sign-out confirmation is a form of this site however its path is spelled (the route for
   // it refuses other origins, but `/oidc/session/end/CONFIRM` reaches the provider through `/oidc/*`).
   if (request.method === 'POST' && route === '/oidc/session/end/confirm' && !isSameOriginRequest(request, request.workspace.url)) {
@@ -89,7 +89,7 @@ async function handToProvider(context: PorticoContext, providers: WorkspaceProvi
   // script-src; the form goes here or to the app's registered address, and is built by oidc-provider
   // from validated values. Portico's own pages (errors, sign-out) set their page policy instead.
   reply.raw.setHeader('content-security-policy', "default-src 'none'; script-src 'report-sample'; form-action 'self' https: http:; frame-ancestors 'none'; base-uri 'none'");
-  await oidcRequestScope.run(scope, () => provider.callback()(raw, reply.raw));
+  await oidcRequestScope.run(scope, () => handle(raw, reply.raw));
 }
 
 /**
@@ -99,7 +99,7 @@ async function handToProvider(context: PorticoContext, providers: WorkspaceProvi
  * session's) gets one: the client goes through the doors again, and `auth_time` is when they did.
  */
 async function continueInteraction(context: PorticoContext, providers: WorkspaceProviders, request: FastifyRequest, reply: FastifyReply) {
-  const provider = await providers.forWorkspace(request.workspace);
+  const { provider } = await providers.forWorkspace(request.workspace);
   try {
     const details = await provider.interactionDetails(request.raw, reply.raw);
     const session = await readCurrentSession(context, request);
