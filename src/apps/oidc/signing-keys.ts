@@ -52,15 +52,7 @@ export async function loadSigningKeys(db: Kysely<Database>, clock: Clock, worksp
  * built again with the keys as they now are.
  */
 export async function readSigningKeysVersion(db: Kysely<Database>, clock: Clock, workspaceId: string): Promise<string> {
-  const now = clock.now();
-  const rows = await db
-    .selectFrom('signing_keys')
-    .select('kid')
-    .where('workspace_id', '=', workspaceId)
-    .where((eb) => eb.or([eb('retire_at', 'is', null), eb('retire_at', '>', now)]))
-    .orderBy('created_at', 'desc')
-    .orderBy('kid')
-    .execute();
+  const rows = await publishedKeys(db, clock.now(), workspaceId).select('kid').execute();
   return rows.map((row) => row.kid).join(',');
 }
 
@@ -82,14 +74,16 @@ export async function rotateSigningKeys(db: Kysely<Database>, clock: Clock, work
 }
 
 async function readPublishedKeys(db: Kysely<Database>, now: number, workspaceId: string): Promise<SigningKey[]> {
-  const rows = await db
+  const rows = await publishedKeys(db, now, workspaceId).select('private_jwk').execute();
+  return rows.map((row) => JSON.parse(row.private_jwk) as SigningKey);
+}
+
+/** The keys a workspace publishes now (none retired yet), newest first: oidc-provider signs with the first. */
+function publishedKeys(db: Kysely<Database>, now: number, workspaceId: string) {
+  return db
     .selectFrom('signing_keys')
-    .select(['private_jwk', 'retire_at'])
     .where('workspace_id', '=', workspaceId)
     .where((eb) => eb.or([eb('retire_at', 'is', null), eb('retire_at', '>', now)]))
-    // The newest first: oidc-provider signs with the first key of the algorithm.
     .orderBy('created_at', 'desc')
-    .orderBy('kid')
-    .execute();
-  return rows.map((row) => JSON.parse(row.private_jwk) as SigningKey);
+    .orderBy('kid');
 }
