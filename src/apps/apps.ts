@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Kysely, Selectable } from 'kysely';
 import { AppError } from '../errors.js';
 import type { Clock } from '../shared/clock.js';
+import { readOneLineName } from '../shared/one-line-name.js';
 import { prepareQuery } from '../storage/prepared-query.js';
 import type { AppTable, Database } from '../storage/schema.js';
 import type { Workspace } from '../workspaces/workspaces.js';
@@ -108,10 +109,9 @@ function toApp(row: Selectable<AppTable>): App {
 }
 
 function readAppName(name: string): string {
-  const trimmed = name.trim();
-  // eslint-disable-next-line no-control-regex
-  if (trimmed.length < 1 || trimmed.length > 100 || /[\x00-\x1f\x7f]/.test(trimmed)) throw new AppError('APP_NAME_INVALID');
-  return trimmed;
+  const read = readOneLineName(name);
+  if (read === null) throw new AppError('APP_NAME_INVALID');
+  return read;
 }
 
 /**

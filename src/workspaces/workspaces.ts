@@ -3,6 +3,7 @@ import type { Kysely, Selectable } from 'kysely';
 import { AppError } from '../errors.js';
 import type { Clock } from '../shared/clock.js';
 import { formatDuration, parseDuration } from '../shared/duration.js';
+import { readOneLineName } from '../shared/one-line-name.js';
 import type { Database, WorkspaceTable } from '../storage/schema.js';
 import { isUniqueViolation } from '../storage/database-errors.js';
 import { prepareQuery } from '../storage/prepared-query.js';
@@ -159,12 +160,11 @@ async function assertNoConflict(db: Kysely<Database>, workspace: Workspace): Pro
   }
 }
 
+/** The name goes into email subjects and one-line CLI output. */
 function readName(name: string): string {
-  const trimmed = name.trim();
-  // The name goes into email subjects and one-line CLI output: no line breaks or control characters.
-  // eslint-disable-next-line no-control-regex
-  if (trimmed.length < 1 || trimmed.length > 100 || /[\x00-\x1f\x7f]/.test(trimmed)) throw new AppError('WORKSPACE_NAME_INVALID');
-  return trimmed;
+  const read = readOneLineName(name);
+  if (read === null) throw new AppError('WORKSPACE_NAME_INVALID');
+  return read;
 }
 
 function readOrigin(url: string) {
