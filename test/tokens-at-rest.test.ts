@@ -88,7 +88,8 @@ describe.each(testDialects)('tokens at rest, on %s (issue 13 item 7)', (dialect)
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   });
 
-  it('keeps no issued token (pending, sent or used; sign-in, reset or invitation) in the database files, only its hash', async () => {
+  /** A server with its SMTP sink, the files to scan for secrets (PostgreSQL's: written since it started), and a stop. */
+  async function startScannedServer() {
     const startedAt = Date.now();
     const sink = await new SmtpSink().start();
     cleanups.push(() => sink.stop());
@@ -98,9 +99,18 @@ describe.each(testDialects)('tokens at rest, on %s (issue 13 item 7)', (dialect)
       if (running) await server.stop();
       await server.database.drop();
     });
+    const scanFiles = () => (dialect === 'sqlite' ? sqliteFiles(server) : postgresFiles(server.database.url, startedAt));
+    const stopServer = async () => {
+      running = false;
+      await server.stop();
+    };
+    return { sink, server, scanFiles, stopServer };
+  }
+
+  it('keeps no issued token (pending, sent or used; sign-in, reset or invitation) in the database files, only its hash', async () => {
+    const { sink, server, scanFiles, stopServer } = await startScannedServer();
     const workspace = await server.createWorkspace('At Rest');
     for (const email of ['sign-in@example.com', 'reset@example.com']) await server.addClient(workspace, email);
-    const scanFiles = () => (dialect === 'sqlite' ? sqliteFiles(server) : postgresFiles(server.database.url, startedAt));
 
     // A sign-in mail the server refuses once (its link is pending: valid, never delivered), then takes.
     sink.refuseNext(1);
@@ -153,23 +163,14 @@ describe.each(testDialects)('tokens at rest, on %s (issue 13 item 7)', (dialect)
 
     if (dialect === 'sqlite') {
       // And after the server has stopped, with the write-ahead log folded into the file.
-      running = false;
-      await server.stop();
+      await stopServer();
       expect(holding(sqliteFiles(server), issued)).toEqual([]);
     }
   });
   // Issue 15: what OpenID Connect issues in an app's sign-in is a credential too; oidc-provider's
   // models are stored with their ids hashed (apps/oidc/oidc-storage-adapter.ts).
   it('keeps no OpenID Connect code, access or refresh token, or oidc-provider session cookie in the database files, only its hash', async () => {
-    const startedAt = Date.now();
-    const sink = await new SmtpSink().start();
-    cleanups.push(() => sink.stop());
-    const server = await startTestPortico({ dialect, smtpUrl: sink.url });
-    let running = true;
-    cleanups.push(async () => {
-      if (running) await server.stop();
-      await server.database.drop();
-    });
+    const { sink, server, scanFiles, stopServer } = await startScannedServer();
     const workspace = await server.createWorkspace('App At Rest');
     await server.addClient(workspace, 'app-user@example.com', 'App User');
     const callback = 'http://app.example/callback';
@@ -202,7 +203,6 @@ describe.each(testDialects)('tokens at rest, on %s (issue 13 item 7)', (dialect)
       expect(issuedSecrets.has(secret), `${what} remembered as an issued secret`).toBe(true);
     }
     const secrets = Object.values(issued);
-    const scanFiles = () => (dialect === 'sqlite' ? sqliteFiles(server) : postgresFiles(server.database.url, startedAt));
 
     if (dialect === 'postgres') {
       const rows = await postgresRows(server.database.url);
@@ -215,8 +215,7 @@ describe.each(testDialects)('tokens at rest, on %s (issue 13 item 7)', (dialect)
     if (files.length > 0) for (const [what, secret] of Object.entries(issued)) expect(files.some((file) => file.bytes.includes(hashSecretToken(secret))), `the hash of the ${what} in the files`).toBe(true);
 
     if (dialect === 'sqlite') {
-      running = false;
-      await server.stop();
+      await stopServer();
       expect(holding(sqliteFiles(server), secrets)).toEqual([]);
     }
   });
