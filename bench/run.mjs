@@ -16,7 +16,8 @@
 // the check costs. nginx runs one worker (two cores here, shared with Portico, the app and
 // autocannon); a proxy whose binary is missing is skipped with a note. BENCH_ONLY=forward-auth
 // measures only this and GET /api/me, which it should keep up with (one sign-in link for the
-// session instead of the link and OpenID Connect paths); by default everything runs.
+// session instead of the link and OpenID Connect paths); BENCH_ONLY=oidc measures only the OpenID
+// Connect paths (and /api/me); by default everything runs.
 import { spawn, execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -36,9 +37,9 @@ const folder = mkdtempSync(join(tmpdir(), 'portico-bench-'));
 const cli = new URL('../bin/portico.js', import.meta.url).pathname;
 const workspaceUrl = 'http://bench.test:8080';
 const results = [];
-// Everything by default; BENCH_ONLY=forward-auth for issue 16's paths alone.
+// Everything by default; BENCH_ONLY=forward-auth for issue 16's paths alone, oidc for issue 15's.
 const only = process.env.BENCH_ONLY;
-if (only !== undefined && only !== 'forward-auth') throw new Error(`BENCH_ONLY=${only}: only forward-auth can be measured alone`);
+if (only !== undefined && only !== 'forward-auth' && only !== 'oidc') throw new Error(`BENCH_ONLY=${only}: only forward-auth or oidc can be measured alone`);
 
 // --- SMTP sink: counts mails and keeps the sign-in tokens they carry -------------------------------
 const tokens = [];
@@ -257,8 +258,9 @@ async function benchPortico(label, databaseUrl) {
   });
   const bare = await yardstick.ok();
   const me = await load('GET /api/me', target, { method: 'GET', path: '/api/me', headers: { ...host, cookie: signIn } });
-  const forwardAuth = await benchForwardAuth({ target, portico, host, signIn });
-  const oidc = only ? {} : await benchOpenIdConnect({ env, portico, target, host, signIn, linkPace: linkPaths.redeem.rps });
+  const forwardAuth = only === 'oidc' ? {} : await benchForwardAuth({ target, portico, host, signIn });
+  // Alone, the calibration starts from the pace of a link redemption on a quiet machine here.
+  const oidc = only === 'forward-auth' ? {} : await benchOpenIdConnect({ env, portico, target, host, signIn, linkPace: linkPaths.redeem?.rps ?? 5000 });
   const peak = rssOf(portico.child.pid);
   console.log(`  RSS idle ${idle.rss.toFixed(0)} MB, peak ${peak.peak.toFixed(0)} MB`);
   process.off('exit', stopPortico);
@@ -312,6 +314,10 @@ async function oneSignInLink(portico, host) {
   }
   return tokens.pop();
 }
+
+// Issue 15's targets, on SQLite on this machine: token exchange >= 2,000 a second, userinfo >=
+// 10,000, p99 under 20 ms.
+const oidcTargets = { token: 2000, userinfo: 10_000, p99: 20 };
 
 /**
  * OpenID Connect (issue 15): an app's token exchange and userinfo. The signed-in browser of
@@ -402,8 +408,13 @@ async function benchOpenIdConnect({ env, portico, target, host, signIn, linkPace
   const mintSeconds = (performance.now() - mintStarted) / 1000;
   console.log(`  ${'minting codes (GET /oidc/auth)'.padEnd(34)} ${target.name.padEnd(10)} ${(count / mintSeconds).toFixed(0).padStart(7)} codes/s (${count} codes in ${mintSeconds.toFixed(1)} s, for an exchange pace of ${exchangePace.toFixed(0)}/s in a calibration of ${calibrationCodes.length}; codes live 60 s)`);
   const token = await load('POST /oidc/token (code exchange)', target, redeemingEach(codes, tokenHeaders, { path: '/oidc/token', expect: 200, body: exchange }));
+  // The latency the target speaks of, at the target's pace: 50 connections as fast as they go
+  // measure the most a second holds, and their p99 is mostly the queue that pace builds.
+  const pacedCodes = await mintCodes(Math.ceil(oidcTargets.token * (seconds + warmupSeconds) * 1.2) + connections);
+  const tokenPaced = await load(`POST /oidc/token at ${oidcTargets.token.toLocaleString('en')}/s`, target, { ...redeemingEach(pacedCodes, tokenHeaders, { path: '/oidc/token', expect: 200, body: exchange }), overallRate: oidcTargets.token });
   const userinfo = await load('GET /oidc/me (userinfo)', target, { method: 'GET', path: '/oidc/me', headers: { ...host, authorization: `Bearer ${accessToken}` } });
-  return { oidcBare: bare, token, userinfo, mintRate: count / mintSeconds };
+  const userinfoPaced = await load(`GET /oidc/me at ${oidcTargets.userinfo.toLocaleString('en')}/s`, target, { method: 'GET', path: '/oidc/me', headers: { ...host, authorization: `Bearer ${accessToken}` }, overallRate: oidcTargets.userinfo });
+  return { oidcBare: bare, token, tokenPaced, userinfo, userinfoPaced, mintRate: count / mintSeconds };
 }
 
 // --- forward authentication (issue 16) -------------------------------------------------------------
@@ -639,13 +650,11 @@ console.log('\nSummary (each ratio to the yardstick measured just before, in thi
 for (const run of runs.filter((run) => run.request)) {
   console.log(`  ${run.label}: magic-link request ${run.request.rps.toFixed(0)} req/s (${percent(run.request.rps, run.yardRequest.rps)}, p99 ${run.request.p99} ms), redemption ${run.redeem.rps.toFixed(0)} req/s (${percent(run.redeem.rps, run.yardRedeem.rps)}, p99 ${run.redeem.p99} ms), /api/me ${run.me.rps.toFixed(0)} req/s (${percent(run.me.rps, run.bare.rps)} of the bare "ok" server), outbox ${run.outboxRate.toFixed(0)} mails/s, idle RSS ${run.idle.toFixed(0)} MB, peak RSS ${run.peak.toFixed(0)} MB, start to first answer ${run.startToFirstAnswerMs.toFixed(0)} ms, import ${run.importRate.toFixed(0)} rows/s`);
 }
-// Issue 15's targets, on SQLite on this machine: token exchange >= 2,000 a second, userinfo >=
-// 10,000, p99 under 20 ms.
-const oidcTargets = { token: 2000, userinfo: 10_000, p99: 20 };
-const against = (row, rps) => `${row.rps >= rps ? 'meets' : 'below'} ${rps.toLocaleString('en')}/s, p99 ${row.p99 < oidcTargets.p99 ? 'meets' : 'above'} ${oidcTargets.p99} ms`;
+// Issue 15's targets on SQLite: the rate at full load, the p99 at the target's pace.
+const against = (row, paced, rps) => `${row.rps >= rps ? 'meets' : 'below'} ${rps.toLocaleString('en')}/s; p99 at that pace ${paced.p99} ms, ${paced.p99 < oidcTargets.p99 ? 'meets' : 'above'} ${oidcTargets.p99} ms`;
 for (const run of runs.filter((run) => run.token)) {
   const targets = run.label === 'SQLite';
-  console.log(`  ${run.label} OpenID Connect: token exchange ${run.token.rps.toFixed(0)} req/s (p99 ${run.token.p99} ms, ${percent(run.token.rps, run.oidcBare.rps)} of the bare "ok" server${targets ? `; target: ${against(run.token, oidcTargets.token)}` : ''}), userinfo ${run.userinfo.rps.toFixed(0)} req/s (p99 ${run.userinfo.p99} ms, ${percent(run.userinfo.rps, run.oidcBare.rps)}${targets ? `; target: ${against(run.userinfo, oidcTargets.userinfo)}` : ''}), codes minted at ${run.mintRate.toFixed(0)}/s`);
+  console.log(`  ${run.label} OpenID Connect: token exchange ${run.token.rps.toFixed(0)} req/s (p99 ${run.token.p99} ms at full load, ${percent(run.token.rps, run.oidcBare.rps)} of the bare "ok" server${targets ? `; target: ${against(run.token, run.tokenPaced, oidcTargets.token)}` : ''}), userinfo ${run.userinfo.rps.toFixed(0)} req/s (p99 ${run.userinfo.p99} ms at full load, ${percent(run.userinfo.rps, run.oidcBare.rps)}${targets ? `; target: ${against(run.userinfo, run.userinfoPaced, oidcTargets.userinfo)}` : ''}), codes minted at ${run.mintRate.toFixed(0)}/s`);
 }
 // Issue 16's targets for GET /auth/forward, straight to Portico on SQLite on this machine: as fast
 // as /api/me, at least 20,000 a second, p99 under 5 ms. Through a proxy, what the check costs is
@@ -656,7 +665,7 @@ const forwardTargets = { rps: 20_000, p99: 5 };
 // check of a fraction of one costs. Its p99 of 4 ms is a p99 under 5 ms, as the target asks.
 const meanMs = (row) => (connections / row.rps) * 1000;
 const change = (from, to, digits = 0) => `${to >= from ? '+' : '-'}${Math.abs(to - from).toFixed(digits)}`;
-for (const run of runs) {
+for (const run of runs.filter((run) => run.forward)) {
   const { forward, forwardBare, appDirect } = run;
   const target = run.label === 'SQLite' ? `; target ≥ ${forwardTargets.rps.toLocaleString('en')}/s: ${forward.rps >= forwardTargets.rps ? 'meets' : 'below'}, p99 < ${forwardTargets.p99} ms: ${forward.p99 < forwardTargets.p99 ? 'meets' : 'above'}` : '';
   console.log(`  ${run.label} forward auth (mean latency = ${connections} connections ÷ req/s): GET /auth/forward ${forward.rps.toFixed(0)} req/s (mean ${meanMs(forward).toFixed(2)} ms, p99 ${forward.p99} ms, ${percent(forward.rps, forwardBare.rps)} of the bare "ok" server; /api/me ${run.me.rps.toFixed(0)}, ${percent(run.me.rps, run.bare.rps)}${target}); the app directly ${appDirect.rps.toFixed(0)} req/s (mean ${meanMs(appDirect).toFixed(2)} ms)`);
@@ -673,7 +682,8 @@ if (runs.length === 2) {
   const [sqlite, postgres] = runs;
   const more = sqlite.request ? `request ${percent(postgres.request.rps, sqlite.request.rps)}, redemption ${percent(postgres.redeem.rps, sqlite.redeem.rps)}, ` : '';
   const oidc = sqlite.token ? `, token exchange ${percent(postgres.token.rps, sqlite.token.rps)}, userinfo ${percent(postgres.userinfo.rps, sqlite.userinfo.rps)}` : '';
-  console.log(`  PostgreSQL / SQLite: ${more}/api/me ${percent(postgres.me.rps, sqlite.me.rps)}${oidc}, /auth/forward ${percent(postgres.forward.rps, sqlite.forward.rps)}`);
+  const forward = sqlite.forward ? `, /auth/forward ${percent(postgres.forward.rps, sqlite.forward.rps)}` : '';
+  console.log(`  PostgreSQL / SQLite: ${more}/api/me ${percent(postgres.me.rps, sqlite.me.rps)}${oidc}${forward}`);
 }
 const postgresRun = runs.find((run) => run.label === 'PostgreSQL');
 if (pgYard && postgresRun) {

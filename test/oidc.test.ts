@@ -360,6 +360,103 @@ describe.each(testDialects)('every workspace an OpenID Connect provider, on %s',
     expect(app.clientId).not.toBe(secureApp.app.clientId);
   });
 
+  /**
+   * Userinfo as a plain request (`GET` with a Bearer header), which Portico's own userinfo.ts may
+   * answer, and as a form POST, which only oidc-provider answers: the two must agree, always.
+   */
+  async function userinfoBothWays(server: TestPortico, workspace: Workspace, accessToken: string) {
+    const agent = server.agent(workspace);
+    const plain = await agent.get('/oidc/me', { headers: { authorization: `Bearer ${accessToken}` } });
+    const certified = await agent.request('/oidc/me', { method: 'POST', form: { access_token: accessToken } });
+    const answered = (response: HttpResponse) => ({
+      status: response.status,
+      body: response.status === 200 ? response.json() : null,
+      cacheControl: response.headers['cache-control'],
+      contentType: response.headers['content-type'],
+      bearer: /^Bearer /.test(String(response.headers['www-authenticate'] ?? 'Bearer ')),
+    });
+    expect(answered(plain)).toEqual(answered(certified));
+    return { status: plain.status, body: plain.status === 200 ? plain.json<Record<string, unknown>>() : null };
+  }
+
+  it("userinfo: Portico's answer to a plain request is oidc-provider's, for every scope and every way a token ends", async () => {
+    const { server, sink, workspace, app, config } = await start();
+    const { answerUserinfo } = await import('../src/apps/oidc/userinfo.js');
+    const { db } = server.portico.context;
+    const browser = server.agent(workspace);
+    const tokensFor = async (scope: string) => {
+      const { callbackUrl, verifier, state } = await signInThroughApp(server, sink, workspace, config, browser, scope);
+      return (await oidc.authorizationCodeGrant(config, callbackUrl, { pkceCodeVerifier: verifier, expectedState: state })).access_token;
+    };
+    const full = await tokensFor('openid email profile offline_access');
+    const { sub } = (await userinfoBothWays(server, workspace, full)).body!;
+    // Portico's own path answered it (not a fall-through to oidc-provider).
+    expect(await answerUserinfo(db, workspace.id, full)).toEqual({ sub, email: 'client@example.com', email_verified: true, name: 'Cléa Client' });
+    expect((await userinfoBothWays(server, workspace, full)).body).toEqual({ sub, email: 'client@example.com', email_verified: true, name: 'Cléa Client' });
+    // Scopes: only what was asked for; a token without offline_access ends with oidc-provider's session.
+    const openidOnly = await tokensFor('openid');
+    expect((await userinfoBothWays(server, workspace, openidOnly)).body).toEqual({ sub });
+    expect(await answerUserinfo(db, workspace.id, openidOnly)).toEqual({ sub });
+    const emailOnly = await tokensFor('openid email');
+    expect((await userinfoBothWays(server, workspace, emailOnly)).body).toEqual({ sub, email: 'client@example.com', email_verified: true });
+    const profileOnly = await tokensFor('openid profile');
+    expect((await userinfoBothWays(server, workspace, profileOnly)).body).toEqual({ sub, name: 'Cléa Client' });
+
+    // Bad tokens and headers: the standard 401 from oidc-provider, whichever way they are sent.
+    for (const bad of ['x'.repeat(43), `${full}x`, full.toUpperCase()]) expect((await userinfoBothWays(server, workspace, bad)).status).toBe(401);
+    const agent = server.agent(workspace);
+    expect((await agent.get('/oidc/me', { headers: { authorization: `bearer ${full}` } })).status).toBe(200);
+    for (const header of [`Bearer ${full} x`, `Basic ${full}`, `DPoP ${full}`, 'Bearer', '']) {
+      const refused = await agent.get('/oidc/me', { headers: { authorization: header } });
+      expect(refused.status, header).toBeGreaterThanOrEqual(400);
+      expect(refused.status, header).toBeLessThan(500);
+    }
+    // Another workspace never answers for this one's token.
+    const other = await server.createWorkspace('Other');
+    expect((await userinfoBothWays(server, other, full)).status).toBe(401);
+    expect(await answerUserinfo(db, other.id, full)).toBeNull();
+
+    // A token of a shape this path does not know (here, one with an audience) is left to oidc-provider.
+    const withAudience = await tokensFor('openid email');
+    const { hashSecretToken } = await import('../src/crypto/tokens.js');
+    const editPayload = async (token: string, edit: (payload: Record<string, unknown>) => void) => {
+      const row = await db.selectFrom('oidc_payloads').select('payload').where('model', '=', 'AccessToken').where('id_hash', '=', hashSecretToken(token)).executeTakeFirstOrThrow();
+      const payload = JSON.parse(row.payload) as Record<string, unknown>;
+      edit(payload);
+      await db.updateTable('oidc_payloads').set({ payload: JSON.stringify(payload) }).where('model', '=', 'AccessToken').where('id_hash', '=', hashSecretToken(token)).execute();
+    };
+    await editPayload(withAudience, (payload) => (payload.aud = 'https://api.example'));
+    expect(await answerUserinfo(db, workspace.id, withAudience)).toBeNull();
+    expect((await userinfoBothWays(server, workspace, withAudience)).status).toBe(401);
+    // An expired token, to the second.
+    const expired = await tokensFor('openid email');
+    await editPayload(expired, (payload) => (payload.exp = Math.floor(Date.now() / 1000)));
+    expect(await answerUserinfo(db, workspace.id, expired)).toBeNull();
+    expect((await userinfoBothWays(server, workspace, expired)).status).toBe(401);
+    // A revoked token.
+    const revoked = await tokensFor('openid email');
+    await oidc.tokenRevocation(config, revoked);
+    expect((await userinfoBothWays(server, workspace, revoked)).status).toBe(401);
+
+    // oidc-provider's session gone: the tokens bound to it end; the offline one holds.
+    await db.deleteFrom('oidc_payloads').where('workspace_id', '=', workspace.id).where('model', '=', 'Session').execute();
+    expect(await answerUserinfo(db, workspace.id, openidOnly)).toBeNull();
+    expect((await userinfoBothWays(server, workspace, openidOnly)).status).toBe(401);
+    expect((await userinfoBothWays(server, workspace, full)).status).toBe(200);
+
+    // Sign out everywhere, then disabling, then removing the app: each ends the token at once.
+    const lasting = await tokensFor('openid email profile offline_access');
+    expect((await browser.post('/account/sessions/end-all', {})).status).toBe(303);
+    expect((await userinfoBothWays(server, workspace, full)).status).toBe(401);
+    expect((await userinfoBothWays(server, workspace, lasting)).status).toBe(401);
+    const again = await tokensFor('openid email profile offline_access');
+    expect((await userinfoBothWays(server, workspace, again)).status).toBe(200);
+    const { removeApp } = await import('../src/apps/apps.js');
+    await removeApp(db, workspace, app.clientId);
+    expect(await answerUserinfo(db, workspace.id, again)).toBeNull();
+    expect((await userinfoBothWays(server, workspace, again)).status).toBe(401);
+  });
+
   it('signs a client in to an app with a magic link: code, ID token with email and name, userinfo, refresh', async () => {
     const { server, sink, workspace, config } = await start();
     const browser = server.agent(workspace);

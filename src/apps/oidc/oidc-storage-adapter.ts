@@ -33,7 +33,23 @@ const selectPayloadWithGrantAndClient = prepareQuery((db, model: string, idHash:
     .where('found.workspace_id', '=', workspaceId),
 );
 
-const selectSessionPayloadByUid = prepareQuery((db, model: string, uid: string, workspaceId: string) =>
+/** The columns that decide whether a grant's code or token still holds (see {@link grantStillHolds}). */
+export interface GrantStanding {
+  client_id: string | null;
+  disabled_at: number | null;
+  grant_generation: number | null;
+  session_generation: number | null;
+}
+
+/**
+ * A grant's code or token holds while its grant row exists with a recorded generation, its client
+ * exists and is enabled, and no ending of the client's sessions came after the sign-in.
+ */
+export function grantStillHolds(row: GrantStanding): boolean {
+  return row.client_id !== null && row.disabled_at === null && row.grant_generation !== null && row.session_generation !== null && row.grant_generation >= row.session_generation;
+}
+
+export const selectSessionPayloadByUid = prepareQuery((db, model: string, uid: string, workspaceId: string) =>
   db.selectFrom('oidc_payloads').select('payload').where('model', '=', model).where('session_uid', '=', uid).where('workspace_id', '=', workspaceId),
 );
 
@@ -104,11 +120,7 @@ export class OidcStorageAdapter implements Adapter {
   async find(id: string): Promise<AdapterPayload | undefined> {
     const [row] = await selectPayloadWithGrantAndClient(this.db, this.model, hashSecretToken(id), this.workspaceId);
     if (!row) return undefined;
-    if (grantedModels.has(this.model)) {
-      const generation = row.grant_generation;
-      // No grant row (revoked), no recorded generation, a disabled or removed client, or sessions ended since: over.
-      if (row.client_id === null || row.disabled_at !== null || generation === null || row.session_generation === null || generation < row.session_generation) return undefined;
-    }
+    if (grantedModels.has(this.model) && !grantStillHolds(row)) return undefined;
     const payload = JSON.parse(row.payload) as AdapterPayload;
     return {
       ...payload,

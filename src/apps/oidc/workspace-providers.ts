@@ -56,6 +56,16 @@ export const oidcRoutes = {
 
 export const interactionPathPrefix = '/oidc/interaction/';
 
+/** The claims each scope gives an app, in the ID token and at userinfo (userinfo.ts answers from it too). */
+export const oidcClaimsByScope = { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] } as const;
+
+/**
+ * No grace after a token's or session's end: what Portico issues ends when it says. (oidc-provider
+ * allows 15 s by default, for clocks of other parties; every such time here is stamped by this
+ * provider's own clock, and userinfo.ts checks with the same tolerance.)
+ */
+export const oidcClockToleranceSeconds = 0;
+
 /** A provider is rebuilt when its workspace's keys may have changed, checked at most this often. */
 const keysCheckIntervalMs = 1000;
 
@@ -144,7 +154,8 @@ function providerConfiguration(db: Kysely<Database>, clock: Clock, config: Confi
     },
     routes: oidcRoutes,
     scopes: ['openid', 'email', 'profile', 'offline_access'],
-    claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
+    claims: { openid: [...oidcClaimsByScope.openid], email: [...oidcClaimsByScope.email], profile: [...oidcClaimsByScope.profile] },
+    clockTolerance: oidcClockToleranceSeconds,
     // The claims of the scopes asked go in the ID token too, not only in userinfo.
     conformIdTokenClaims: false,
     responseTypes: ['code'],

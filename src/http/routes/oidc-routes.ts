@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { errors } from 'oidc-provider';
 import { recordGrantGeneration } from '../../apps/oidc/oidc-storage-adapter.js';
 import { oidcRequestScope, type OidcRequestScope } from '../../apps/oidc/oidc-request-scope.js';
+import { answerUserinfo } from '../../apps/oidc/userinfo.js';
 import { interactionPathPrefix, type WorkspaceProviders } from '../../apps/oidc/workspace-providers.js';
 import type { PorticoContext } from '../../context.js';
 import { hitRateLimit } from '../../rate-limits/rate-limits.js';
@@ -37,6 +38,12 @@ export function registerOidcRoutes(app: FastifyInstance, context: PorticoContext
 }
 
 async function handToProvider(context: PorticoContext, providers: WorkspaceProviders, request: FastifyRequest, reply: FastifyReply) {
+  const plainUserinfoToken = plainUserinfoRequestToken(request);
+  if (plainUserinfoToken !== null) {
+    const claims = await answerUserinfo(context.db, request.workspace.id, plainUserinfoToken);
+    // oidc-provider's userinfo answers with these two headers too; anything but the claims is its answer.
+    if (claims) return reply.header('cache-control', 'no-store').type('application/json; charset=utf-8').send(claims);
+  }
   const path = request.url.split('?')[0]!;
   // As oidc-provider's router reads it: `/oidc/TOKEN/` is the token endpoint too.
   const route = path.toLowerCase().replace(/\/+$/, '');
@@ -90,6 +97,20 @@ async function handToProvider(context: PorticoContext, providers: WorkspaceProvi
   // from validated values. Portico's own pages (errors, sign-out) set their page policy instead.
   reply.raw.setHeader('content-security-policy', "default-src 'none'; script-src 'report-sample'; form-action 'self' https: http:; frame-ancestors 'none'; base-uri 'none'");
   await oidcRequestScope.run(scope, () => handle(raw, reply.raw));
+}
+
+/**
+ * The access token of a userinfo request in its plainest form: `GET /oidc/me` with nothing but a
+ * Bearer token in the header (no query, no body, no DPoP proof, no cross-origin call, whose
+ * answer needs oidc-provider's CORS). Only such a request may be answered by userinfo.ts; null
+ * hands the request to oidc-provider as it came.
+ */
+function plainUserinfoRequestToken(request: FastifyRequest): string | null {
+  if (request.method !== 'GET' || request.url !== '/oidc/me') return null;
+  const { headers } = request;
+  if (headers.origin !== undefined || headers.dpop !== undefined || headers['transfer-encoding'] !== undefined || (headers['content-length'] ?? '0') !== '0') return null;
+  const match = /^bearer ([^ ]+)$/i.exec(headers.authorization ?? '');
+  return match ? match[1]! : null;
 }
 
 /**
