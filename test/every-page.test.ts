@@ -1,0 +1,233 @@
+import { mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addApp } from '../src/apps/apps.js';
+import { inviteClient } from '../src/magic-links/invite-client.js';
+import { hashPassword } from '../src/crypto/password-hashing.js';
+import type { Workspace } from '../src/workspaces/workspaces.js';
+import { launchChromium } from './helpers/chromium.js';
+import { linkFromMail, SmtpSink } from './helpers/smtp-sink.js';
+import { startTestPortico, type TestPortico } from './helpers/test-portico.js';
+
+/**
+ * Issue 17 item 3: every page a client can meet, at a phone's width (390 px) and a laptop's (1280
+ * px): no horizontal scroll, and no serious or critical violation found by axe-core. The
+ * screenshots are kept under test-results/ (CI keeps them as artefacts) for people to look at.
+ */
+const screenshots = 'test-results/screenshots/pages';
+const widths = [390, 1280] as const;
+const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+interface PageState {
+  name: string;
+  /** Brings a fresh page (already at its width) to the state to check. */
+  open(page: Page): Promise<void>;
+}
+
+describe('every page, at 390 and 1280 pixels, in Chromium', () => {
+  let sink: SmtpSink;
+  let server: TestPortico;
+  let workspace: Workspace;
+  let browser: Browser;
+  let clientId: string;
+
+  beforeAll(async () => {
+    mkdirSync(screenshots, { recursive: true });
+    sink = await new SmtpSink().start();
+    // The default per-IP limit, and each browser context from an address of its own
+    // (X-Forwarded-For, believed with TRUST_PROXY): only the 429 page's context goes over it.
+    server = await startTestPortico({ dialect: 'sqlite', smtpUrl: sink.url, env: { HOST: '127.0.0.1', TRUST_PROXY: 'true', LIMIT_IP_PER_MINUTE: '10' } });
+    // A long name and a long address: where pages break on a phone.
+    workspace = await server.createWorkspace('Northwind Creative Studio & Partners');
+    const client = await server.addClient(workspace, 'maximiliana.featherstonehaugh-worthington@example.com', 'Maximiliana Featherstonehaugh');
+    clientId = client.id;
+    await server.portico.context.db
+      .updateTable('clients')
+      .set({ password_hash: await hashPassword('lantern meadow copper violin') })
+      .where('id', '=', clientId)
+      .execute();
+    browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop({ dropDatabase: true });
+    await sink?.stop();
+  });
+
+  let addresses = 0;
+  /** A browser context (a browser of its own) from an address of its own. */
+  const newContext = (options: Parameters<Browser['newContext']>[0] = {}) =>
+    browser.newContext({ ...options, extraHTTPHeaders: { 'x-forwarded-for': `203.0.113.${(addresses += 1)}` } });
+
+  const email = 'maximiliana.featherstonehaugh-worthington@example.com';
+  const url = (path: string) => `${workspace.url}${path}`;
+
+  async function lastLinkTo(address: string, before: number): Promise<string> {
+    const mails = await sink.waitForMails(address, before + 1);
+    return linkFromMail(mails[mails.length - 1]!, workspace.url);
+  }
+
+  async function askForLink(page: Page): Promise<string> {
+    const before = sink.mailsTo(email).length;
+    await page.goto(url('/magic-login'));
+    await page.getByLabel('Email address').fill(email);
+    await page.locator('form[action="/magic-login"] button[type="submit"]').first().click();
+    await page.waitForLoadState();
+    return lastLinkTo(email, before);
+  }
+
+  async function signIn(page: Page): Promise<void> {
+    await page.goto(url('/login'));
+    await page.getByLabel('Email address').fill(email);
+    await page.getByLabel('Password', { exact: true }).fill('lantern meadow copper violin');
+    await page.locator('form[action="/login"] button[type="submit"]').first().click();
+    await page.waitForURL((address) => !address.pathname.startsWith('/login'));
+  }
+
+  const states: PageState[] = [
+    { name: 'magic-login', open: async (page) => void (await page.goto(url('/magic-login'))) },
+    { name: 'login', open: async (page) => void (await page.goto(url('/login'))) },
+    { name: 'forgot-password', open: async (page) => void (await page.goto(url('/forgot-password'))) },
+    {
+      name: 'check-your-email',
+      open: async (page) => void (await askForLink(page)),
+    },
+    {
+      name: 'magic-login-form-error',
+      open: async (page) => {
+        await page.goto(url('/magic-login'));
+        await page.getByLabel('Email address').fill('not an address');
+        await page.locator('form[action="/magic-login"] button[type="submit"]').first().click();
+        await page.waitForLoadState();
+      },
+    },
+    {
+      name: 'login-wrong-password',
+      open: async (page) => {
+        await page.goto(url('/login'));
+        await page.getByLabel('Email address').fill(email);
+        await page.getByLabel('Password', { exact: true }).fill('not the password at all');
+        await page.locator('form[action="/login"] button[type="submit"]').first().click();
+        await page.waitForLoadState();
+      },
+    },
+    {
+      name: 'forgot-password-sent',
+      open: async (page) => {
+        await page.goto(url('/forgot-password'));
+        await page.getByLabel('Email address').fill(email);
+        await page.locator('form[action="/forgot-password"] button[type="submit"]').first().click();
+        await page.waitForLoadState();
+      },
+    },
+    {
+      name: 'reset-password',
+      open: async (page) => {
+        const before = sink.mailsTo(email).length;
+        await page.goto(url('/forgot-password'));
+        await page.getByLabel('Email address').fill(email);
+        await page.locator('form[action="/forgot-password"] button[type="submit"]').first().click();
+        await page.goto(await lastLinkTo(email, before));
+      },
+    },
+    {
+      name: 'link-in-another-browser',
+      open: async (page) => {
+        const asking = await newContext();
+        const link = await askForLink(await asking.newPage());
+        await asking.close();
+        await page.goto(link);
+      },
+    },
+    { name: 'link-not-valid', open: async (page) => void (await page.goto(url(`/magic-login/verify?token=${'x'.repeat(43)}`))) },
+    { name: 'reset-link-not-valid', open: async (page) => void (await page.goto(url(`/reset-password?token=${'x'.repeat(43)}`))) },
+    {
+      name: 'invitation',
+      open: async (page) => {
+        const invited = `invited.${Math.random().toString(36).slice(2)}@example.com`;
+        await inviteClient(server.portico.context, workspace, { email: invited, name: 'Invited Client' });
+        await page.goto(await lastLinkTo(invited, 0));
+      },
+    },
+    {
+      name: 'home-signed-in',
+      open: async (page) => signIn(page),
+    },
+    {
+      name: 'account',
+      open: async (page) => {
+        await signIn(page);
+        await page.goto(url('/account'));
+      },
+    },
+    {
+      name: 'signed-out',
+      open: async (page) => {
+        await signIn(page);
+        await page.locator('form[action="/logout"] button[type="submit"]').first().click();
+        await page.waitForLoadState();
+      },
+    },
+    {
+      name: 'too-many-requests',
+      open: async (page) => {
+        // Over the per-IP limit of the password door, from this context's own address.
+        await page.goto(url('/login'));
+        // Other addresses each time: the per-IP limit, not one account's throttle.
+        await page.evaluate(async () => {
+          for (let attempt = 0; attempt < 12; attempt += 1) {
+            await fetch('/login', { method: 'POST', body: new URLSearchParams({ email: `someone${attempt}@example.com`, password: 'not the password at all' }), redirect: 'manual' });
+          }
+        });
+        await page.goto(url('/login'));
+        await page.getByLabel('Email address').fill(email);
+        await page.getByLabel('Password', { exact: true }).fill('not the password at all');
+        const answer = page.waitForResponse((response) => response.request().method() === 'POST');
+        await page.locator('form[action="/login"] button[type="submit"]').first().click();
+        expect((await answer).status()).toBe(429);
+        await page.waitForLoadState();
+      },
+    },
+    {
+      name: 'app-sign-in-error',
+      open: async (page) => {
+        const { app } = await addApp(server.portico.context.db, server.clock, workspace, { name: 'Portal', redirectUris: ['http://app.example/callback'] });
+        // A redirect URI the app never registered: an error page, never a redirect.
+        await page.goto(url(`/oidc/auth?client_id=${app.clientId}&response_type=code&scope=openid&redirect_uri=${encodeURIComponent('http://evil.example/')}`));
+      },
+    },
+    { name: 'unknown-host', open: async (page) => void (await page.goto(`http://nobody.test:${new URL(workspace.url).port}/magic-login`)) },
+    { name: 'not-found', open: async (page) => void (await page.goto(url('/no-such-page'))) },
+  ];
+
+  for (const state of states) {
+    it(`${state.name}: no horizontal scroll, no serious accessibility violation`, async () => {
+      for (const width of widths) {
+        // axe runs as a script of the test, so the pages' own script policy is set aside for it.
+        const context = await newContext({ viewport: { width, height: 844 }, bypassCSP: true });
+        try {
+          const page = await context.newPage();
+          await state.open(page);
+          await page.waitForLoadState('load');
+          await page.screenshot({ path: `${screenshots}/${state.name}-${width}.png`, fullPage: true });
+          // Expressions as strings: they run in the page, and this project's TypeScript has no DOM types.
+          const overflow = (await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth')) as number;
+          expect(overflow, `${state.name} at ${width} px scrolls sideways by ${overflow} px`).toBeLessThanOrEqual(0);
+          await page.evaluate(axeSource);
+          const violations = (await page.evaluate(`axe.run(document, { resultTypes: ['violations'] }).then((result) =>
+            result.violations.map((violation) => ({ id: violation.id, impact: violation.impact, help: violation.help, targets: violation.nodes.map((node) => node.target.join(' ')) })))`)) as {
+            id: string;
+            impact: string;
+            help: string;
+            targets: string[];
+          }[];
+          const serious = violations.filter((violation) => violation.impact === 'serious' || violation.impact === 'critical');
+          expect(serious, `${state.name} at ${width} px`).toEqual([]);
+        } finally {
+          await context.close();
+        }
+      }
+    }, 120_000);
+  }
+});
