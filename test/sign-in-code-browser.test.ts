@@ -79,7 +79,7 @@ describe('a sign-in code in Chromium', () => {
     const field = page.getByLabel('Code from the email');
     await field.focus();
     await page.screenshot({ path: `${screenshots}/check-your-email-with-code-390.png`, fullPage: true });
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    const overflow = (await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth')) as number;
     expect(overflow).toBeLessThanOrEqual(0);
     await small.close();
   });

@@ -41,6 +41,10 @@ const takeGuessOnPendingCodes = prepareQuery((db, now: number, workspaceId: stri
     .where('expires_at', '>', now)
     .where('code_attempts', '<', maxGuesses)
     .returning(['token_hash', 'client_id', 'code_hash']),
+  // `relaxed`, as the rate-limit counters (storage/operations/one-at-a-time.ts): a database crash may
+  // forget the last fraction of a second of guesses. Waiting for the disk here, and not when a
+  // browser that asked for an unknown address has no code to count, would tell the two apart.
+  { durability: 'relaxed' },
 );
 
 /**
