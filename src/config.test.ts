@@ -23,13 +23,15 @@ describe('loadConfig', () => {
       mailFrom: 'Portico <no-reply@localhost>',
       production: false,
       trustProxy: false,
-      limits: { emailCooldownMs: 60_000, emailsPerHour: 5, ipRequestsPerMinute: 10, redemptionsPer5Minutes: 30, workspaceEmailsPerHour: 1000 },
+      limits: { emailCooldownMs: 60_000, emailsPerHour: 5, ipRequestsPerMinute: 10, redemptionsPer5Minutes: 30, workspaceEmailsPerHour: 1000, codeGuessesPerClientPerHour: 20, codeGuessesPerIpPerHour: 30 },
       session: { idleTimeoutMs: 7 * 86_400_000, maxAgeMs: 30 * 86_400_000 },
       logLevel: 'info',
       outboxLeaseMs: 60_000,
       databasePoolSize: 10,
       eventsRetentionMs: 365 * 86_400_000,
       tokenRequestsPerMinute: 600,
+      signInCodeKey: 'portico: SIGN_IN_CODE_KEY unset',
+      signInCodeKeySet: false,
     });
   });
 
@@ -58,6 +60,9 @@ describe('loadConfig', () => {
       DATABASE_POOL_SIZE: '25',
       EVENTS_RETENTION: '90d',
       LIMIT_IP_TOKEN_PER_MINUTE: '120',
+      LIMIT_CODE_GUESSES_PER_CLIENT_PER_HOUR: '12',
+      LIMIT_CODE_GUESSES_PER_IP_PER_HOUR: '40',
+      SIGN_IN_CODE_KEY: 'k'.repeat(32),
     });
     expect(config).toEqual({
       port: 8080,
@@ -67,14 +72,27 @@ describe('loadConfig', () => {
       mailFrom: 'Acme <login@acme.example>',
       production: true,
       trustProxy: 1,
-      limits: { emailCooldownMs: 120_000, emailsPerHour: 20, ipRequestsPerMinute: 100, redemptionsPer5Minutes: 60, workspaceEmailsPerHour: 250 },
+      limits: { emailCooldownMs: 120_000, emailsPerHour: 20, ipRequestsPerMinute: 100, redemptionsPer5Minutes: 60, workspaceEmailsPerHour: 250, codeGuessesPerClientPerHour: 12, codeGuessesPerIpPerHour: 40 },
       session: { idleTimeoutMs: 86_400_000, maxAgeMs: 14 * 86_400_000 },
       logLevel: 'debug',
       outboxLeaseMs: 120_000,
       databasePoolSize: 25,
       eventsRetentionMs: 90 * 86_400_000,
       tokenRequestsPerMinute: 120,
+      signInCodeKey: 'k'.repeat(32),
+      signInCodeKeySet: true,
     });
+  });
+
+  it('refuses a SIGN_IN_CODE_KEY too short to be a secret, naming the variable and how to make one', () => {
+    const parsed = loadConfig({ SIGN_IN_CODE_KEY: 'hunter2' });
+    expect(parsed.ok).toBe(false);
+    if (!parsed.ok) expect(parsed.problems).toEqual([expect.stringMatching(/^SIGN_IN_CODE_KEY: must be at least 32 characters; make one with `openssl rand -base64 32`/)]);
+    for (const name of ['LIMIT_CODE_GUESSES_PER_CLIENT_PER_HOUR', 'LIMIT_CODE_GUESSES_PER_IP_PER_HOUR']) {
+      const bad = loadConfig({ [name]: '0' });
+      expect(bad.ok).toBe(false);
+      if (!bad.ok) expect(bad.problems).toEqual([expect.stringMatching(new RegExp(`^${name}: "0" is not a whole number`))]);
+    }
   });
 
   it('freezes the config and its groups', () => {

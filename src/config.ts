@@ -32,7 +32,17 @@ export interface Config {
    * is far above the doors' limit, and still caps guessing of client secrets and codes.
    */
   readonly tokenRequestsPerMinute: number;
+  /**
+   * The key sign-in codes are hashed under (HMAC-SHA-256), from SIGN_IN_CODE_KEY. Kept out of the
+   * database, so a copy of it does not give the codes away; `signInCodeKeySet` is false when the
+   * variable is unset and a fixed, public key stands in (SECURITY.md says what that leaves open).
+   */
+  readonly signInCodeKey: string;
+  readonly signInCodeKeySet: boolean;
 }
+
+/** Stands in for SIGN_IN_CODE_KEY when it is unset: public, so it protects nothing (SECURITY.md). */
+const unsetSignInCodeKey = 'portico: SIGN_IN_CODE_KEY unset';
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: string[] };
 
@@ -57,6 +67,10 @@ export function loadConfig(env: Env = process.env): ConfigResult {
   const redemptionsPer5Minutes = readInteger(env, 'LIMIT_IP_REDEMPTIONS_PER_5_MINUTES', 30, 1, 1_000_000_000, problems);
   const workspaceEmailsPerHour = readInteger(env, 'LIMIT_WORKSPACE_EMAILS_PER_HOUR', 1000, 1, 1_000_000_000, problems);
   const tokenRequestsPerMinute = readInteger(env, 'LIMIT_IP_TOKEN_PER_MINUTE', 600, 1, 1_000_000_000, problems);
+  const codeGuessesPerClientPerHour = readInteger(env, 'LIMIT_CODE_GUESSES_PER_CLIENT_PER_HOUR', 20, 1, 1_000_000, problems);
+  const codeGuessesPerIpPerHour = readInteger(env, 'LIMIT_CODE_GUESSES_PER_IP_PER_HOUR', 30, 1, 1_000_000_000, problems);
+  const signInCodeKey = env.SIGN_IN_CODE_KEY?.trim() ?? '';
+  if (signInCodeKey && signInCodeKey.length < 32) problems.push('SIGN_IN_CODE_KEY: must be at least 32 characters; make one with `openssl rand -base64 32`');
   const idleTimeoutMs = readDuration(env, 'SESSION_IDLE_TIMEOUT', '7d', problems, 'such as 7d');
   const maxAgeMs = readDuration(env, 'SESSION_MAX_AGE', '30d', problems, 'such as 30d');
   const outboxLeaseMs = readDuration(env, 'OUTBOX_LEASE', '60s', problems, 'such as 60s');
@@ -77,13 +91,15 @@ export function loadConfig(env: Env = process.env): ConfigResult {
       mailFrom,
       production,
       trustProxy,
-      limits: Object.freeze({ emailCooldownMs, emailsPerHour, ipRequestsPerMinute, redemptionsPer5Minutes, workspaceEmailsPerHour }),
+      limits: Object.freeze({ emailCooldownMs, emailsPerHour, ipRequestsPerMinute, redemptionsPer5Minutes, workspaceEmailsPerHour, codeGuessesPerClientPerHour, codeGuessesPerIpPerHour }),
       session: Object.freeze({ idleTimeoutMs, maxAgeMs }),
       logLevel,
       outboxLeaseMs,
       databasePoolSize,
       eventsRetentionMs,
       tokenRequestsPerMinute,
+      signInCodeKey: signInCodeKey || unsetSignInCodeKey,
+      signInCodeKeySet: signInCodeKey !== '',
     }),
   };
 }

@@ -78,6 +78,12 @@ export async function startPortico(config: Config, options: PorticoOptions = {})
     address = await app.listen({ port: config.port, host: config.host });
     // Seeded once listening, so the demo's URL carries the port actually bound (PORT=0 picks one).
     demoWorkspace = await seedDemoWorkspace(context, Number(new URL(address).port));
+    if (config.production && !config.signInCodeKeySet) {
+      app.log.warn(
+        'SIGN_IN_CODE_KEY is unset: sign-in codes are hashed under a public key, so a copy of the database taken while a code is pending gives that code away; ' +
+          'set it (the same on every instance) to the output of `openssl rand -base64 32` (SECURITY.md)',
+      );
+    }
     // A request that came before the demo existed must not leave "no workspace here" behind.
     if (demoWorkspace) context.workspaces.forget();
   } catch (error) {

@@ -17,7 +17,7 @@ declare module 'fastify' {
      */
     crossSite?: boolean;
     /** A sign-in door whose POSTs count against the per-IP limit (`LIMIT_IP_PER_MINUTE`). */
-    door?: 'magic-login' | 'magic-link-redemption' | 'login' | 'forgot-password' | 'reset-password' | 'account-password';
+    door?: 'magic-login' | 'magic-login-code' | 'magic-link-redemption' | 'login' | 'forgot-password' | 'reset-password' | 'account-password';
   }
 }
 

@@ -12,20 +12,23 @@ export interface IssuedMagicLink {
   expiresAt: number;
 }
 
-/** Stores a new sign-in link for a client; the caller queues the email in the same transaction. */
+/**
+ * Stores a new sign-in link for a client, with the hash of the one-time code mailed beside it
+ * (`codeHash`, sign-in-code.ts) when there is one: the code lives and dies with the link.
+ */
 export async function issueMagicLinkToken(
   db: Kysely<Database>,
   now: number,
-  input: { workspaceId: string; clientId: string; ttlMs: number; nextPath: string | null; browserBindingHash: string | null },
+  input: { workspaceId: string; clientId: string; ttlMs: number; nextPath: string | null; browserBindingHash: string | null; codeHash?: string | null },
 ): Promise<IssuedMagicLink> {
   const token = generateSecretToken();
   const expiresAt = now + input.ttlMs;
-  await insertMagicLink(db, hashSecretToken(token), input.workspaceId, input.clientId, input.browserBindingHash, input.nextPath, now, expiresAt);
+  await insertMagicLink(db, hashSecretToken(token), input.workspaceId, input.clientId, input.browserBindingHash, input.nextPath, now, expiresAt, input.codeHash ?? null);
   return { token, expiresAt };
 }
 
 const insertMagicLink = prepareQuery(
-  (db, tokenHash: string, workspaceId: string, clientId: string, browserBindingHash: string | null, nextPath: string | null, now: number, expiresAt: number) =>
+  (db, tokenHash: string, workspaceId: string, clientId: string, browserBindingHash: string | null, nextPath: string | null, now: number, expiresAt: number, codeHash: string | null) =>
     db.insertInto('magic_links').values({
       token_hash: tokenHash,
       workspace_id: workspaceId,
@@ -36,6 +39,7 @@ const insertMagicLink = prepareQuery(
       expires_at: expiresAt,
       ended_at: null,
       end_reason: null,
+      code_hash: codeHash,
     }),
   // The outbox worker stores the links of the mails it prepares at once: where statements cost round
   // trips, one insert.
@@ -86,7 +90,11 @@ export type MagicLinkConsumption =
  * does so).
  */
 export async function consumeMagicLinkToken(db: Kysely<Database>, now: number, workspaceId: string, token: string): Promise<MagicLinkConsumption> {
-  const tokenHash = hashSecretToken(token);
+  return consumeMagicLinkByHash(db, now, workspaceId, hashSecretToken(token));
+}
+
+/** consumeMagicLinkToken for a link known by its token's hash: the link whose code was typed (sign-in codes). */
+export async function consumeMagicLinkByHash(db: Kysely<Database>, now: number, workspaceId: string, tokenHash: string): Promise<MagicLinkConsumption> {
   const used = await operationsOf(db).consumeMagicLink({ now, tokenHash, workspaceId });
   if (used) return { ok: true, ...used };
   return explainUnusableLink(db, now, workspaceId, tokenHash);

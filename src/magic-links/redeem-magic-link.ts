@@ -2,7 +2,7 @@ import type { PorticoContext } from '../context.js';
 import { recordAuditEvents } from '../events/audit-events.js';
 import { startSession, type StartedSession } from '../sessions/sessions.js';
 import type { Workspace } from '../workspaces/workspaces.js';
-import { consumeMagicLinkToken, type MagicLinkRejection } from './magic-links.js';
+import { consumeMagicLinkToken, type MagicLinkConsumption, type MagicLinkRejection } from './magic-links.js';
 
 export type MagicLinkRedemption =
   | { ok: true; session: StartedSession; nextPath: string | null }
@@ -30,6 +30,20 @@ export async function redeemMagicLink(
     ]);
     return { ok: false, reason: consumed.reason };
   }
+  return signInWithConsumedLink(context, workspace, consumed, { ip: input.ip, userAgent: input.userAgent, with: 'link' });
+}
+
+/**
+ * The sign-in that follows a used link, whether its token or its code was given: the session and
+ * the audit events are the same, only `magic_link.used` says which it was.
+ */
+export async function signInWithConsumedLink(
+  context: PorticoContext,
+  workspace: Workspace,
+  consumed: Extract<MagicLinkConsumption, { ok: true }>,
+  input: { ip: string; userAgent: string; with: 'link' | 'code' },
+): Promise<Extract<MagicLinkRedemption, { ok: true }>> {
+  const now = context.clock.now();
   // Issued together, so the storage writes them with the other writes of this turn.
   const [session] = await Promise.all([
     startSession(context.db, context.clock, context.config.session, {
@@ -41,7 +55,7 @@ export async function redeemMagicLink(
       ip: input.ip,
     }),
     recordAuditEvents(context.db, [
-      { workspaceId: workspace.id, at: now, type: 'magic_link.used', email: consumed.clientEmail, ip: input.ip },
+      { workspaceId: workspace.id, at: now, type: 'magic_link.used', email: consumed.clientEmail, ip: input.ip, ...(input.with === 'code' ? { detail: { with: 'code' } } : {}) },
       { workspaceId: workspace.id, at: now, type: 'session.started', email: consumed.clientEmail, ip: input.ip, detail: { method: 'magic_link' } },
     ]),
   ]);

@@ -3,12 +3,13 @@ import type { Client } from '../clients/clients.js';
 import { parseEmailAddress } from '../clients/email.js';
 import type { PorticoContext } from '../context.js';
 import { hashSecretToken } from '../crypto/tokens.js';
-import type { MagicLinkRequest, MintedMail } from '../mail-requests/mail-request.js';
+import type { MagicLinkRequest, MintedMail, MintingKeys } from '../mail-requests/mail-request.js';
 import { queueClientEmailRequest } from '../mail-requests/queue-client-email-request.js';
 import type { Database } from '../storage/schema.js';
 import type { Workspace } from '../workspaces/workspaces.js';
 import { buildMagicLinkUrl, issueMagicLinkToken } from './magic-links.js';
 import { parseNextPath } from './next-path.js';
+import { formatSignInCode, generateSignInCode, hashSignInCode } from './sign-in-code.js';
 
 export type MagicLinkRequestResult = { ok: true; email: string } | { ok: false; formError: string };
 
@@ -36,20 +37,37 @@ export async function requestMagicLink(
 }
 
 /**
- * In the outbox worker, at each attempt to send: mints a fresh link for a known client's request and
- * stores its hash; the token goes only into the mail built in memory (issue 13 item 7).
+ * In the outbox worker, at each attempt to send: mints a fresh link and the one-time code beside it
+ * for a known client's request and stores their hashes; the token and the code go only into the
+ * mail built in memory (issue 13 item 7, issue 17 item 1).
  */
-export async function mintMagicLinkMail(db: Kysely<Database>, requestedAt: number, workspace: Workspace, client: Client, request: MagicLinkRequest): Promise<MintedMail> {
-  // The link's lifetime counts from the request, not from when the worker got to it.
+export async function mintMagicLinkMail(
+  db: Kysely<Database>,
+  requestedAt: number,
+  workspace: Workspace,
+  client: Client,
+  request: MagicLinkRequest,
+  keys: MintingKeys,
+): Promise<MintedMail> {
+  const code = generateSignInCode();
+  // The link's lifetime counts from the request, not from when the worker got to it; the code's is the link's.
   const link = await issueMagicLinkToken(db, requestedAt, {
     workspaceId: workspace.id,
     clientId: client.id,
     ttlMs: workspace.magic_link_ttl_ms,
     nextPath: request.nextPath,
     browserBindingHash: request.browserBindingHash,
+    codeHash: hashSignInCode(keys.signInCodeKey, code),
   });
   return {
     template: 'magic-link',
-    payload: { link: buildMagicLinkUrl(workspace.url, link.token), ttlMs: workspace.magic_link_ttl_ms, workspaceName: workspace.name, clientName: client.name, from: workspace.mail_from },
+    payload: {
+      link: buildMagicLinkUrl(workspace.url, link.token),
+      code: formatSignInCode(code),
+      ttlMs: workspace.magic_link_ttl_ms,
+      workspaceName: workspace.name,
+      clientName: client.name,
+      from: workspace.mail_from,
+    },
   };
 }

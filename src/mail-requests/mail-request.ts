@@ -41,6 +41,11 @@ export type ClientEmailRequest = Extract<MailRequest, { template: 'magic-link-re
 /** What a domain makes of a request: the mail with its freshly minted link, before it is addressed to the client on record. */
 export type MintedMail = Omit<PreparedMail, 'recipient'>;
 
+/** Keys a minter may need, from the config (kept out of the database): the one sign-in codes are hashed under. */
+export interface MintingKeys {
+  signInCodeKey: string;
+}
+
 /** Queues a mail request. Call it inside the transaction that creates what the mail is about, so neither exists without the other. */
 export async function enqueueMailRequest(
   db: Kysely<Database>,

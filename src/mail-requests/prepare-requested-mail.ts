@@ -10,7 +10,7 @@ import { workspaceLimits } from '../rate-limits/limits.js';
 import { takeWorkspaceEmailSlot } from '../rate-limits/workspace-email-ceiling.js';
 import type { Database } from '../storage/schema.js';
 import type { Workspace } from '../workspaces/workspaces.js';
-import { readMailRequest, type ClientEmailRequest, type InvitationRequest, type MailRequest, type MintedMail } from './mail-request.js';
+import { readMailRequest, type ClientEmailRequest, type InvitationRequest, type MailRequest, type MintedMail, type MintingKeys } from './mail-request.js';
 import { requestedEventOf } from './queue-client-email-request.js';
 
 /**
@@ -25,6 +25,7 @@ export type LinkMinters = {
     workspace: Workspace,
     client: Client,
     request: Extract<MailRequest, { template: Template }>['payload'],
+    keys: MintingKeys,
   ) => Promise<MintedMail>;
 };
 
@@ -43,13 +44,14 @@ export const linkMinters: LinkMinters = {
  */
 export async function prepareRequestedMail(context: PorticoContext, row: OutboxMail, now: number, minters: LinkMinters = linkMinters): Promise<MailPreparation> {
   const request = readMailRequest(row);
+  const keys: MintingKeys = { signInCodeKey: context.config.signInCodeKey };
   switch (request.template) {
     case 'magic-link-request':
-      return prepareClientEmail(context, row, now, request, (workspace, client) => minters['magic-link-request'](context.db, row.created_at, workspace, client, request.payload));
+      return prepareClientEmail(context, row, now, request, (workspace, client) => minters['magic-link-request'](context.db, row.created_at, workspace, client, request.payload, keys));
     case 'password-reset-request':
-      return prepareClientEmail(context, row, now, request, (workspace, client) => minters['password-reset-request'](context.db, row.created_at, workspace, client, request.payload));
+      return prepareClientEmail(context, row, now, request, (workspace, client) => minters['password-reset-request'](context.db, row.created_at, workspace, client, request.payload, keys));
     case 'invitation-request':
-      return prepareInvitation(context, row, request.payload, minters['invitation-request']);
+      return prepareInvitation(context, row, request.payload, minters['invitation-request'], keys);
   }
 }
 
@@ -108,10 +110,16 @@ async function prepareClientEmail(
 }
 
 /** An invitation: a client disabled or removed since it was sent gets nothing. */
-async function prepareInvitation(context: PorticoContext, row: OutboxMail, request: InvitationRequest, mint: LinkMinters['invitation-request']): Promise<MailPreparation> {
+async function prepareInvitation(
+  context: PorticoContext,
+  row: OutboxMail,
+  request: InvitationRequest,
+  mint: LinkMinters['invitation-request'],
+  keys: MintingKeys,
+): Promise<MailPreparation> {
   const workspace = await context.workspaces.findById(row.workspace_id);
   const client = workspace ? await findClientById(context.db, workspace.id, request.clientId) : null;
   if (!workspace || !client || client.disabled_at !== null) return { mail: null };
-  const minted = await mint(context.db, row.created_at, workspace, client, request);
+  const minted = await mint(context.db, row.created_at, workspace, client, request, keys);
   return { mail: { template: minted.template, recipient: client.email, payload: minted.payload } };
 }

@@ -11,6 +11,8 @@ interface MailPayload {
   workspaceName: string;
   clientName: string;
   link?: string;
+  /** The one-time code beside a sign-in link, as shown (`48291 37750`). */
+  code?: string;
   ttlMs?: number;
   signInUrl?: string;
 }

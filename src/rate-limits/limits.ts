@@ -15,6 +15,10 @@ export interface Limits {
   readonly redemptionsPer5Minutes: number;
   /** Sign-in and reset emails a workspace may send per hour, so no portal becomes a spam cannon. */
   readonly workspaceEmailsPerHour: number;
+  /** Sign-in code guesses against one client's codes per hour, from any number of browsers and IPs. */
+  readonly codeGuessesPerClientPerHour: number;
+  /** Sign-in code guesses per client IP per hour. */
+  readonly codeGuessesPerIpPerHour: number;
 }
 
 /** The limits in force for a workspace: its own where it set one, the environment's otherwise. */
@@ -25,6 +29,8 @@ export function workspaceLimits(defaults: Limits, workspace: Workspace): Limits 
     ipRequestsPerMinute: workspace.limit_ip_per_minute ?? defaults.ipRequestsPerMinute,
     redemptionsPer5Minutes: workspace.limit_redemptions_per_5_minutes ?? defaults.redemptionsPer5Minutes,
     workspaceEmailsPerHour: workspace.limit_workspace_emails_per_hour ?? defaults.workspaceEmailsPerHour,
+    codeGuessesPerClientPerHour: defaults.codeGuessesPerClientPerHour,
+    codeGuessesPerIpPerHour: defaults.codeGuessesPerIpPerHour,
   };
 }
 

@@ -1,4 +1,4 @@
-import type { Generated } from 'kysely';
+import type { ColumnType, Generated } from 'kysely';
 
 /** Times are integer milliseconds since the epoch in both dialects, so comparisons are plain numbers. */
 export interface WorkspaceTable {
@@ -47,6 +47,10 @@ export interface MagicLinkTable {
   ended_at: number | null;
   /** `used` for the link that signed in, `superseded` for the client's other links that died with it. */
   end_reason: string | null;
+  /** Keyed hash of the one-time code mailed beside the link (magic-links/sign-in-code.ts); null for links from before codes. */
+  code_hash: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Guesses compared against the code; at the cap the code is dead (the link is not). */
+  code_attempts: Generated<number>;
 }
 
 export interface SessionTable {

@@ -8,6 +8,11 @@ export const issuedSecrets = new Set<string>();
 
 export function rememberSecretsInMail(text: string): void {
   for (const match of text.matchAll(/token=([A-Za-z0-9_-]{43})/g)) issuedSecrets.add(match[1]!);
+  // Sign-in codes as shown and as a form sends them (a bare 10-digit number could match inside a timestamp).
+  for (const match of text.matchAll(/code: ([0-9]{5}) ([0-9]{5})/g)) {
+    issuedSecrets.add(`${match[1]} ${match[2]}`);
+    issuedSecrets.add(`${match[1]}+${match[2]}`);
+  }
 }
 
 /**

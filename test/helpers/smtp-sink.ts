@@ -150,3 +150,10 @@ export function tokenFromLink(link: string): string {
   if (!token) throw new Error(`no token in ${link}`);
   return token;
 }
+
+/** The sign-in code in a mail's plain-text part: the end of the line that says `Your code:`. */
+export function codeFromMail(mail: ReceivedMail): string {
+  const match = /^Your code: ([0-9]{5} [0-9]{5})$/m.exec(mail.text);
+  if (!match) throw new Error(`no code line in mail: ${mail.text}`);
+  return match[1]!;
+}

@@ -4,6 +4,9 @@ import { constantTimeEqual, hashSecretToken, looksLikeSecretToken } from '../../
 import { inspectMagicLinkToken, type MagicLinkRejection } from '../../magic-links/magic-links.js';
 import { parseNextPath } from '../../magic-links/next-path.js';
 import { redeemMagicLink } from '../../magic-links/redeem-magic-link.js';
+import { redeemSignInCode, type SignInCodeRejection } from '../../magic-links/redeem-sign-in-code.js';
+import { AppError } from '../../errors.js';
+import { sendAppError } from '../error-pages.js';
 import { requestMagicLink } from '../../magic-links/request-magic-link.js';
 import { endClientSession } from '../../sessions/sessions.js';
 import { describeDuration } from '../../shared/duration.js';
@@ -25,6 +28,20 @@ const rejectionPages: Record<MagicLinkRejection | 'malformed', LinkProblem> = {
   other_workspace: { status: 404, heading: 'This sign-in link is not valid', explanation: 'The link may be incomplete: some email programs break long links. Ask for a new one.' },
   malformed: { status: 404, heading: 'This sign-in link is not valid', explanation: 'The link may be incomplete: some email programs break long links. Ask for a new one.' },
 };
+
+const codeRejectionPages: Record<SignInCodeRejection, LinkProblem> = {
+  used: { status: 410, heading: 'This code has already been used', explanation: 'Each code works once, as does the link beside it. If that was not you, nobody can use it again. Ask for a new link to sign in.' },
+  superseded: { status: 410, heading: 'This code no longer works', explanation: 'You signed in with a newer link or code, which ended the earlier ones. Ask for a new link to sign in again.' },
+  expired: { status: 410, heading: 'This code has expired', explanation: 'For your safety, codes work only as long as the link beside them. Ask for a new one and use it soon after it arrives.' },
+  client_disabled: { status: 410, heading: 'This code no longer works', explanation: 'This code cannot be used any more. Ask for a new link, or contact the people who run this portal.' },
+  too_many_guesses: { status: 410, heading: 'This code no longer works', explanation: 'Too many wrong codes were tried, so this one was switched off. The link in the same email still works; or ask for a new one.' },
+  other_browser: { status: 403, heading: 'This code belongs to another browser', explanation: 'A code works only in the browser where the email was asked for. Type it there, open the link in the email, or ask for a new link here.' },
+};
+
+const codeFormErrors = {
+  malformed: 'Enter the 10-digit code from the email, such as 12345 67890.',
+  wrong: 'That code is not right. Check it against the latest sign-in email, or open the link in it.',
+} as const;
 
 /** `/magic-login` and the link in the email. */
 export function registerMagicLoginRoutes(app: FastifyInstance, context: PorticoContext): void {
@@ -48,6 +65,35 @@ export function registerMagicLoginRoutes(app: FastifyInstance, context: PorticoC
       next,
       validFor: describeDuration(request.workspace.magic_link_ttl_ms),
     });
+  });
+
+  // The code beside the link, typed in the browser that asked (issue 17 item 1): signs in as the link does.
+  app.post('/magic-login/code', { config: { door: 'magic-login-code' } }, async (request, reply): Promise<FastifyReply> => {
+    const body = request.body as FormBody;
+    const next = parseNextPath(body?.next);
+    const browserToken = readBrowserCookie(request);
+    const previous = await readCurrentSession(context, request);
+    const result = await redeemSignInCode(context, request.workspace, {
+      code: body?.code,
+      browserBindingToken: looksLikeSecretToken(browserToken) ? browserToken : undefined,
+      ip: request.ip,
+      userAgent: request.headers['user-agent'] ?? '',
+    });
+    if (result.ok) {
+      // The session this browser had before is ended: a sign-in never upgrades an existing id.
+      if (previous) await endClientSession(context, previous.clientId, previous.idHash);
+      setSessionCookie(reply, request.workspace, result.session.token, result.session.expiresAt, context.clock.now());
+      return continueAfterSignIn(request, reply, result.nextPath ?? next);
+    }
+    if (result.reason === 'malformed' || result.reason === 'wrong') {
+      return renderPage(request, reply, 'magic-login-code', { title: 'Enter your code', next, codeError: codeFormErrors[result.reason] }, 400);
+    }
+    if (result.reason === 'ip_limited') {
+      const seconds = Math.max(1, Math.ceil(result.retryAfterMs / 1000));
+      reply.header('retry-after', String(seconds));
+      return sendAppError(request, reply, new AppError('TOO_MANY_REQUESTS'), { retryAfter: describeDuration(seconds * 1000) });
+    }
+    return renderLinkProblem(request, reply, codeRejectionPages[result.reason], { href: '/magic-login', label: 'Email me a new link' });
   });
 
   // GET and HEAD consume nothing: mail scanners and link previews open links before people do.
