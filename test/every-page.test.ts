@@ -94,6 +94,15 @@ describe('every page, at 390 and 1280 pixels, in Chromium', () => {
       open: async (page) => void (await askForLink(page)),
     },
     {
+      name: 'wrong-code',
+      open: async (page) => {
+        await askForLink(page);
+        await page.getByLabel('Code from the email').fill('0000000000');
+        await page.getByRole('button', { name: 'Sign in with the code' }).click();
+        await page.waitForLoadState();
+      },
+    },
+    {
       name: 'magic-login-form-error',
       open: async (page) => {
         await page.goto(url('/magic-login'));
