@@ -2,11 +2,11 @@ import type { PorticoContext } from '../context.js';
 import { recordAuditEvents } from '../events/audit-events.js';
 import { startSession, type StartedSession } from '../sessions/sessions.js';
 import type { Workspace } from '../workspaces/workspaces.js';
-import { consumeMagicLinkToken, type MagicLinkRejection } from './magic-links.js';
+import { consumeMagicLinkToken, type MagicLinkPurpose, type MagicLinkRejection } from './magic-links.js';
 
 export type MagicLinkRedemption =
-  | { ok: true; session: StartedSession; nextPath: string | null }
-  | { ok: false; reason: MagicLinkRejection };
+  | { ok: true; session: StartedSession; nextPath: string | null; purpose: MagicLinkPurpose }
+  | { ok: false; reason: MagicLinkRejection; purpose: MagicLinkPurpose };
 
 /**
  * Signs a client in with a link: the link is used (one atomic step, so of any number of concurrent
@@ -28,22 +28,24 @@ export async function redeemMagicLink(
     await recordAuditEvents(context.db, [
       { workspaceId: workspace.id, at: now, type: 'magic_link.rejected', email: consumed.clientEmail, ip: input.ip, detail: { reason: consumed.reason } },
     ]);
-    return { ok: false, reason: consumed.reason };
+    return { ok: false, reason: consumed.reason, purpose: consumed.purpose };
   }
+  // The account page tells an invitation's session from an everyday link's.
+  const method = consumed.purpose === 'invitation' ? 'invitation' : 'magic_link';
   // Issued together, so the storage writes them with the other writes of this turn.
   const [session] = await Promise.all([
     startSession(context.db, context.clock, context.config.session, {
       workspaceId: workspace.id,
       clientId: consumed.clientId,
       clientGeneration: consumed.clientGeneration,
-      method: 'magic_link',
+      method,
       userAgent: input.userAgent,
       ip: input.ip,
     }),
     recordAuditEvents(context.db, [
       { workspaceId: workspace.id, at: now, type: 'magic_link.used', email: consumed.clientEmail, ip: input.ip },
-      { workspaceId: workspace.id, at: now, type: 'session.started', email: consumed.clientEmail, ip: input.ip, detail: { method: 'magic_link' } },
+      { workspaceId: workspace.id, at: now, type: 'session.started', email: consumed.clientEmail, ip: input.ip, detail: { method } },
     ]),
   ]);
-  return { ok: true, session, nextPath: consumed.nextPath };
+  return { ok: true, session, nextPath: consumed.nextPath, purpose: consumed.purpose };
 }

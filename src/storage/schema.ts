@@ -47,6 +47,8 @@ export interface MagicLinkTable {
   ended_at: number | null;
   /** `used` for the link that signed in, `superseded` for the client's other links that died with it. */
   end_reason: string | null;
+  /** `sign_in` for the everyday link, `invitation` for the one `portico client invite` sends. */
+  purpose: Generated<string>;
 }
 
 export interface SessionTable {
@@ -61,6 +63,18 @@ export interface SessionTable {
   expires_at: number;
   /** The client's `session_generation` when the sign-in checked it: behind the client's, the session is over. */
   client_generation: Generated<number>;
+}
+
+/**
+ * A session ended from elsewhere, kept only to tell its browser why on the next visit: the
+ * session's id hash, the reason, and until when (the session's own expiry).
+ */
+export interface EndedSessionTable {
+  id_hash: string;
+  workspace_id: string;
+  reason: string;
+  ended_at: number;
+  expires_at: number;
 }
 
 export interface OutboxTable {
@@ -163,6 +177,7 @@ export interface Database {
   clients: ClientTable;
   magic_links: MagicLinkTable;
   sessions: SessionTable;
+  ended_sessions: EndedSessionTable;
   outbox: OutboxTable;
   events: EventTable;
 }
