@@ -11,6 +11,11 @@ import { startTestPortico, type TestPortico } from './helpers/test-portico.js';
 // Issue 17 item 2 in a real browser: the password toggle, the focus ring's contrast, addresses on
 // a phone, the invitation, and a browser told why it was signed out from elsewhere.
 
+// The functions passed to page.evaluate run in Chromium: its DOM, declared for this file only
+// (no DOM types in the project, whose code runs in Node).
+declare const document: any;
+declare function getComputedStyle(element: unknown): { outlineColor: string; outlineWidth: string; outlineStyle: string; backgroundColor: string };
+
 const screenshots = 'test-results/screenshots';
 const password = 'lantern meadow copper violin';
 const phone = { viewport: { width: 390, height: 844 }, isMobile: true };
@@ -83,7 +88,7 @@ describe('the account pages in Chromium (issue 17 item 2)', () => {
     await toggle.click();
     // Shown when sent: it still signs in, and the field went back to a password field on the way.
     const fieldTypeOnSubmit = page.evaluate(
-      () => new Promise<string>((resolve) => document.querySelector('form')!.addEventListener('submit', () => setTimeout(() => resolve((document.getElementById('password') as HTMLInputElement).type)))),
+      () => new Promise<string>((resolve) => document.querySelector('form')!.addEventListener('submit', () => setTimeout(() => resolve(document.getElementById('password').type)))),
     );
     await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await expect(fieldTypeOnSubmit).resolves.toBe('password');
@@ -113,7 +118,7 @@ describe('the account pages in Chromium (issue 17 item 2)', () => {
     for (let step = 0; step < 6; step += 1) {
       await page.keyboard.press('Tab');
       const focused = await page.evaluate(() => {
-        const element = document.activeElement as HTMLElement;
+        const element = document.activeElement;
         const style = getComputedStyle(element);
         return { tag: element.tagName, name: element.textContent!.trim(), ring: style.outlineColor, width: style.outlineWidth, outline: style.outlineStyle, fill: style.backgroundColor };
       });
