@@ -91,7 +91,11 @@ describe('signing in by magic link in Chromium', () => {
     await page.goto(`${workspace.url}/account`);
     await expect(page.getByText('This browser').isVisible()).resolves.toBe(true);
     await page.screenshot({ path: `${screenshots}/account.png`, fullPage: true });
-    await page.getByRole('button', { name: 'Sign out everywhere' }).click();
+    // Issue 17 item 2: a confirmation page comes first, with the button that signs out everywhere.
+    await page.getByRole('link', { name: 'Sign out everywhere…' }).click();
+    await page.getByRole('heading', { name: 'Sign out everywhere?' }).waitFor();
+    await page.screenshot({ path: `${screenshots}/sign-out-everywhere.png`, fullPage: true });
+    await page.getByRole('button', { name: 'Sign out everywhere', exact: true }).click();
     await page.waitForURL(`${workspace.url}/login?signed_out=1`);
     await expect(page.getByText('You are signed out.').isVisible()).resolves.toBe(true);
     await context.close();

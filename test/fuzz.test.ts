@@ -37,6 +37,8 @@ const routes: { method: 'GET' | 'POST'; path: string; fields: string[] }[] = [
   { method: 'POST', path: '/reset-password', fields: ['token', 'password'] },
   { method: 'POST', path: '/account/password', fields: ['current_password', 'new_password', 'next'] },
   { method: 'POST', path: '/account/sessions/end', fields: ['session'] },
+  { method: 'POST', path: '/account/sessions/end-others', fields: [] },
+  { method: 'GET', path: '/account/sign-out-everywhere', fields: [] },
   { method: 'POST', path: '/logout', fields: [] },
   { method: 'GET', path: '/magic-login', fields: ['next'] },
   { method: 'GET', path: '/magic-login/verify', fields: ['token'] },
@@ -45,7 +47,7 @@ const routes: { method: 'GET' | 'POST'; path: string; fields: string[] }[] = [
   { method: 'GET', path: '/', fields: [] },
   { method: 'GET', path: '/account', fields: ['ended', 'password'] },
   { method: 'GET', path: '/api/me', fields: [] },
-  { method: 'GET', path: '/welcome', fields: [] },
+  { method: 'GET', path: '/welcome', fields: ['password', 'next'] },
 ];
 
 describe('fuzzing every input a route reads', () => {

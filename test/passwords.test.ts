@@ -280,7 +280,12 @@ describe.each(testDialects)('the password door on %s', (dialect) => {
     expect(welcome.body).toContain('Skip for now');
     expect(welcome.body).toContain('action="/account/password"');
     const set = await browser.post('/account/password', { new_password: strongPassword, next: '/' });
-    expect(set.headers.location).toBe('/');
+    // Issue 17 item 2: setting the password ends on a confirmation that says so, with Continue.
+    expect(set.headers.location).toBe('/welcome?password=set');
+    const done = await browser.get('/welcome?password=set');
+    expect(done.body).toContain('<h1>Your password is set</h1>');
+    expect(done.body).toContain(`You are signed in to Ledger as <span class="account-email">${email}</span>`);
+    expect(done.body).toContain('<a class="button" href="/">Continue</a>');
     expect((await login(server.agent(workspace), email, strongPassword)).status).toBe(303);
   });
 

@@ -37,7 +37,7 @@ describe('two instances on one PostgreSQL database', () => {
   let instances: PorticoProcess[];
   let workspace: Workspace;
   const agentOn = (instance: PorticoProcess) => new HttpAgent(instance.address, workspace.url);
-  const enders = ['logout@example.com', 'change@example.com', 'reset@example.com', 'cut@example.com'];
+  const enders = ['logout@example.com', 'change@example.com', 'reset@example.com', 'cut@example.com', 'others@example.com'];
   const password = 'velvet otter climbs quiet harbor';
 
   /** A browser signed in by password on `instance`, and the same browser (its cookie) on `other`, which has just read the session. */
@@ -120,6 +120,20 @@ describe('two instances on one PostgreSQL database', () => {
     expect(disabled.code).toBe(0);
     expect((await here.get('/api/me')).status).toBe(401);
     expect((await there.get('/api/me')).status).toBe(401);
+  });
+
+  // Issue 17 item 2: "sign out other sessions" on one instance, and the ended browser told why on the other.
+  it('refuses on B, at the very next request, the other sessions signed out on A, keeps the asking one, and tells B\'s browser why', async () => {
+    const [a, b] = instances as [PorticoProcess, PorticoProcess];
+    const asking = await signedInOn(a, b, 'others@example.com');
+    const other = await signedInOn(a, b, 'others@example.com');
+    expect((await asking.here.post('/account/sessions/end-others', {})).status).toBe(303);
+    expect((await other.there.get('/api/me')).status).toBe(401);
+    expect((await asking.there.get('/api/me')).status).toBe(200);
+    const told = (await other.there.get('/login')).body;
+    expect(told).toContain('You were signed out because “Sign out other sessions” was used in another browser.');
+    // Told once, on whichever instance it was told.
+    expect((await other.here.get('/login')).body).not.toContain('You were signed out because');
   });
 
   it('lets exactly one of 100 concurrent redemptions across both sign in', async () => {

@@ -100,7 +100,7 @@ export async function disableClient(store: SessionStore, clock: Clock, workspace
     if (!client) throw new AppError('CLIENT_NOT_FOUND', { message: `${email.email} is not a client of the workspace "${workspace.slug}".` });
     const disabledAt = client.disabled_at ?? now;
     await trx.updateTable('clients').set({ disabled_at: disabledAt }).where('id', '=', client.id).execute();
-    const endedSessions = await endEverythingOfClient({ db: trx, sessionCache: store.sessionCache }, client.id, { now, linkEndReason: 'client_disabled' });
+    const endedSessions = await endEverythingOfClient({ db: trx, sessionCache: store.sessionCache }, client.id, { now, linkEndReason: 'client_disabled', sessionEndReason: 'client_disabled' });
     if (client.disabled_at === null) {
       await recordAuditEvents(trx, [
         { workspaceId: workspace.id, at: now, type: 'client.disabled', email: client.email, detail: { sessionsEnded: endedSessions } },

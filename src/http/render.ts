@@ -7,6 +7,7 @@ export function renderPage(request: FastifyRequest, reply: FastifyReply, page: s
   const html = htmlTemplates.render(`./pages/${page}`, {
     workspaceName: request.workspace?.name ?? null,
     nonce: usePagePolicy(reply),
+    signedOutNotice: request.signedOutNotice ?? null,
     ...data,
   });
   return reply.code(status).type('text/html; charset=utf-8').send(html);

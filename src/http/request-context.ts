@@ -4,6 +4,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The workspace the `Host` header selects; set for every route but `/healthz`. */
     workspace: Workspace;
+    /** Why this browser was signed out from elsewhere, shown once on a sign-in page (signed-out-notice.ts). */
+    signedOutNotice: string | null;
   }
   interface FastifyContextConfig {
     /** Served on any host, without a workspace (only `/healthz`). */

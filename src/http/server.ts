@@ -21,6 +21,7 @@ import { registerPasswordRoutes } from './routes/password-routes.js';
 import { registerForwardAuthRoutes } from './routes/forward-auth-routes.js';
 import { registerOidcRoutes } from './routes/oidc-routes.js';
 import { registerPortalRoutes } from './routes/portal-routes.js';
+import { registerSignedOutNotice } from './signed-out-notice.js';
 import { securityHeaders, setSecurityHeaders, setTransportSecurity } from './security-headers.js';
 
 export interface HttpServerOptions {
@@ -110,6 +111,7 @@ export function buildHttpServer({ context, devMailbox, logStream }: HttpServerOp
   // Browsers ask for an icon on every first visit; answering 204 keeps a 404 out of their console.
   app.get('/favicon.ico', async (_request, reply) => reply.code(204).send());
 
+  registerSignedOutNotice(app, context);
   registerMagicLoginRoutes(app, context);
   registerPasswordRoutes(app, context);
   registerPortalRoutes(app, context);

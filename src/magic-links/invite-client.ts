@@ -11,7 +11,9 @@ import { buildMagicLinkUrl, issueMagicLinkToken } from './magic-links.js';
 
 /**
  * An invitation is a sign-in link that lasts longer than the everyday ones (people do not read a
- * welcome mail within minutes) and lands on `/welcome`, which offers to set a password.
+ * welcome mail within minutes), has its own page ("Accept your invitation") and lands on
+ * `/welcome`, which offers to set a password. It is bound to no browser, so it is never used
+ * without a button press.
  */
 export const invitationTtlMs = 7 * 24 * 3600_000;
 
@@ -48,7 +50,7 @@ export async function inviteClient(context: PorticoContext, workspace: Workspace
  */
 export async function mintInvitationMail(db: Kysely<Database>, invitedAt: number, workspace: Workspace, client: Client): Promise<MintedMail> {
   // Valid for the week the invitation promised, counted from the invitation, not from this attempt.
-  const link = await issueMagicLinkToken(db, invitedAt, { workspaceId: workspace.id, clientId: client.id, ttlMs: invitationTtlMs, nextPath: '/welcome', browserBindingHash: null });
+  const link = await issueMagicLinkToken(db, invitedAt, { workspaceId: workspace.id, clientId: client.id, ttlMs: invitationTtlMs, nextPath: '/welcome', browserBindingHash: null, purpose: 'invitation' });
   return {
     template: 'invitation',
     payload: { link: buildMagicLinkUrl(workspace.url, link.token), ttlMs: invitationTtlMs, workspaceName: workspace.name, clientName: client.name, from: workspace.mail_from },

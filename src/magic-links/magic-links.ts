@@ -6,6 +6,13 @@ import type { Database } from '../storage/schema.js';
 
 export type MagicLinkRejection = 'unknown' | 'other_workspace' | 'expired' | 'used' | 'superseded' | 'client_disabled';
 
+/** What a link is for: an everyday sign-in, or the invitation `portico client invite` sends (its own page and wording). */
+export type MagicLinkPurpose = 'sign_in' | 'invitation';
+
+function purposeOf(stored: string | null | undefined): MagicLinkPurpose {
+  return stored === 'invitation' ? 'invitation' : 'sign_in';
+}
+
 export interface IssuedMagicLink {
   /** The raw token, for the email only. Only its hash is stored. */
   token: string;
@@ -19,16 +26,16 @@ export interface IssuedMagicLink {
 export async function issueMagicLinkToken(
   db: Kysely<Database>,
   now: number,
-  input: { workspaceId: string; clientId: string; ttlMs: number; nextPath: string | null; browserBindingHash: string | null; codeHash?: string | null },
+  input: { workspaceId: string; clientId: string; ttlMs: number; nextPath: string | null; browserBindingHash: string | null; codeHash?: string | null; purpose?: MagicLinkPurpose },
 ): Promise<IssuedMagicLink> {
   const token = generateSecretToken();
   const expiresAt = now + input.ttlMs;
-  await insertMagicLink(db, hashSecretToken(token), input.workspaceId, input.clientId, input.browserBindingHash, input.nextPath, now, expiresAt, input.codeHash ?? null);
+  await insertMagicLink(db, hashSecretToken(token), input.workspaceId, input.clientId, input.browserBindingHash, input.nextPath, now, expiresAt, input.codeHash ?? null, input.purpose ?? 'sign_in');
   return { token, expiresAt };
 }
 
 const insertMagicLink = prepareQuery(
-  (db, tokenHash: string, workspaceId: string, clientId: string, browserBindingHash: string | null, nextPath: string | null, now: number, expiresAt: number, codeHash: string | null) =>
+  (db, tokenHash: string, workspaceId: string, clientId: string, browserBindingHash: string | null, nextPath: string | null, now: number, expiresAt: number, codeHash: string | null, purpose: MagicLinkPurpose) =>
     db.insertInto('magic_links').values({
       token_hash: tokenHash,
       workspace_id: workspaceId,
@@ -40,6 +47,7 @@ const insertMagicLink = prepareQuery(
       ended_at: null,
       end_reason: null,
       code_hash: codeHash,
+      purpose,
     }),
   // The outbox worker stores the links of the mails it prepares at once: where statements cost round
   // trips, one insert.
@@ -52,8 +60,8 @@ export function buildMagicLinkUrl(workspaceUrl: string, token: string): string {
 }
 
 export type MagicLinkInspection =
-  | { ok: true; clientEmail: string; clientName: string; browserBindingHash: string | null; expiresAt: number }
-  | { ok: false; reason: MagicLinkRejection };
+  | { ok: true; clientEmail: string; clientName: string; browserBindingHash: string | null; expiresAt: number; purpose: MagicLinkPurpose }
+  | { ok: false; reason: MagicLinkRejection; purpose: MagicLinkPurpose };
 
 /** Looks at a link without using it: for the page a scanner or a person opens with GET. */
 export async function inspectMagicLinkToken(db: Kysely<Database>, now: number, workspaceId: string, token: string): Promise<MagicLinkInspection> {
@@ -66,22 +74,25 @@ export async function inspectMagicLinkToken(db: Kysely<Database>, now: number, w
       'magic_links.ended_at',
       'magic_links.end_reason',
       'magic_links.browser_binding_hash',
+      'magic_links.purpose',
       'clients.email',
       'clients.name',
       'clients.disabled_at',
     ])
     .where('magic_links.token_hash', '=', hashSecretToken(token))
     .executeTakeFirst();
-  if (!row) return { ok: false, reason: 'unknown' };
-  if (row.workspace_id !== workspaceId) return { ok: false, reason: 'other_workspace' };
+  if (!row) return { ok: false, reason: 'unknown', purpose: 'sign_in' };
+  // Another workspace's link: say nothing about it here, not even that it is an invitation.
+  if (row.workspace_id !== workspaceId) return { ok: false, reason: 'other_workspace', purpose: 'sign_in' };
+  const purpose = purposeOf(row.purpose);
   const reason = rejectionOf(row, now);
-  if (reason || row.disabled_at !== null) return { ok: false, reason: reason ?? 'client_disabled' };
-  return { ok: true, clientEmail: row.email, clientName: row.name, browserBindingHash: row.browser_binding_hash, expiresAt: row.expires_at };
+  if (reason || row.disabled_at !== null) return { ok: false, reason: reason ?? 'client_disabled', purpose };
+  return { ok: true, clientEmail: row.email, clientName: row.name, browserBindingHash: row.browser_binding_hash, expiresAt: row.expires_at, purpose };
 }
 
 export type MagicLinkConsumption =
-  | { ok: true; clientId: string; clientEmail: string; clientGeneration: number; nextPath: string | null }
-  | { ok: false; reason: MagicLinkRejection; clientEmail: string | null };
+  | { ok: true; clientId: string; clientEmail: string; clientGeneration: number; nextPath: string | null; purpose: MagicLinkPurpose }
+  | { ok: false; reason: MagicLinkRejection; clientEmail: string | null; purpose: MagicLinkPurpose };
 
 /**
  * Uses a link, atomically: one conditional step ends this link and every other live link of the
@@ -96,7 +107,7 @@ export async function consumeMagicLinkToken(db: Kysely<Database>, now: number, w
 /** consumeMagicLinkToken for a link known by its token's hash: the link whose code was typed (sign-in codes). */
 export async function consumeMagicLinkByHash(db: Kysely<Database>, now: number, workspaceId: string, tokenHash: string): Promise<MagicLinkConsumption> {
   const used = await operationsOf(db).consumeMagicLink({ now, tokenHash, workspaceId });
-  if (used) return { ok: true, ...used };
+  if (used) return { ok: true, ...used, purpose: purposeOf(used.purpose) };
   return explainUnusableLink(db, now, workspaceId, tokenHash);
 }
 
@@ -110,13 +121,13 @@ async function explainUnusableLink(
   const row = await db
     .selectFrom('magic_links')
     .innerJoin('clients', 'clients.id', 'magic_links.client_id')
-    .select(['magic_links.workspace_id', 'magic_links.expires_at', 'magic_links.ended_at', 'magic_links.end_reason', 'clients.email'])
+    .select(['magic_links.workspace_id', 'magic_links.expires_at', 'magic_links.ended_at', 'magic_links.end_reason', 'magic_links.purpose', 'clients.email'])
     .where('magic_links.token_hash', '=', tokenHash)
     .executeTakeFirst();
-  if (!row) return { ok: false, reason: 'unknown', clientEmail: null };
+  if (!row) return { ok: false, reason: 'unknown', clientEmail: null, purpose: 'sign_in' };
   // Another workspace's link: say nothing about its client here.
-  if (row.workspace_id !== workspaceId) return { ok: false, reason: 'other_workspace', clientEmail: null };
-  return { ok: false, reason: rejectionOf(row, now) ?? 'client_disabled', clientEmail: row.email };
+  if (row.workspace_id !== workspaceId) return { ok: false, reason: 'other_workspace', clientEmail: null, purpose: 'sign_in' };
+  return { ok: false, reason: rejectionOf(row, now) ?? 'client_disabled', clientEmail: row.email, purpose: purposeOf(row.purpose) };
 }
 
 function rejectionOf(row: { expires_at: number; ended_at: number | null; end_reason: string | null }, now: number): MagicLinkRejection | null {

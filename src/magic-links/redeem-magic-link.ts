@@ -2,11 +2,11 @@ import type { PorticoContext } from '../context.js';
 import { recordAuditEvents } from '../events/audit-events.js';
 import { startSession, type StartedSession } from '../sessions/sessions.js';
 import type { Workspace } from '../workspaces/workspaces.js';
-import { consumeMagicLinkToken, type MagicLinkConsumption, type MagicLinkRejection } from './magic-links.js';
+import { consumeMagicLinkToken, type MagicLinkConsumption, type MagicLinkPurpose, type MagicLinkRejection } from './magic-links.js';
 
 export type MagicLinkRedemption =
-  | { ok: true; session: StartedSession; nextPath: string | null }
-  | { ok: false; reason: MagicLinkRejection };
+  | { ok: true; session: StartedSession; nextPath: string | null; purpose: MagicLinkPurpose }
+  | { ok: false; reason: MagicLinkRejection; purpose: MagicLinkPurpose };
 
 /**
  * Signs a client in with a link: the link is used (one atomic step, so of any number of concurrent
@@ -28,14 +28,14 @@ export async function redeemMagicLink(
     await recordAuditEvents(context.db, [
       { workspaceId: workspace.id, at: now, type: 'magic_link.rejected', email: consumed.clientEmail, ip: input.ip, detail: { reason: consumed.reason } },
     ]);
-    return { ok: false, reason: consumed.reason };
+    return { ok: false, reason: consumed.reason, purpose: consumed.purpose };
   }
   return signInWithConsumedLink(context, workspace, consumed, { ip: input.ip, userAgent: input.userAgent, with: 'link' });
 }
 
 /**
  * The sign-in that follows a used link, whether its token or its code was given: the session and
- * the audit events are the same, only `magic_link.used` says which it was.
+ * the audit events are the same, but for the method they record and `magic_link.used` saying which it was.
  */
 export async function signInWithConsumedLink(
   context: PorticoContext,
@@ -44,20 +44,22 @@ export async function signInWithConsumedLink(
   input: { ip: string; userAgent: string; with: 'link' | 'code' },
 ): Promise<Extract<MagicLinkRedemption, { ok: true }>> {
   const now = context.clock.now();
+  // The account page tells an invitation's session, a code's and an everyday link's apart.
+  const method = consumed.purpose === 'invitation' ? 'invitation' : input.with === 'code' ? 'code' : 'magic_link';
   // Issued together, so the storage writes them with the other writes of this turn.
   const [session] = await Promise.all([
     startSession(context.db, context.clock, context.config.session, {
       workspaceId: workspace.id,
       clientId: consumed.clientId,
       clientGeneration: consumed.clientGeneration,
-      method: 'magic_link',
+      method,
       userAgent: input.userAgent,
       ip: input.ip,
     }),
     recordAuditEvents(context.db, [
       { workspaceId: workspace.id, at: now, type: 'magic_link.used', email: consumed.clientEmail, ip: input.ip, ...(input.with === 'code' ? { detail: { with: 'code' } } : {}) },
-      { workspaceId: workspace.id, at: now, type: 'session.started', email: consumed.clientEmail, ip: input.ip, detail: { method: 'magic_link' } },
+      { workspaceId: workspace.id, at: now, type: 'session.started', email: consumed.clientEmail, ip: input.ip, detail: { method } },
     ]),
   ]);
-  return { ok: true, session, nextPath: consumed.nextPath };
+  return { ok: true, session, nextPath: consumed.nextPath, purpose: consumed.purpose };
 }

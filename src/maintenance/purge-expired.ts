@@ -23,12 +23,14 @@ export interface RetentionSettings {
   eventsRetentionMs: number;
 }
 
-/** Deletes what can no longer be used: expired sessions, old sign-in and reset links, expired app tokens, retired keys, stale rate-limit counters, old audit events. */
+/** Deletes what can no longer be used: expired sessions and the notes of ended ones, old sign-in and reset links, expired app tokens, retired keys, stale rate-limit counters, old audit events. */
 export async function purgeExpiredRecords(db: Kysely<Database>, now: number, retention: RetentionSettings): Promise<void> {
   await db
     .deleteFrom('sessions')
     .where((eb) => eb.or([eb('expires_at', '<=', now), eb('last_seen_at', '<=', now - retention.sessionIdleTimeoutMs)]))
     .execute();
+  // Notes of why a session ended from elsewhere, once that session would have expired anyway.
+  await db.deleteFrom('ended_sessions').where('expires_at', '<=', now).execute();
   await db.deleteFrom('magic_links').where('expires_at', '<=', now - endedLinkRetentionMs).execute();
   // issue 13 item 5: reset links were never deleted; they go a day after expiring, as sign-in links do.
   await db.deleteFrom('password_resets').where('expires_at', '<=', now - endedLinkRetentionMs).execute();

@@ -105,7 +105,7 @@ export async function resetPasswordWithToken(
       .returningAll()
       .executeTakeFirst();
     if (!updated) return null;
-    await endEverythingOfClient({ db: trx, sessionCache: context.sessionCache }, updated.id, { now, linkEndReason: 'superseded' });
+    await endEverythingOfClient({ db: trx, sessionCache: context.sessionCache }, updated.id, { now, linkEndReason: 'superseded', sessionEndReason: 'password_reset' });
     await queuePasswordChangedNotice(trx, workspace, updated, now);
     await recordAuditEvents(trx, [{ workspaceId: workspace.id, at: now, type: 'password.reset', email: updated.email, ip: input.ip }]);
     return updated;

@@ -46,7 +46,12 @@ export async function setClientPassword(
   const passwordHash = await hashPassword(input.newPassword as string);
   await context.db.transaction().execute(async (trx) => {
     await trx.updateTable('clients').set({ password_hash: passwordHash }).where('id', '=', client.id).execute();
-    await endEverythingOfClient({ db: trx, sessionCache: context.sessionCache }, client.id, { now, linkEndReason: 'superseded', keepSessionIdHash: input.keepSessionIdHash });
+    await endEverythingOfClient({ db: trx, sessionCache: context.sessionCache }, client.id, {
+      now,
+      linkEndReason: 'superseded',
+      keepSessionIdHash: input.keepSessionIdHash,
+      sessionEndReason: changing ? 'password_changed' : 'password_set',
+    });
     await queuePasswordChangedNotice(trx, workspace, client, now);
     await recordAuditEvents(trx, [{ workspaceId: workspace.id, at: now, type: changing ? 'password.changed' : 'password.set', email: client.email, ip: input.ip }]);
   });

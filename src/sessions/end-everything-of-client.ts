@@ -1,3 +1,4 @@
+import type { SessionEndReason } from './session-endings.js';
 import { endAllClientSessions, type SessionStore } from './sessions.js';
 
 /** Why a client's outstanding sign-in links died, as the link's page will explain it. */
@@ -6,18 +7,21 @@ export type LinkEndReason = 'superseded' | 'client_disabled';
 /**
  * Ends everything a client holds: every session but `keepSessionIdHash` (the browser that changed
  * the password), every outstanding sign-in link and every outstanding reset link; returns how many
- * sessions ended. The one writer of these endings for disable, reset and password change: the
+ * sessions ended. Their browsers are told `sessionEndReason` on their next visit. The one writer of these endings for disable, reset and password change: the
  * cache hears of the sessions here (endAllClientSessions), so callers only commit. In a
  * transaction (`store.db` is one), all of it ends when that commits.
  */
 export async function endEverythingOfClient(
   store: SessionStore,
   clientId: string,
-  options: { now: number; linkEndReason: LinkEndReason; keepSessionIdHash?: string | null },
+  options: { now: number; linkEndReason: LinkEndReason; keepSessionIdHash?: string | null; sessionEndReason?: SessionEndReason },
 ): Promise<number> {
   const { db } = store;
   const { now } = options;
-  const sessionsEnded = await endAllClientSessions(store, clientId, { except: options.keepSessionIdHash });
+  const sessionsEnded = await endAllClientSessions(store, clientId, {
+    except: options.keepSessionIdHash,
+    ending: options.sessionEndReason ? { reason: options.sessionEndReason, now } : undefined,
+  });
   // One at a time, in the order of their token hashes: the order in which a batch of redemptions
   // locks a client's links (storage/dialects/postgres/batched-link-consumption.ts), so the two never
   // wait on each other (a deadlock). A client holds a handful of live links at most.

@@ -4,8 +4,10 @@ import type { Clock } from '../shared/clock.js';
 import { prepareQuery } from '../storage/prepared-query.js';
 import type { Database } from '../storage/schema.js';
 import { SessionCache } from './session-cache.js';
+import { noteEndedSessions, type SessionEnding } from './session-endings.js';
 
-export type SignInMethod = 'magic_link' | 'password';
+/** How a session began, as the account page shows it: a link, an emailed code, a password or an invitation. */
+export type SignInMethod = 'magic_link' | 'code' | 'password' | 'invitation';
 
 export interface SessionLifetimes {
   idleTimeoutMs: number;
@@ -180,23 +182,38 @@ export async function listClientSessions(db: Kysely<Database>, clock: Clock, lif
   }));
 }
 
-/** Ends one session of a client; true when there was one to end. */
-export async function endClientSession(store: SessionStore, clientId: string, idHash: string): Promise<boolean> {
-  const result = await store.db.deleteFrom('sessions').where('client_id', '=', clientId).where('id_hash', '=', idHash).executeTakeFirst();
+/**
+ * Ends one session of a client; true when there was one to end. With `ending` (another browser
+ * ended it), its browser is told why on its next visit (session-endings.ts).
+ */
+export async function endClientSession(store: SessionStore, clientId: string, idHash: string, ending?: SessionEnding): Promise<boolean> {
+  const ended = await store.db
+    .deleteFrom('sessions')
+    .where('client_id', '=', clientId)
+    .where('id_hash', '=', idHash)
+    .returning(['id_hash', 'workspace_id', 'expires_at'])
+    .execute();
   // Forgotten once the row is gone, so no read in between can bring it back (session-cache.ts).
   store.sessionCache.forgetSession(idHash);
-  return Number(result.numDeletedRows) > 0;
+  if (ending) await noteEndedSessions(store.db, ended, ending);
+  return ended.length > 0;
 }
 
 /**
  * Ends every session of a client, but `except` (the browser that changed the password); returns
- * how many ended. In a transaction (`store.db` is one), they end when it commits.
+ * how many ended. In a transaction (`store.db` is one), they end when it commits. With `ending`,
+ * each ended session's browser but `endedBy` (the one asking) is told why on its next visit; the
+ * note is written after the sessions end, so a crash in between loses the note, never the ending.
  *
  * The client's session generation goes up first: a sign-in that checked the client before this
  * and stores its session after it (a link used a moment earlier) stores a session that is already
  * over, so nothing started before the ending outlives it, whatever the order of the commits.
  */
-export async function endAllClientSessions(store: SessionStore, clientId: string, options: { except?: string | null } = {}): Promise<number> {
+export async function endAllClientSessions(
+  store: SessionStore,
+  clientId: string,
+  options: { except?: string | null; ending?: SessionEnding; endedBy?: string | null } = {},
+): Promise<number> {
   const bumped = await store.db
     .updateTable('clients')
     .set({ session_generation: sql<number>`session_generation + 1` })
@@ -205,10 +222,13 @@ export async function endAllClientSessions(store: SessionStore, clientId: string
     .executeTakeFirst();
   let sessions = store.db.deleteFrom('sessions').where('client_id', '=', clientId);
   if (options.except) sessions = sessions.where('id_hash', '!=', options.except);
-  const result = await sessions.executeTakeFirst();
+  // The rows this statement deleted, exactly: the ones whose browsers are told why.
+  const ended = await sessions.returning(['id_hash', 'workspace_id', 'expires_at']).execute();
   if (options.except && bumped) {
     await store.db.updateTable('sessions').set({ client_generation: bumped.session_generation }).where('client_id', '=', clientId).where('id_hash', '=', options.except).execute();
   }
   store.sessionCache.forgetClient(clientId);
-  return Number(result.numDeletedRows);
+  // Not the browser that asked for the ending: it is signed out on the spot, and knows why.
+  if (options.ending) await noteEndedSessions(store.db, ended.filter((row) => row.id_hash !== options.endedBy), options.ending);
+  return ended.length;
 }

@@ -51,6 +51,8 @@ export interface MagicLinkTable {
   code_hash: ColumnType<string | null, string | null | undefined, string | null>;
   /** Guesses compared against the code; at the cap the code is dead (the link is not). */
   code_attempts: Generated<number>;
+  /** `sign_in` for the everyday link, `invitation` for the one `portico client invite` sends. */
+  purpose: Generated<string>;
 }
 
 export interface SessionTable {
@@ -65,6 +67,18 @@ export interface SessionTable {
   expires_at: number;
   /** The client's `session_generation` when the sign-in checked it: behind the client's, the session is over. */
   client_generation: Generated<number>;
+}
+
+/**
+ * A session ended from elsewhere, kept only to tell its browser why on the next visit: the
+ * session's id hash, the reason, and until when (the session's own expiry).
+ */
+export interface EndedSessionTable {
+  id_hash: string;
+  workspace_id: string;
+  reason: string;
+  ended_at: number;
+  expires_at: number;
 }
 
 export interface OutboxTable {
@@ -167,6 +181,7 @@ export interface Database {
   clients: ClientTable;
   magic_links: MagicLinkTable;
   sessions: SessionTable;
+  ended_sessions: EndedSessionTable;
   outbox: OutboxTable;
   events: EventTable;
 }

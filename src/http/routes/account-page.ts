@@ -5,14 +5,18 @@ import type { PorticoContext } from '../../context.js';
 import { listClientSessions, type ValidSession } from '../../sessions/sessions.js';
 import { renderPage } from '../render.js';
 
-const signInMethodLabels: Record<string, string> = { magic_link: 'Email link', password: 'Password' };
+/** How each session began (sessions.ts SignInMethod), in words. */
+const signInMethodLabels: Record<string, string> = { magic_link: 'Email link', code: 'Emailed code', password: 'Password', invitation: 'Invitation' };
 
 export interface AccountPageExtras {
   notice?: string | null;
   passwordError?: { field: string; message: string } | null;
 }
 
-/** `/account`: who is signed in, the password form, and every live session with its sign-out button. */
+/**
+ * `/account`: who is signed in, the password form, and every live session (this browser first)
+ * with how and when it signed in and its sign-out button.
+ */
 export async function renderAccountPage(
   context: PorticoContext,
   request: FastifyRequest,
@@ -28,6 +32,8 @@ export async function renderAccountPage(
     import('bowser'),
   ]);
   const now = context.clock.now();
+  // This browser first, then the others by when they were last seen (issue 17 item 2).
+  const ordered = [...sessions.filter((summary) => summary.idHash === session.idHash), ...sessions.filter((summary) => summary.idHash !== session.idHash)];
   return renderPage(request, reply, 'account', {
     title: 'Account and security',
     wide: true,
@@ -36,14 +42,17 @@ export async function renderAccountPage(
     hasPassword: client?.password_hash != null,
     notice: extras.notice ?? null,
     passwordError: extras.passwordError ?? null,
-    sessions: sessions.map((summary) => ({
+    sessions: ordered.map((summary) => ({
       id: summary.idHash,
       current: summary.idHash === session.idHash,
       browser: describeBrowser(bowser, summary.userAgent),
-      method: signInMethodLabels[summary.signInMethod] ?? summary.signInMethod,
-      lastSeen: describeLastSeen(now, summary.lastSeenAt),
+      method: signInMethodLabels[summary.signInMethod] ?? 'Unknown',
+      signedIn: describeTimeAgo(now, summary.createdAt),
+      signedInIso: new Date(summary.createdAt).toISOString(),
+      lastSeen: describeTimeAgo(now, summary.lastSeenAt),
       lastSeenIso: new Date(summary.lastSeenAt).toISOString(),
     })),
+    otherSessions: ordered.length > 1,
   }, status);
 }
 
@@ -51,13 +60,15 @@ function describeBrowser(bowser: typeof Bowser, userAgent: string): string {
   if (!userAgent) return 'Unknown browser';
   const parsed = bowser.parse(userAgent);
   const browser = [parsed.browser.name, parsed.browser.version?.split('.')[0]].filter(Boolean).join(' ');
-  const system = parsed.os.name;
+  // A phone or tablet is named when bowser knows it ("iPhone", "Pixel 7"), so two devices of one system differ.
+  const device = parsed.platform.type === 'mobile' || parsed.platform.type === 'tablet' ? parsed.platform.model : undefined;
+  const system = device && parsed.os.name ? `${device} (${parsed.os.name})` : (device ?? parsed.os.name);
   if (!browser) return system ? `Unknown browser on ${system}` : 'Unknown browser';
   return system ? `${browser} on ${system}` : browser;
 }
 
-function describeLastSeen(now: number, lastSeenAt: number): string {
-  const minutes = Math.floor((now - lastSeenAt) / 60_000);
+function describeTimeAgo(now: number, at: number): string {
+  const minutes = Math.floor((now - at) / 60_000);
   if (minutes < 2) return 'Just now';
   if (minutes < 60) return `${minutes} minutes ago`;
   const hours = Math.floor(minutes / 60);

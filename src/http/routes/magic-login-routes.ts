@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { PorticoContext } from '../../context.js';
 import { constantTimeEqual, hashSecretToken, looksLikeSecretToken } from '../../crypto/tokens.js';
-import { inspectMagicLinkToken, type MagicLinkRejection } from '../../magic-links/magic-links.js';
+import { inspectMagicLinkToken, type MagicLinkPurpose, type MagicLinkRejection } from '../../magic-links/magic-links.js';
 import { parseNextPath } from '../../magic-links/next-path.js';
 import { redeemMagicLink } from '../../magic-links/redeem-magic-link.js';
 import { redeemSignInCode, type SignInCodeRejection } from '../../magic-links/redeem-sign-in-code.js';
@@ -42,6 +42,15 @@ const codeFormErrors = {
   malformed: 'Enter the 10-digit code from the email, such as 12345 67890.',
   wrong: 'That code is not right. Check it against the latest sign-in email, or open the link in it.',
 } as const;
+
+// An invitation that cannot be used says so in its own words; unknown and other workspaces' links
+// say nothing about what they were.
+const invitationRejectionPages: Partial<Record<MagicLinkRejection, LinkProblem>> = {
+  expired: { status: 410, heading: 'This invitation has expired', explanation: 'Invitations work for a week. Ask for a sign-in link by email instead: it works for your account just the same.' },
+  used: { status: 410, heading: 'This invitation has already been used', explanation: 'Each invitation works once. To come back, ask for a sign-in link by email.' },
+  superseded: { status: 410, heading: 'This invitation no longer works', explanation: 'You have signed in since it was sent, which ended it. To come back, ask for a sign-in link by email.' },
+  client_disabled: rejectionPages.client_disabled,
+};
 
 /** `/magic-login` and the link in the email. */
 export function registerMagicLoginRoutes(app: FastifyInstance, context: PorticoContext): void {
@@ -102,7 +111,12 @@ export function registerMagicLoginRoutes(app: FastifyInstance, context: PorticoC
     const token = (request.query as Record<string, unknown>).token;
     if (!looksLikeSecretToken(token)) return renderRejection(request, reply, 'malformed');
     const link = await inspectMagicLinkToken(context.db, context.clock.now(), request.workspace.id, token);
-    if (!link.ok) return renderRejection(request, reply, link.reason);
+    if (!link.ok) return renderRejection(request, reply, link.reason, link.purpose);
+    // An invitation has its own page: no warning about links from strangers (the workspace's
+    // people sent it), but still a button press. It is bound to no browser, so never sent by itself.
+    if (link.purpose === 'invitation') {
+      return renderPage(request, reply, 'invitation-accept', { title: 'Accept your invitation', token, email: link.clientEmail, clientName: link.clientName });
+    }
     const browserToken = readBrowserCookie(request);
     // Only the browser that asked for the link signs in without a click; any other browser is
     // shown whose account it is, so an attacker's own link cannot sign a victim in unawares.
@@ -117,7 +131,7 @@ export function registerMagicLoginRoutes(app: FastifyInstance, context: PorticoC
     if (!looksLikeSecretToken(token)) return renderRejection(request, reply, 'malformed');
     const previous = await readCurrentSession(context, request);
     const result = await redeemMagicLink(context, request.workspace, { token, ip: request.ip, userAgent: request.headers['user-agent'] ?? '' });
-    if (!result.ok) return renderRejection(request, reply, result.reason);
+    if (!result.ok) return renderRejection(request, reply, result.reason, result.purpose);
     // The session this browser had before is ended: a sign-in never upgrades an existing id.
     if (previous) await endClientSession(context, previous.clientId, previous.idHash);
     setSessionCookie(reply, request.workspace, result.session.token, result.session.expiresAt, context.clock.now());
@@ -125,6 +139,8 @@ export function registerMagicLoginRoutes(app: FastifyInstance, context: PorticoC
   });
 }
 
-function renderRejection(request: FastifyRequest, reply: FastifyReply, reason: MagicLinkRejection | 'malformed') {
+function renderRejection(request: FastifyRequest, reply: FastifyReply, reason: MagicLinkRejection | 'malformed', purpose: MagicLinkPurpose = 'sign_in') {
+  const invitationPage = purpose === 'invitation' && reason !== 'malformed' ? invitationRejectionPages[reason] : undefined;
+  if (invitationPage) return renderLinkProblem(request, reply, invitationPage, { href: '/magic-login', label: 'Email me a sign-in link' });
   return renderLinkProblem(request, reply, rejectionPages[reason], { href: '/magic-login', label: 'Email me a new link' });
 }

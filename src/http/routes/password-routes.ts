@@ -105,7 +105,14 @@ export function registerPasswordRoutes(app: FastifyInstance, context: PorticoCon
     const session = await readCurrentSession(context, request);
     if (!session) return reply.redirect('/login', 303);
     const client = await findClientById(context.db, request.workspace.id, session.clientId);
-    return renderPage(request, reply, 'welcome', { title: 'Welcome', email: session.clientEmail, clientName: session.clientName, hasPassword: client?.password_hash != null, next: '/' });
+    const query = request.query as Record<string, unknown>;
+    const next = parseNextPath(query.next) ?? '/';
+    const hasPassword = client?.password_hash != null;
+    // The end of an invitation that set a password: say it worked, and that they are signed in (issue 17 item 2).
+    if (query.password === 'set' && hasPassword) {
+      return renderPage(request, reply, 'welcome-password-set', { title: 'Your password is set', email: session.clientEmail, next });
+    }
+    return renderPage(request, reply, 'welcome', { title: 'Welcome', email: session.clientEmail, clientName: session.clientName, hasPassword, next });
   });
 
   // A door like /login: the per-IP limit applies, as the per-account throttle does (issue 13 item 9).
@@ -122,7 +129,11 @@ export function registerPasswordRoutes(app: FastifyInstance, context: PorticoCon
       keepSessionIdHash: session.idHash,
       ip: request.ip,
     });
-    if (result.ok) return reply.redirect(next ?? `/account?password=${result.changed ? 'changed' : 'set'}`, 303);
+    if (result.ok) {
+      // Only the welcome page's form sends `next`: it ends on a confirmation, then goes on to `next`.
+      if (next) return reply.redirect(`/welcome?password=set${next === '/' ? '' : `&next=${encodeURIComponent(next)}`}`, 303);
+      return reply.redirect(`/account?password=${result.changed ? 'changed' : 'set'}`, 303);
+    }
     const passwordError = { field: result.field, message: result.formError };
     let status = 400;
     if (result.retryAfterMs !== undefined) {

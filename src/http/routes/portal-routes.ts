@@ -21,8 +21,13 @@ export function registerPortalRoutes(app: FastifyInstance, context: PorticoConte
     const session = await readCurrentSession(context, request);
     if (!session) return reply.redirect('/login?next=%2Faccount', 303);
     const query = request.query as Record<string, unknown>;
-    const notices: Record<string, string> = { ended: 'That browser is signed out.', set: 'Your password is set.', changed: 'Your password is changed. Other browsers were signed out.' };
-    const notice = query.ended === '1' ? notices.ended : typeof query.password === 'string' ? (notices[query.password] ?? null) : null;
+    const notices: Record<string, string> = {
+      ended: 'That browser is signed out.',
+      others: 'Every other browser is signed out. This one stays signed in.',
+      set: 'Your password is set.',
+      changed: 'Your password is changed. Other browsers were signed out.',
+    };
+    const notice = query.ended === '1' ? notices.ended : query.ended === 'others' ? notices.others : typeof query.password === 'string' ? (notices[query.password] ?? null) : null;
     return renderAccountPage(context, request, reply, session, { notice });
   });
 
@@ -30,17 +35,43 @@ export function registerPortalRoutes(app: FastifyInstance, context: PorticoConte
     const session = await readCurrentSession(context, request);
     if (!session) return reply.redirect('/login', 303);
     const target = (request.body as Record<string, unknown> | undefined)?.session;
-    if (typeof target === 'string' && (await endClientSession(context, session.clientId, target))) {
-      await recordSessionEnded(context, request, session, target === session.idHash ? 'signed_out' : 'signed_out_remotely');
+    const here = target === session.idHash;
+    // Only a session of this client ends (endClientSession matches the client): another client's id does nothing.
+    const ending = here ? undefined : { reason: 'signed_out_elsewhere' as const, now: context.clock.now() };
+    if (typeof target === 'string' && (await endClientSession(context, session.clientId, target, ending))) {
+      await recordSessionEnded(context, request, session, here ? 'signed_out' : 'signed_out_remotely');
     }
-    if (target === session.idHash) return signOutHere(request, reply);
+    if (here) return signOutHere(request, reply);
     return reply.redirect('/account?ended=1', 303);
+  });
+
+  // Every session of the client but this one; this browser stays signed in (issue 17 item 2).
+  app.post('/account/sessions/end-others', async (request, reply) => {
+    const session = await readCurrentSession(context, request);
+    if (!session) return reply.redirect('/login', 303);
+    const ended = await endAllClientSessions(context, session.clientId, {
+      except: session.idHash,
+      ending: { reason: 'signed_out_others', now: context.clock.now() },
+    });
+    await recordSessionEnded(context, request, session, 'signed_out_others', ended);
+    return reply.redirect('/account?ended=others', 303);
+  });
+
+  // The confirmation step before "sign out everywhere", which signs this browser out too: a page
+  // with a second button, so it works without JavaScript (issue 17 item 2).
+  app.get('/account/sign-out-everywhere', async (request, reply) => {
+    const session = await readCurrentSession(context, request);
+    if (!session) return reply.redirect('/login?next=%2Faccount', 303);
+    return renderPage(request, reply, 'sign-out-everywhere', { title: 'Sign out everywhere?', email: session.clientEmail });
   });
 
   app.post('/account/sessions/end-all', async (request, reply) => {
     const session = await readCurrentSession(context, request);
     if (!session) return reply.redirect('/login', 303);
-    const ended = await endAllClientSessions(context, session.clientId);
+    const ended = await endAllClientSessions(context, session.clientId, {
+      ending: { reason: 'signed_out_everywhere', now: context.clock.now() },
+      endedBy: session.idHash,
+    });
     await recordSessionEnded(context, request, session, 'signed_out_everywhere', ended);
     return signOutHere(request, reply);
   });

@@ -9,6 +9,7 @@ import { outboxFailures } from './0006-outbox-failures.js';
 import { sessionGenerations } from './0007-session-generations.js';
 import { apps } from './0008-apps.js';
 import { signInCodes } from './0009-sign-in-codes.js';
+import { invitationsAndSessionEndings } from './0011-invitations-and-session-endings.js';
 
 export interface PorticoMigration {
   up(db: Kysely<any>, capabilities: DialectCapabilities): Promise<void>;
@@ -25,4 +26,5 @@ export const migrations: Record<string, PorticoMigration> = {
   '0007-session-generations': sessionGenerations,
   '0008-apps': apps,
   '0009-sign-in-codes': signInCodes,
+  '0011-invitations-and-session-endings': invitationsAndSessionEndings,
 };

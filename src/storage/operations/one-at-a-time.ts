@@ -65,6 +65,7 @@ const endLiveLinksOfClient = prepareQuery((db, now: number, tokenHash: string, w
       'token_hash',
       'client_id',
       'next_path',
+      'purpose',
       eb.selectFrom('clients').select('clients.email').whereRef('clients.id', '=', 'magic_links.client_id').as('client_email'),
       eb.selectFrom('clients').select('clients.session_generation').whereRef('clients.id', '=', 'magic_links.client_id').as('client_generation'),
     ]),
@@ -120,7 +121,7 @@ export function oneAtATimeOperations(db: Kysely<Database>): StorageOperations {
     async consumeMagicLink(link) {
       const ended = await endLiveLinksOfClient(db, link.now, link.tokenHash, link.workspaceId);
       const used = ended.find((row) => row.token_hash === link.tokenHash);
-      return used ? { clientId: used.client_id, clientEmail: used.client_email!, clientGeneration: used.client_generation!, nextPath: used.next_path } : null;
+      return used ? { clientId: used.client_id, clientEmail: used.client_email!, clientGeneration: used.client_generation!, nextPath: used.next_path, purpose: used.purpose } : null;
     },
     claimDueMail(now, leaseUntil, batchSize) {
       return claimDue(db, now, leaseUntil, batchSize);

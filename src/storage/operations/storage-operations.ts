@@ -45,6 +45,8 @@ export interface ConsumedLink {
   /** The client's session generation as the consumption saw it, for the session it starts. */
   clientGeneration: number;
   nextPath: string | null;
+  /** The link's stored purpose (`sign_in` or `invitation`), for the method its session records. */
+  purpose: string;
 }
 
 /**

@@ -16,7 +16,7 @@ import type { Database } from '../../schema.js';
  * (sessions.ts, audit-events.ts), whose inserts are batched by turn as well.
  */
 const consumeLinks = prepareQuery((db, positions: number[], nows: number[], tokenHashes: string[], workspaceIds: string[]) => {
-  const query = sql<{ position: number; client_id: string; email: string; session_generation: number; next_path: string | null }>`
+  const query = sql<{ position: number; client_id: string; email: string; session_generation: number; next_path: string | null; purpose: string }>`
     with wanted as (
       select * from unnest(cast(${positions} as integer[]), cast(${nows} as bigint[]), cast(${tokenHashes} as text[]), cast(${workspaceIds} as text[]))
         as wanted (position, now, token_hash, workspace_id)
@@ -37,9 +37,9 @@ const consumeLinks = prepareQuery((db, positions: number[], nows: number[], toke
       set ended_at = live.now, end_reason = case when magic_links.token_hash = live.token_hash then 'used' else 'superseded' end
       from locked, live
       where magic_links.token_hash = locked.token_hash and magic_links.client_id = live.client_id and magic_links.ended_at is null
-      returning magic_links.token_hash, magic_links.next_path
+      returning magic_links.token_hash, magic_links.next_path, magic_links.purpose
     )
-    select live.position, live.client_id, live.email, live.session_generation, ended.next_path from live inner join ended on ended.token_hash = live.token_hash`;
+    select live.position, live.client_id, live.email, live.session_generation, ended.next_path, ended.purpose from live inner join ended on ended.token_hash = live.token_hash`;
   return { compile: () => query.compile(db) };
 });
 
@@ -56,6 +56,6 @@ export async function consumeLinksAtOnce(db: Kysely<Database>, links: LinkToCons
   const won = new Map(rows.map((row) => [row.position, row]));
   return links.map((_, index) => {
     const row = won.get(index);
-    return row ? { clientId: row.client_id, clientEmail: row.email, clientGeneration: row.session_generation, nextPath: row.next_path } : null;
+    return row ? { clientId: row.client_id, clientEmail: row.email, clientGeneration: row.session_generation, nextPath: row.next_path, purpose: row.purpose } : null;
   });
 }
