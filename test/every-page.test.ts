@@ -160,6 +160,50 @@ describe('every page, at 390 and 1280 pixels, in Chromium', () => {
       },
     },
     {
+      name: 'invitation-welcome',
+      open: async (page) => {
+        const invited = `invited.${Math.random().toString(36).slice(2)}@example.com`;
+        await inviteClient(server.portico.context, workspace, { email: invited, name: 'Invited Client' });
+        await page.goto(await lastLinkTo(invited, 0));
+        await page.getByRole('button', { name: 'Accept invitation' }).click();
+        await page.waitForURL((address) => address.pathname === '/welcome');
+      },
+    },
+    {
+      name: 'invitation-password-set',
+      open: async (page) => {
+        const invited = `invited.${Math.random().toString(36).slice(2)}@example.com`;
+        await inviteClient(server.portico.context, workspace, { email: invited, name: 'Invited Client' });
+        await page.goto(await lastLinkTo(invited, 0));
+        await page.getByRole('button', { name: 'Accept invitation' }).click();
+        await page.waitForURL((address) => address.pathname === '/welcome');
+        await page.getByLabel('Password', { exact: true }).fill('harbor pepper glacier tulip');
+        await page.getByRole('button', { name: 'Set password' }).click();
+        await page.waitForURL((address) => address.searchParams.get('password') === 'set');
+      },
+    },
+    {
+      name: 'sign-out-everywhere-confirm',
+      open: async (page) => {
+        await signIn(page);
+        await page.goto(url('/account/sign-out-everywhere'));
+      },
+    },
+    {
+      name: 'signed-out-remotely',
+      open: async (page) => {
+        await signIn(page);
+        const other = await newContext();
+        await signIn(await other.newPage());
+        const otherPage = other.pages()[0]!;
+        await otherPage.goto(url('/account'));
+        await otherPage.getByRole('button', { name: 'Sign out other sessions' }).click();
+        await otherPage.waitForLoadState();
+        await other.close();
+        await page.goto(url('/magic-login'));
+      },
+    },
+    {
       name: 'home-signed-in',
       open: async (page) => signIn(page),
     },
