@@ -8,6 +8,7 @@ import { requestMagicLink } from '../../magic-links/request-magic-link.js';
 import { endClientSession } from '../../sessions/sessions.js';
 import { describeDuration } from '../../shared/duration.js';
 import { continueAfterSignIn } from '../continue-after-sign-in.js';
+import { doorHref, readCarriedEmail, readTypedEmail, signedInPanelFor, waitUntil, type SignedInPanel } from '../door-pages.js';
 import { readCurrentSession } from '../current-session.js';
 import { renderLinkProblem, type LinkProblem } from '../link-problem-page.js';
 import { renderPage } from '../render.js';
@@ -30,7 +31,10 @@ const rejectionPages: Record<MagicLinkRejection | 'malformed', LinkProblem> = {
 export function registerMagicLoginRoutes(app: FastifyInstance, context: PorticoContext): void {
   app.get('/magic-login', async (request, reply) => {
     const query = request.query as Record<string, unknown>;
-    return renderPage(request, reply, 'magic-login', { title: 'Sign in', next: parseNextPath(query.next), passwordDoor: true });
+    const next = parseNextPath(query.next);
+    const signedIn = await signedInPanelFor(context, request, '/magic-login', next);
+    const notice = query.signed_out === '1' ? 'You are signed out.' : null;
+    return renderPage(request, reply, 'magic-login', { title: 'Sign in', next, email: readCarriedEmail(query.email), notice, signedIn, passwordDoor: true });
   });
 
   app.post('/magic-login', { config: { door: 'magic-login' } }, async (request, reply) => {
@@ -39,14 +43,18 @@ export function registerMagicLoginRoutes(app: FastifyInstance, context: PorticoC
     const browserToken = ensureBrowserCookie(request, reply);
     const result = await requestMagicLink(context, request.workspace, { email: body?.email, next, browserBindingToken: browserToken, ip: request.ip });
     if (!result.ok) {
-      const typed = typeof body?.email === 'string' ? body.email.slice(0, 254) : '';
-      return renderPage(request, reply, 'magic-login', { title: 'Sign in', next, email: typed, formError: result.formError, passwordDoor: true }, 400);
+      return renderPage(request, reply, 'magic-login', { title: 'Sign in', next, email: readTypedEmail(body), formError: result.formError, passwordDoor: true }, 400);
     }
+    // Within the address's cooldown nothing was sent: the page says so, and when to ask again, in
+    // the same words for known and unknown addresses (the cooldown holds for both).
     return renderPage(request, reply, 'magic-login-sent', {
       title: 'Check your email',
       email: result.email,
       next,
       validFor: describeDuration(request.workspace.magic_link_ttl_ms),
+      alreadySent: result.alreadySent,
+      wait: waitUntil(context.clock.now(), result.nextRequestAt),
+      differentAddressHref: doorHref('/magic-login', { next }),
     });
   });
 
@@ -56,7 +64,7 @@ export function registerMagicLoginRoutes(app: FastifyInstance, context: PorticoC
     const token = (request.query as Record<string, unknown>).token;
     if (!looksLikeSecretToken(token)) return renderRejection(request, reply, 'malformed');
     const link = await inspectMagicLinkToken(context.db, context.clock.now(), request.workspace.id, token);
-    if (!link.ok) return renderRejection(request, reply, link.reason);
+    if (!link.ok) return renderRejection(request, reply, link.reason, await signedInPanelFor(context, request, '/magic-login', null));
     const browserToken = readBrowserCookie(request);
     // Only the browser that asked for the link signs in without a click; any other browser is
     // shown whose account it is, so an attacker's own link cannot sign a victim in unawares.
@@ -71,7 +79,10 @@ export function registerMagicLoginRoutes(app: FastifyInstance, context: PorticoC
     if (!looksLikeSecretToken(token)) return renderRejection(request, reply, 'malformed');
     const previous = await readCurrentSession(context, request);
     const result = await redeemMagicLink(context, request.workspace, { token, ip: request.ip, userAgent: request.headers['user-agent'] ?? '' });
-    if (!result.ok) return renderRejection(request, reply, result.reason);
+    if (!result.ok) {
+      const signedIn = previous ? { email: previous.clientEmail, continueTo: '/', signOutThen: '/magic-login' } : null;
+      return renderRejection(request, reply, result.reason, signedIn);
+    }
     // The session this browser had before is ended: a sign-in never upgrades an existing id.
     if (previous) await endClientSession(context, previous.clientId, previous.idHash);
     setSessionCookie(reply, request.workspace, result.session.token, result.session.expiresAt, context.clock.now());
@@ -79,6 +90,10 @@ export function registerMagicLoginRoutes(app: FastifyInstance, context: PorticoC
   });
 }
 
-function renderRejection(request: FastifyRequest, reply: FastifyReply, reason: MagicLinkRejection | 'malformed') {
-  return renderLinkProblem(request, reply, rejectionPages[reason], { href: '/magic-login', label: 'Email me a new link' });
+/**
+ * A link that cannot be used. A browser already signed in (often with that very link, opened again)
+ * is offered the way on instead of a new link (issue 17 item 2).
+ */
+function renderRejection(request: FastifyRequest, reply: FastifyReply, reason: MagicLinkRejection | 'malformed', signedIn: SignedInPanel | null = null) {
+  return renderLinkProblem(request, reply, rejectionPages[reason], { href: '/magic-login', label: 'Email me a new link' }, signedIn);
 }
