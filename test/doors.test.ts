@@ -62,7 +62,7 @@ describe.each(testDialects)('no dead ends at the doors, on %s', (dialect) => {
       expect(firstKnown.status).toBe(200);
       expect(firstKnown.body).toContain('a sign-in link is on its way');
       // The first answer also says when another can be asked for, in the text (no script needed).
-      expect(firstKnown.body).toContain('You can ask for another in <time datetime="PT60S">1 minute</time>.');
+      expect(firstKnown.body).toContain('You can ask for another link in <time datetime="PT60S">1 minute</time>.');
       expect(withoutAddress(firstUnknown.body, 'stranger@example.com')).toBe(withoutAddress(firstKnown.body, 'known@example.com'));
 
       server.clock.advance(20_000);
@@ -70,7 +70,7 @@ describe.each(testDialects)('no dead ends at the doors, on %s', (dialect) => {
       expect(againKnown.status).toBe(200);
       expect(againKnown.body).toContain('A sign-in link was just sent to <span class="account-email">known@example.com</span>');
       expect(againKnown.body).not.toContain('on its way');
-      expect(againKnown.body).toContain('You can ask for another in <time datetime="PT40S">40 seconds</time>.');
+      expect(againKnown.body).toContain('You can ask for another link in <time datetime="PT40S">40 seconds</time>.');
       expect(againKnown.body).toContain('data-countdown="40"');
       expect(againUnknown.status).toBe(againKnown.status);
       expect(withoutAddress(againUnknown.body, 'stranger@example.com')).toBe(withoutAddress(againKnown.body, 'known@example.com'));
@@ -95,7 +95,7 @@ describe.each(testDialects)('no dead ends at the doors, on %s', (dialect) => {
       const empty = await ask('/forgot-password');
       expect(empty.body).toContain('A link to reset the password was just sent to');
       // 2 an hour: the next slot is 30 minutes after the first email.
-      expect(empty.body).toContain('You can ask for another in <time datetime="PT1800S">30 minutes</time>.');
+      expect(empty.body).toContain('You can ask for another reset link in <time datetime="PT1800S">30 minutes</time>.');
       expect((await ask('/magic-login')).body).toContain('A sign-in link was just sent to');
     });
   });
