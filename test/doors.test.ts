@@ -87,6 +87,20 @@ describe.each(testDialects)('no dead ends at the doors, on %s', (dialect) => {
       await sink.waitForMails('known@example.com', 2);
     });
 
+    it('of two requests for one address at the same moment, one is on its way and the other was just sent, with the same wait', async () => {
+      const workspace = await workspaceWith({ limits: { limitEmailCooldown: '60s' } });
+      await server.addClient(workspace, 'twice@example.com');
+      const answers = await Promise.all([1, 2].map(() => server.agent(workspace).post('/magic-login', { email: 'twice@example.com' })));
+      expect(answers.map((answer) => answer.status)).toEqual([200, 200]);
+      const onItsWay = answers.filter((answer) => answer.body.includes('a sign-in link is on its way'));
+      const justSent = answers.filter((answer) => answer.body.includes('A sign-in link was just sent to'));
+      expect([onItsWay.length, justSent.length]).toEqual([1, 1]);
+      for (const answer of answers) expect(answer.body).toContain('data-countdown="60"');
+      await sink.waitForMails('twice@example.com', 1);
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      expect(sink.mailsTo('twice@example.com')).toHaveLength(1);
+    });
+
     it('counts down to the refill when the hourly bucket is empty, and the reset door shares the budget', async () => {
       const workspace = await workspaceWith({ limits: { limitEmailCooldown: '0', limitEmailPerHour: '2' } });
       const ask = (path: string) => server.agent(workspace).post(path, { email: 'bucket@example.com' });
