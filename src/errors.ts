@@ -19,6 +19,7 @@ export const errorRegistry = {
     status: 400,
     message: 'The magic-link lifetime must be a duration from 1m to 60m, such as 15m, 90s or 1h.',
   },
+  DEFAULT_DOOR_INVALID: { status: 400, message: 'The default door is email (the sign-in link page) or password.' },
   CLIENT_EMAIL_INVALID: { status: 400, message: 'Enter an email address like name@example.com.' },
   CLIENT_NAME_INVALID: { status: 400, message: 'A client name is at most 200 characters.' },
   CLIENT_EXISTS: { status: 409, message: 'This email is already a client of the workspace.' },

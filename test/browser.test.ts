@@ -184,14 +184,17 @@ describe('signing in by magic link in Chromium', () => {
     await resetPage.getByRole('button', { name: 'Sign in', exact: true }).click();
     await resetPage.waitForURL(`${workspace.url}/`);
 
-    // The reset signed out the browser that was signed in with the old password.
+    // The reset signed out the browser that was signed in with the old password: `/` sends it to the
+    // default door (issue 17 item 2: the email-link page, formerly /login).
     await page.goto(`${workspace.url}/`);
-    await page.waitForURL(`${workspace.url}/login`);
+    await page.waitForURL(`${workspace.url}/magic-login`);
     await context.close();
     await resetting.close();
   });
 
-  it('shows a used link as such, with a way to ask for a new one', async () => {
+  // issue 17 item 2: the browser signed in with the link used to see "already used" and only "Email
+  // me a new link"; it is now offered the way on, and a browser that is not signed in the new link.
+  it('shows a used link as such: the way on where signed in, a way to ask for a new one elsewhere', async () => {
     await server.addClient(workspace, 'twice@example.com');
     const context = await browser.newContext();
     const page = await context.newPage();
@@ -200,9 +203,18 @@ describe('signing in by magic link in Chromium', () => {
     await page.waitForURL(`${workspace.url}/`);
     await page.goto(link);
     await expect(page.getByRole('heading', { name: 'This sign-in link has already been used' }).isVisible()).resolves.toBe(true);
-    await page.screenshot({ path: `${screenshots}/link-used.png`, fullPage: true });
-    await page.getByRole('link', { name: 'Email me a new link' }).click();
-    await page.waitForURL(`${workspace.url}/magic-login`);
+    await expect(page.getByText('You are signed in as').isVisible()).resolves.toBe(true);
+    await page.getByRole('link', { name: 'Continue' }).click();
+    await page.waitForURL(`${workspace.url}/`);
+
+    const elsewhere = await browser.newContext();
+    const other = await elsewhere.newPage();
+    await other.goto(link);
+    await expect(other.getByRole('heading', { name: 'This sign-in link has already been used' }).isVisible()).resolves.toBe(true);
+    await other.screenshot({ path: `${screenshots}/link-used.png`, fullPage: true });
+    await other.getByRole('link', { name: 'Email me a new link' }).click();
+    await other.waitForURL(`${workspace.url}/magic-login`);
+    await elsewhere.close();
     await context.close();
   });
 

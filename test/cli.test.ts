@@ -74,7 +74,7 @@ function expectOneLineFailure(run: CliRun, ...mentions: string[]): void {
   for (const mention of mentions) expect(run.stderr).toContain(mention);
 }
 
-type WorkspaceJson = { slug: string; name: string; url: string; magicLinkTtl: string; limits: Record<string, string | number> };
+type WorkspaceJson = { slug: string; name: string; url: string; magicLinkTtl: string; defaultDoor: string; limits: Record<string, string | number> };
 type ClientJson = { id: string; email: string; name: string; hasPassword: boolean; disabled: boolean };
 type AppJson = { clientId: string; clientSecret?: string; name: string; redirectUris: string[]; public: boolean; issuer?: string };
 type ImportJson = { added: number; updated: number; rejected: { line: number; reason: string }[] };
@@ -167,7 +167,7 @@ for (const dialect of testDialects) {
     describe('workspace create', () => {
       test('makes the slug from the name and prints {slug, name, url} and its settings', async ({ portico }) => {
         const created = await portico.createWorkspace('Acme Studio', 'https://portal.acme.example');
-        expect(created).toEqual({ slug: 'acme-studio', name: 'Acme Studio', url: 'https://portal.acme.example', magicLinkTtl: '15m', limits: {} });
+        expect(created).toEqual({ slug: 'acme-studio', name: 'Acme Studio', url: 'https://portal.acme.example', magicLinkTtl: '15m', defaultDoor: 'email', limits: {} });
         expect(await portico.listWorkspaces()).toEqual([created]);
 
         const human = await portico.run(['workspace', 'create', '--name', 'Globex', '--url', 'http://localhost:4000']);
@@ -182,9 +182,20 @@ for (const dialect of testDialects) {
           name: 'Acme Studio',
           url: 'https://portal.acme.example',
           magicLinkTtl: '15m',
+          defaultDoor: 'email',
           limits: {},
         });
         expectOneLineFailure(await portico.run(['workspace', 'create', '--name', 'X', '--url', 'https://x.example', '--slug', 'Not A Slug']), 'Not A Slug');
+      });
+
+      // issue 17 item 2: where `/` sends a signed-out visitor; the email-link page unless the workspace says otherwise.
+      test('takes --default-door email or password, shows it as defaultDoor, and refuses any other', async ({ portico }) => {
+        expect(await portico.createWorkspace('Pass', 'https://pass.example', '--default-door', 'password')).toMatchObject({ slug: 'pass', defaultDoor: 'password' });
+        expect(await portico.json(['workspace', 'update', 'pass', '--default-door', 'email'])).toMatchObject({ slug: 'pass', defaultDoor: 'email' });
+        expect(await portico.json(['workspace', 'update', 'pass', '--default-door', 'password'])).toMatchObject({ defaultDoor: 'password' });
+        expectOneLineFailure(await portico.run(['workspace', 'update', 'pass', '--default-door', 'sso', '--json']), '"sso"', 'email', 'password');
+        expectOneLineFailure(await portico.run(['workspace', 'create', '--name', 'Bad', '--url', 'https://bad.example', '--default-door', '', '--json']), 'email');
+        expect((await portico.listWorkspaces()).map((workspace) => [workspace.slug, workspace.defaultDoor])).toEqual([['pass', 'password']]);
       });
 
       test('accepts a magic-link lifetime from 1m to 60m and refuses any other', async ({ portico }) => {
@@ -245,7 +256,7 @@ for (const dialect of testDialects) {
       test('changes the name and URL, and frees the old URL', async ({ portico }) => {
         await portico.createWorkspace('Acme Studio', 'https://portal.acme.example');
         const updated = await portico.json<WorkspaceJson>(['workspace', 'update', 'acme-studio', '--name', 'Acme', '--url', 'https://clients.acme.example']);
-        expect(updated).toEqual({ slug: 'acme-studio', name: 'Acme', url: 'https://clients.acme.example', magicLinkTtl: '15m', limits: {} });
+        expect(updated).toEqual({ slug: 'acme-studio', name: 'Acme', url: 'https://clients.acme.example', magicLinkTtl: '15m', defaultDoor: 'email', limits: {} });
         expect(await portico.listWorkspaces()).toEqual([updated]);
         await portico.createWorkspace('Newcomer', 'https://portal.acme.example');
 
@@ -275,9 +286,9 @@ for (const dialect of testDialects) {
         await portico.createWorkspace('Alpha', 'https://alpha.example');
         await portico.createWorkspace('Mid', 'http://localhost:3001', '--slug', 'mid');
         expect(await portico.listWorkspaces()).toEqual([
-          { slug: 'alpha', name: 'Alpha', url: 'https://alpha.example', magicLinkTtl: '15m', limits: {} },
-          { slug: 'mid', name: 'Mid', url: 'http://localhost:3001', magicLinkTtl: '15m', limits: {} },
-          { slug: 'zeta', name: 'Zeta', url: 'https://zeta.example', magicLinkTtl: '15m', limits: {} },
+          { slug: 'alpha', name: 'Alpha', url: 'https://alpha.example', magicLinkTtl: '15m', defaultDoor: 'email', limits: {} },
+          { slug: 'mid', name: 'Mid', url: 'http://localhost:3001', magicLinkTtl: '15m', defaultDoor: 'email', limits: {} },
+          { slug: 'zeta', name: 'Zeta', url: 'https://zeta.example', magicLinkTtl: '15m', defaultDoor: 'email', limits: {} },
         ]);
 
         const human = await portico.run(['workspace', 'list']);

@@ -155,7 +155,7 @@ describe.each(testDialects)('the magic-link door on %s', (dialect) => {
     const planted = server.agent(globex);
     planted.cookies.set(sessionCookie[0], sessionCookie[1]);
     expect((await planted.get('/api/me')).status).toBe(401);
-    expect((await planted.get('/')).headers.location).toBe('/login');
+    expect((await planted.get('/')).headers.location).toBe('/magic-login');
   });
 
   it('lets exactly one of 50 concurrent redemptions of one link sign in', async () => {

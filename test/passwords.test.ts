@@ -76,11 +76,13 @@ describe.each(testDialects)('the password door on %s', (dialect) => {
     const answers = [];
     for (const [, email, password] of attempts) {
       const response = await login(server.agent(workspace), email, password, { next: '/x' });
-      answers.push({ status: response.status, body: response.body.replace(/nonce="[^"]+"/g, '').replace(email, 'EMAIL'), cookies: response.headers['set-cookie'] });
+      // The typed address is carried to the other doors (issue 17 item 2), so it appears in links too, URL-encoded.
+      const body = response.body.replace(/nonce="[^"]+"/g, '').replaceAll(email, 'EMAIL').replaceAll(encodeURIComponent(email), 'EMAIL');
+      answers.push({ status: response.status, body, cookies: response.headers['set-cookie'] });
     }
     for (const answer of answers) expect(answer).toEqual(answers[0]);
     expect(answers[0]!.status).toBe(401);
-    expect(answers[0]!.body).toContain('href="/magic-login?next=%2Fx"');
+    expect(answers[0]!.body).toContain('href="/magic-login?email=EMAIL&amp;next=%2Fx"');
     expect(answers[0]!.body).toContain('Email me a sign-in link instead');
   });
 
@@ -144,7 +146,7 @@ describe.each(testDialects)('the password door on %s', (dialect) => {
       const { email } = await clientWithPassword();
       const known = await server.agent(workspace).post('/forgot-password', { email });
       const unknown = await server.agent(workspace).post('/forgot-password', { email: 'nobody-here@example.com' });
-      const strip = (body: string) => body.replace(/nonce="[^"]+"/g, '').replace(/[a-z0-9-]+@example\.com/g, 'EMAIL');
+      const strip = (body: string) => body.replace(/nonce="[^"]+"/g, '').replace(/[a-z0-9-]+(@|%40)example\.com/g, 'EMAIL');
       expect(unknown.status).toBe(known.status);
       expect(strip(unknown.body)).toBe(strip(known.body));
       const mail = await latestMail(email, 1);

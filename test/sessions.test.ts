@@ -47,10 +47,11 @@ describe.each(testDialects)('sessions on %s', (dialect) => {
     return browser.cookies.get('portico_session');
   }
 
-  it('sends a signed-out visitor from / to /login, which offers the email link', async () => {
+  // issue 17 item 2: `/` used to send a signed-out visitor to /login; the default door is now the email link.
+  it('sends a signed-out visitor from / to the default door, /magic-login; /login still offers the email link', async () => {
     const response = await server.agent(workspace).get('/');
     expect(response.status).toBe(303);
-    expect(response.headers.location).toBe('/login');
+    expect(response.headers.location).toBe('/magic-login');
     const login = await server.agent(workspace).get('/login');
     expect(login.body).toContain('href="/magic-login"');
     expect(login.body).toContain('Email me a sign-in link');

@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { SignedInPanel } from './door-pages.js';
 import { renderPage } from './render.js';
 
 /** Why an emailed link cannot be used, in words for the person holding it. */
@@ -8,13 +9,22 @@ export interface LinkProblem {
   explanation: string;
 }
 
-/** The page for a link that cannot be used: what happened, and a button to ask for a fresh one. */
-export function renderLinkProblem(request: FastifyRequest, reply: FastifyReply, problem: LinkProblem, freshLink: { href: string; label: string }) {
+/**
+ * The page for a link that cannot be used: what happened, and a button to ask for a fresh one; for a
+ * browser that is signed in, "You are signed in as … — Continue" instead.
+ */
+export function renderLinkProblem(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  problem: LinkProblem,
+  freshLink: { href: string; label: string },
+  signedIn: SignedInPanel | null = null,
+) {
   return renderPage(
     request,
     reply,
     'message',
-    { title: problem.heading, heading: problem.heading, message: problem.explanation, actionHref: freshLink.href, actionLabel: freshLink.label },
+    { title: problem.heading, heading: problem.heading, message: problem.explanation, actionHref: signedIn ? null : freshLink.href, actionLabel: freshLink.label, signedIn },
     problem.status,
   );
 }

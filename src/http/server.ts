@@ -11,6 +11,7 @@ import { workspaceLimits } from '../rate-limits/limits.js';
 import { hitRateLimit } from '../rate-limits/rate-limits.js';
 import { describeDuration } from '../shared/duration.js';
 import { normalizeRequestHost } from '../workspaces/workspace-url.js';
+import { renderDoorWhenLimited } from './door-pages.js';
 import { sendAppError, toAppError } from './error-pages.js';
 import { oidcPagesFor } from './oidc-pages.js';
 import { isSameOriginRequest } from './origin-check.js';
@@ -91,6 +92,9 @@ export function buildHttpServer({ context, devMailbox, logStream }: HttpServerOp
     if (decision.allowed) return;
     const seconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
     reply.header('retry-after', String(seconds));
+    // A door with a form gets it back, with what was typed and a countdown (issue 17 item 2).
+    const doorPage = renderDoorWhenLimited(request, reply, door, seconds * 1000);
+    if (doorPage) return doorPage;
     return sendAppError(request, reply, new AppError('TOO_MANY_REQUESTS'), { retryAfter: describeDuration(seconds * 1000) });
   });
 

@@ -11,11 +11,15 @@ import { buildMagicLinkUrl, issueMagicLinkToken } from './magic-links.js';
 import { parseNextPath } from './next-path.js';
 import { formatSignInCode, generateSignInCode, hashSignInCode } from './sign-in-code.js';
 
-export type MagicLinkRequestResult = { ok: true; email: string } | { ok: false; formError: string };
+export type MagicLinkRequestResult =
+  /** `alreadySent`: an email went to this address too recently, so this request sent nothing; `nextRequestAt`: when another can be asked for. */
+  | { ok: true; email: string; alreadySent: boolean; nextRequestAt: number }
+  | { ok: false; formError: string };
 
 /**
  * Handles "email me a sign-in link". The answer is the same whether or not the email belongs to a
- * client, and so is the work done before answering; only a known, enabled client gets a link.
+ * client, and so is the work done before answering; only a known, enabled client gets a link. The
+ * per-address cooldown holds for unknown addresses too, so saying it is running tells nothing.
  */
 export async function requestMagicLink(
   context: PorticoContext,
@@ -24,7 +28,7 @@ export async function requestMagicLink(
 ): Promise<MagicLinkRequestResult> {
   const email = parseEmailAddress(input.email);
   if (!email.ok) return { ok: false, formError: email.reason };
-  await queueClientEmailRequest(
+  const queued = await queueClientEmailRequest(
     context,
     workspace,
     {
@@ -33,7 +37,7 @@ export async function requestMagicLink(
     },
     workspace.magic_link_ttl_ms,
   );
-  return { ok: true, email: email.email };
+  return { ok: true, email: email.email, alreadySent: !queued.queued, nextRequestAt: queued.nextRequestAt };
 }
 
 /**

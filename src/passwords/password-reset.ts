@@ -18,7 +18,10 @@ export const passwordResetTtlMs = 30 * 60_000;
 /** The "your password was changed" notice is worth sending for a day. */
 const noticeLifetimeMs = 24 * 3600_000;
 
-export type PasswordResetRequestResult = { ok: true; email: string } | { ok: false; formError: string };
+export type PasswordResetRequestResult =
+  /** As MagicLinkRequestResult: `alreadySent` when the address had an email too recently, and when another can be asked for. */
+  | { ok: true; email: string; alreadySent: boolean; nextRequestAt: number }
+  | { ok: false; formError: string };
 
 /** "Forgot password": the same answer, and the same work, for every email; a known, enabled client gets a reset link. */
 export async function requestPasswordReset(
@@ -29,8 +32,8 @@ export async function requestPasswordReset(
   const email = parseEmailAddress(input.email);
   if (!email.ok) return { ok: false, formError: email.reason };
   // Sign-in and reset emails share one budget per address and one per workspace.
-  await queueClientEmailRequest(context, workspace, { template: 'password-reset-request', payload: { normalizedEmail: email.normalized, typedEmail: email.email, ip: input.ip } }, passwordResetTtlMs);
-  return { ok: true, email: email.email };
+  const queued = await queueClientEmailRequest(context, workspace, { template: 'password-reset-request', payload: { normalizedEmail: email.normalized, typedEmail: email.email, ip: input.ip } }, passwordResetTtlMs);
+  return { ok: true, email: email.email, alreadySent: !queued.queued, nextRequestAt: queued.nextRequestAt };
 }
 
 /**

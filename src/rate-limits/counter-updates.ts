@@ -36,6 +36,16 @@ export function emailSlotRule(now: number, rule: { cooldownMs: number; perHour: 
 }
 
 /**
+ * When the address may have its next email, from its counter as a request left it: once the
+ * cooldown since the last email has passed and the bucket holds a slot again (the two conditions
+ * of takeEmailSlotIfAllowed, solved for the time). Known and unknown addresses share the rule, so
+ * telling it to the person asking tells nothing about the address.
+ */
+export function nextEmailSlotAt(state: { lastEmailAt: number; bucketFullAt: number }, rule: { cooldownMs: number; burstMs: number }): number {
+  return Math.max(state.lastEmailAt + rule.cooldownMs, state.bucketFullAt - rule.burstMs);
+}
+
+/**
  * Takes the address's email slot for `excluded.last_hit_id` when the cooldown has passed and the
  * bucket holds a slot (emailSlotRule); a refused request changes nothing, so trying again and
  * again does not push the refill or the cooldown further out. The row keeps GCRA's state:

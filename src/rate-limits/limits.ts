@@ -34,7 +34,11 @@ export function workspaceLimits(defaults: Limits, workspace: Workspace): Limits 
   };
 }
 
-export type EmailSendDecision = 'allowed' | 'address_limited';
+export interface EmailSendDecision {
+  outcome: 'allowed' | 'address_limited';
+  /** When this address may be sent its next email: the same for known and unknown addresses. */
+  nextEmailAt: number;
+}
 
 /**
  * May this workspace send one more sign-in or reset email to this address? Asked alike for known
@@ -48,5 +52,5 @@ export async function decideEmailSend(db: Kysely<Database>, now: number, limits:
     cooldownMs: limits.emailCooldownMs,
     perHour: limits.emailsPerHour,
   });
-  return addressSlot ? 'allowed' : 'address_limited';
+  return { outcome: addressSlot.taken ? 'allowed' : 'address_limited', nextEmailAt: addressSlot.nextSlotAt };
 }

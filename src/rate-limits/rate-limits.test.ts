@@ -34,7 +34,7 @@ describe.each(testDialects)('rate limits hit by many at once, on %s', (dialect) 
   it("gives an address's email slot to the first of simultaneous requests only, and keeps to the hourly cap", async () => {
     const { db } = await database();
     const now = 1_700_000_000_000;
-    const take = (key: string, rule: { cooldownMs: number; perHour: number }) => takeEmailSlot(db, now, { key, ...rule });
+    const take = (key: string, rule: { cooldownMs: number; perHour: number }) => takeEmailSlot(db, now, { key, ...rule }).then((slot) => slot.taken);
     const cooling = { cooldownMs: 60_000, perHour: 5 };
     expect(await Promise.all([take('email:a', cooling), take('email:a', cooling), take('email:b', cooling), take('email:a', cooling), take('email:c', cooling)])).toEqual([
       true, false, true, false, true,
@@ -51,7 +51,7 @@ describe.each(testDialects)('rate limits hit by many at once, on %s', (dialect) 
 
   it("issue 13 item 9: an address's exhausted email slots refill one per hour/perHour, so the lock-out lasts one refill period, not until the hour ends", async () => {
     const { db } = await database();
-    const takeAt = (now: number) => takeEmailSlot(db, now, { key: 'email:locked', cooldownMs: 0, perHour: 5 });
+    const takeAt = (now: number) => takeEmailSlot(db, now, { key: 'email:locked', cooldownMs: 0, perHour: 5 }).then((slot) => slot.taken);
     const start = minuteIntoAnHour;
     // Five requests from anyone empty the bucket (each sent a mail to the client).
     expect(await Promise.all(Array.from({ length: 6 }, () => takeAt(start)))).toEqual([true, true, true, true, true, false]);
@@ -65,7 +65,7 @@ describe.each(testDialects)('rate limits hit by many at once, on %s', (dialect) 
 
   it('issue 13 item 9: the cooldown still holds between the slots of a full bucket, and a refused request takes nothing', async () => {
     const { db } = await database();
-    const takeAt = (now: number) => takeEmailSlot(db, now, { key: 'email:cooling', cooldownMs: 60_000, perHour: 5 });
+    const takeAt = (now: number) => takeEmailSlot(db, now, { key: 'email:cooling', cooldownMs: 60_000, perHour: 5 }).then((slot) => slot.taken);
     const start = minuteIntoAnHour;
     expect(await takeAt(start)).toBe(true);
     expect(await takeAt(start + 59_999)).toBe(false);
@@ -80,10 +80,30 @@ describe.each(testDialects)('rate limits hit by many at once, on %s', (dialect) 
     // perHour 7: a refill period (514,285.7 ms) that is not a whole number of milliseconds.
     const rule = { key: 'email:crowded', cooldownMs: 0, perHour: 7 };
     const together = await Promise.all(Array.from({ length: 30 }, (_, index) => takeEmailSlot(db, minuteIntoAnHour + (index % 3), rule)));
-    expect(together.filter(Boolean)).toHaveLength(7);
+    expect(together.filter((slot) => slot.taken)).toHaveLength(7);
     // One refill period later, exactly one more.
     const later = await Promise.all(Array.from({ length: 10 }, () => takeEmailSlot(db, minuteIntoAnHour + 2 + Math.ceil(3_600_000 / 7), rule)));
-    expect(later.filter(Boolean)).toHaveLength(1);
+    expect(later.filter((slot) => slot.taken)).toHaveLength(1);
+  });
+
+  it('issue 17: says when the next slot opens, by the cooldown or by the empty bucket, taken or refused, alone or among simultaneous requests', async () => {
+    const { db } = await database();
+    const start = minuteIntoAnHour;
+    const rule = { key: 'email:when', cooldownMs: 60_000, perHour: 5 };
+    const takeAt = (now: number) => takeEmailSlot(db, now, rule);
+    expect(await takeAt(start)).toEqual({ taken: true, nextSlotAt: start + 60_000 });
+    // Refused in the cooldown: the same moment, not pushed out.
+    expect(await takeAt(start + 20_000)).toEqual({ taken: false, nextSlotAt: start + 60_000 });
+    // Simultaneous requests (on PostgreSQL, one statement for all) each hear the same moment.
+    expect(await Promise.all([takeAt(start + 30_000), takeAt(start + 30_000), takeAt(start + 30_000)])).toEqual(
+      Array.from({ length: 3 }, () => ({ taken: false, nextSlotAt: start + 60_000 })),
+    );
+    for (let minute = 1; minute <= 4; minute += 1) expect((await takeAt(start + minute * 60_000)).taken).toBe(true);
+    // The bucket is empty after five: the next slot is the first refill, 12 minutes after the first email.
+    expect(await takeAt(start + 5 * 60_000)).toEqual({ taken: false, nextSlotAt: start + refillMs });
+    expect(await takeAt(start + refillMs)).toEqual({ taken: true, nextSlotAt: start + 2 * refillMs });
+    // With no cooldown and slots left, the next request may come at once.
+    expect(await takeEmailSlot(db, start, { key: 'email:free', cooldownMs: 0, perHour: 5 })).toEqual({ taken: true, nextSlotAt: start });
   });
 
   it('starts a new count in the next window', async () => {
@@ -115,8 +135,8 @@ describe('email slots taken from two instances of one PostgreSQL database at onc
     const now = 1_700_002_800_000 + 60_000;
     const rule = { key: 'email:shared', cooldownMs: 0, perHour: 7 };
     const taken = await Promise.all(Array.from({ length: 40 }, (_, index) => takeEmailSlot(handles[index % 2]!.db, now + (index % 5), rule)));
-    expect(taken.filter(Boolean)).toHaveLength(7);
+    expect(taken.filter((slot) => slot.taken)).toHaveLength(7);
     const later = await Promise.all(Array.from({ length: 10 }, (_, index) => takeEmailSlot(handles[index % 2]!.db, now + 4 + Math.ceil(3_600_000 / 7), rule)));
-    expect(later.filter(Boolean)).toHaveLength(1);
+    expect(later.filter((slot) => slot.taken)).toHaveLength(1);
   });
 });

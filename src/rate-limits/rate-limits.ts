@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { operationsOf } from '../storage/operations/storage-operations.js';
+import { emailSlotRule, nextEmailSlotAt } from './counter-updates.js';
 import type { Database } from '../storage/schema.js';
 
 export type RateLimitDecision = { allowed: true } | { allowed: false; retryAfterMs: number };
@@ -21,20 +22,29 @@ export async function hitRateLimit(
   return { allowed: false, retryAfterMs: windowStart + rule.windowMs - now };
 }
 
+/** Whether a request got its email slot, and when the address may have its next one. */
+export interface EmailSlotDecision {
+  taken: boolean;
+  /** The first moment a request for this address could get a slot, as the counter stands after this one. */
+  nextSlotAt: number;
+}
+
 /**
  * Takes a slot to send one email to an address, or says no: at least `cooldownMs` since the last
  * email, and a bucket of `perHour` slots that refills one every hour/`perHour` (counter-updates.ts).
- * One upsert, atomic in both dialects. A refused attempt changes nothing, so trying again and
- * again does not push the cooldown or the refill further out.
+ * One upsert, atomic in both dialects, which also returns when the next slot opens (issue 17: the
+ * page says when to ask again). A refused attempt changes nothing, so trying again and again does
+ * not push the cooldown or the refill further out.
  */
 export async function takeEmailSlot(
   db: Kysely<Database>,
   now: number,
   rule: { key: string; cooldownMs: number; perHour: number },
-): Promise<boolean> {
+): Promise<EmailSlotDecision> {
   const hitId = randomUUID();
+  const state = await operationsOf(db).takeEmailSlot({ key: rule.key, now, hitId, cooldownMs: rule.cooldownMs, perHour: rule.perHour });
   // Our own id comes back only if our hit was the one let through, even among simultaneous ones.
-  return (await operationsOf(db).takeEmailSlot({ key: rule.key, now, hitId, cooldownMs: rule.cooldownMs, perHour: rule.perHour })) === hitId;
+  return { taken: state.holderId === hitId, nextSlotAt: nextEmailSlotAt(state, emailSlotRule(now, rule)) };
 }
 /** Forgets counters whose window ended more than `retentionMs` ago. */
 export async function purgeRateLimits(db: Kysely<Database>, now: number, retentionMs: number): Promise<void> {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeDuration, formatDuration, parseDuration } from './duration.js';
+import { describeDuration, describeWait, formatDuration, parseDuration } from './duration.js';
 
 describe('parseDuration', () => {
   it.each([
@@ -89,5 +89,20 @@ describe('describeDuration', () => {
       if (described > milliseconds) overstated.push(`${formatDuration(milliseconds)} → "${words}"`);
     }
     expect(overstated).toEqual([]);
+  });
+});
+
+describe('describeWait', () => {
+  it.each([
+    [42_000, '42 seconds'],
+    [42_100, '43 seconds'],
+    [1, '1 second'],
+    [0, '1 second'],
+    [60_000, '1 minute'],
+    [65_000, '1 minute 5 seconds'],
+    [121_000, '2 minutes 1 second'],
+    [12 * 60_000, '12 minutes'],
+  ])('describes a wait of %d ms as %j, rounding up', (milliseconds, words) => {
+    expect(describeWait(milliseconds)).toBe(words);
   });
 });

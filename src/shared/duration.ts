@@ -34,3 +34,22 @@ export function describeDuration(milliseconds: number): string {
   if (milliseconds >= 60_000 && milliseconds % 60_000 === 0) return plural(milliseconds / 60_000, 'minute');
   return plural(Math.max(1, Math.floor(milliseconds / 1000)), 'second');
 }
+
+/**
+ * Human words for a wait, in whole seconds rounded up: 42_100 → `43 seconds`, 65_000 → `1 minute
+ * 5 seconds`. Never rounds down: the text must not send someone back before they can get in.
+ * views/partials/countdown.eta counts down in the same words.
+ */
+export function describeWait(milliseconds: number): string {
+  const seconds = waitSeconds(milliseconds);
+  const plural = (count: number, unit: string) => (count === 1 ? `1 ${unit}` : `${count} ${unit}s`);
+  const minutes = Math.floor(seconds / 60);
+  const rest = seconds % 60;
+  if (minutes === 0) return plural(rest, 'second');
+  return rest === 0 ? plural(minutes, 'minute') : `${plural(minutes, 'minute')} ${plural(rest, 'second')}`;
+}
+
+/** A wait in whole seconds, rounded up, at least 1. */
+export function waitSeconds(milliseconds: number): number {
+  return Math.max(1, Math.ceil(milliseconds / 1000));
+}

@@ -18,7 +18,12 @@ export interface WorkspaceTable {
   limit_ip_per_minute: number | null;
   limit_redemptions_per_5_minutes: number | null;
   limit_workspace_emails_per_hour: number | null;
+  /** Where `/` sends a signed-out visitor (migration 0010; `email` when not given). */
+  default_door: ColumnType<DefaultDoor, DefaultDoor | undefined, DefaultDoor>;
 }
+
+/** A workspace's default door: the email-link page or the password page. */
+export type DefaultDoor = 'email' | 'password';
 
 export interface ClientTable {
   id: string;

@@ -4,7 +4,7 @@ import { AppError } from '../errors.js';
 import type { Clock } from '../shared/clock.js';
 import { formatDuration, parseDuration } from '../shared/duration.js';
 import { readOneLineName } from '../shared/one-line-name.js';
-import type { Database, WorkspaceTable } from '../storage/schema.js';
+import type { Database, DefaultDoor, WorkspaceTable } from '../storage/schema.js';
 import { isUniqueViolation } from '../storage/database-errors.js';
 import { prepareQuery } from '../storage/prepared-query.js';
 import { isValidSlug, slugFromName } from './slug.js';
@@ -33,7 +33,11 @@ export interface WorkspaceInput {
   slug?: string;
   magicLinkTtl?: string;
   limits?: Partial<Record<WorkspaceLimitOption, string>>;
+  /** `email` or `password`: where `/` sends a signed-out visitor. */
+  defaultDoor?: string;
 }
+
+const defaultDoors: readonly DefaultDoor[] = ['email', 'password'];
 
 /** The public face of a workspace, as the CLI prints it: the contract's slug, name and url, then its settings. */
 export function describeWorkspace(workspace: Workspace) {
@@ -42,7 +46,7 @@ export function describeWorkspace(workspace: Workspace) {
     const value = workspace[column];
     if (value !== null) limits[option] = kind === 'duration' ? formatDuration(value) : value;
   }
-  return { slug: workspace.slug, name: workspace.name, url: workspace.url, magicLinkTtl: formatDuration(workspace.magic_link_ttl_ms), limits };
+  return { slug: workspace.slug, name: workspace.name, url: workspace.url, magicLinkTtl: formatDuration(workspace.magic_link_ttl_ms), defaultDoor: workspace.default_door, limits };
 }
 
 /** Creates a workspace; the slug defaults to one made from the name. */
@@ -69,6 +73,7 @@ export async function createWorkspace(
     limit_ip_per_minute: null,
     limit_redemptions_per_5_minutes: null,
     limit_workspace_emails_per_hour: null,
+    default_door: input.defaultDoor === undefined ? 'email' : readDefaultDoor(input.defaultDoor),
   };
   await assertNoConflict(db, workspace);
   try {
@@ -93,6 +98,7 @@ export async function updateWorkspace(db: Kysely<Database>, slug: string, input:
     updated.host = origin.host;
   }
   if (input.magicLinkTtl !== undefined) updated.magic_link_ttl_ms = readMagicLinkTtl(input.magicLinkTtl);
+  if (input.defaultDoor !== undefined) updated.default_door = readDefaultDoor(input.defaultDoor);
   for (const [option, text] of Object.entries(input.limits ?? {}) as [WorkspaceLimitOption, string | undefined][]) {
     if (text === undefined) continue;
     const { column, kind, flag } = workspaceLimitOptions[option];
@@ -111,6 +117,7 @@ export async function updateWorkspace(db: Kysely<Database>, slug: string, input:
       limit_ip_per_minute: updated.limit_ip_per_minute,
       limit_redemptions_per_5_minutes: updated.limit_redemptions_per_5_minutes,
       limit_workspace_emails_per_hour: updated.limit_workspace_emails_per_hour,
+      default_door: updated.default_door,
     })
     .where('id', '=', current.id)
     .execute();
@@ -188,6 +195,18 @@ function readLimit(flag: string, kind: 'duration' | 'count', text: string): numb
     throw new AppError('LIMIT_INVALID', { message: `${flag} "${text}" is not a whole number of at least 1 (or "default")` });
   }
   return Number(text);
+}
+
+function readDefaultDoor(text: string): DefaultDoor {
+  const door = defaultDoors.find((known) => known === text.trim());
+  if (!door) throw new AppError('DEFAULT_DOOR_INVALID', { message: `--default-door "${text}" is not a door: use email (the sign-in link page) or password` });
+  return door;
+}
+
+/** The page `/` sends a signed-out visitor to, carrying `next` when there is one. */
+export function defaultDoorPath(workspace: Pick<Workspace, 'default_door'>, next: string | null = null): string {
+  const door = workspace.default_door === 'password' ? '/login' : '/magic-login';
+  return next ? `${door}?next=${encodeURIComponent(next)}` : door;
 }
 
 function readMagicLinkTtl(text: string): number {

@@ -4,7 +4,7 @@ import { rotateSigningKeys } from '../../apps/oidc/signing-keys.js';
 import { retiredKeyLifetimeMs } from '../../apps/oidc/workspace-providers.js';
 import { runDatabaseCommand } from '../command-runner.js';
 
-type WorkspaceOptions = { name?: string; url?: string; slug?: string; magicLinkTtl?: string; json?: boolean };
+type WorkspaceOptions = { name?: string; url?: string; slug?: string; magicLinkTtl?: string; defaultDoor?: string; json?: boolean };
 
 /** `portico workspace create|update|list`. */
 export function registerWorkspaceCommands(program: Command): void {
@@ -17,6 +17,7 @@ export function registerWorkspaceCommands(program: Command): void {
     .requiredOption('--url <origin>', 'the address clients use: scheme://host[:port]')
     .option('--slug <slug>', 'short id for the CLI (default: made from the name)')
     .option('--magic-link-ttl <duration>', 'how long sign-in links stay valid, 1m to 60m', '15m')
+    .option('--default-door <door>', 'where signed-out visitors of / go: email (sign-in link) or password', 'email')
     .option('--json', 'print JSON')
     .action((options: WorkspaceOptions & { name: string; url: string }) =>
       runDatabaseCommand(
@@ -33,6 +34,7 @@ export function registerWorkspaceCommands(program: Command): void {
     .option('--name <name>', 'the name clients see')
     .option('--url <origin>', 'the address clients use: scheme://host[:port]')
     .option('--magic-link-ttl <duration>', 'how long sign-in links stay valid, 1m to 60m')
+    .option('--default-door <door>', 'where signed-out visitors of / go: email (sign-in link) or password')
     .option('--limit-email-cooldown <duration>', 'least time between two emails to one address, or "default"')
     .option('--limit-email-per-hour <n>', 'emails to one address per hour, or "default"')
     .option('--limit-ip-per-minute <n>', 'POSTs per client IP per minute on each door, or "default"')

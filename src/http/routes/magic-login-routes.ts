@@ -11,6 +11,7 @@ import { requestMagicLink } from '../../magic-links/request-magic-link.js';
 import { endClientSession } from '../../sessions/sessions.js';
 import { describeDuration } from '../../shared/duration.js';
 import { continueAfterSignIn } from '../continue-after-sign-in.js';
+import { doorHref, readCarriedEmail, readTypedEmail, signedInPanelFor, waitUntil, type SignedInPanel } from '../door-pages.js';
 import { readCurrentSession } from '../current-session.js';
 import { renderLinkProblem, type LinkProblem } from '../link-problem-page.js';
 import { renderPage } from '../render.js';
@@ -56,7 +57,10 @@ const invitationRejectionPages: Partial<Record<MagicLinkRejection, LinkProblem>>
 export function registerMagicLoginRoutes(app: FastifyInstance, context: PorticoContext): void {
   app.get('/magic-login', async (request, reply) => {
     const query = request.query as Record<string, unknown>;
-    return renderPage(request, reply, 'magic-login', { title: 'Sign in', next: parseNextPath(query.next), passwordDoor: true });
+    const next = parseNextPath(query.next);
+    const signedIn = await signedInPanelFor(context, request, '/magic-login', next);
+    const notice = query.signed_out === '1' ? 'You are signed out.' : null;
+    return renderPage(request, reply, 'magic-login', { title: 'Sign in', next, email: readCarriedEmail(query.email), notice, signedIn, passwordDoor: true });
   });
 
   app.post('/magic-login', { config: { door: 'magic-login' } }, async (request, reply) => {
@@ -65,14 +69,18 @@ export function registerMagicLoginRoutes(app: FastifyInstance, context: PorticoC
     const browserToken = ensureBrowserCookie(request, reply);
     const result = await requestMagicLink(context, request.workspace, { email: body?.email, next, browserBindingToken: browserToken, ip: request.ip });
     if (!result.ok) {
-      const typed = typeof body?.email === 'string' ? body.email.slice(0, 254) : '';
-      return renderPage(request, reply, 'magic-login', { title: 'Sign in', next, email: typed, formError: result.formError, passwordDoor: true }, 400);
+      return renderPage(request, reply, 'magic-login', { title: 'Sign in', next, email: readTypedEmail(body), formError: result.formError, passwordDoor: true }, 400);
     }
+    // Within the address's cooldown nothing was sent: the page says so, and when to ask again, in
+    // the same words for known and unknown addresses (the cooldown holds for both).
     return renderPage(request, reply, 'magic-login-sent', {
       title: 'Check your email',
       email: result.email,
       next,
       validFor: describeDuration(request.workspace.magic_link_ttl_ms),
+      alreadySent: result.alreadySent,
+      wait: waitUntil(context.clock.now(), result.nextRequestAt),
+      differentAddressHref: doorHref('/magic-login', { next }),
     });
   });
 
@@ -111,7 +119,7 @@ export function registerMagicLoginRoutes(app: FastifyInstance, context: PorticoC
     const token = (request.query as Record<string, unknown>).token;
     if (!looksLikeSecretToken(token)) return renderRejection(request, reply, 'malformed');
     const link = await inspectMagicLinkToken(context.db, context.clock.now(), request.workspace.id, token);
-    if (!link.ok) return renderRejection(request, reply, link.reason, link.purpose);
+    if (!link.ok) return renderRejection(request, reply, link.reason, link.purpose, await signedInPanelFor(context, request, '/magic-login', null));
     // An invitation has its own page: no warning about links from strangers (the workspace's
     // people sent it), but still a button press. It is bound to no browser, so never sent by itself.
     if (link.purpose === 'invitation') {
@@ -131,7 +139,10 @@ export function registerMagicLoginRoutes(app: FastifyInstance, context: PorticoC
     if (!looksLikeSecretToken(token)) return renderRejection(request, reply, 'malformed');
     const previous = await readCurrentSession(context, request);
     const result = await redeemMagicLink(context, request.workspace, { token, ip: request.ip, userAgent: request.headers['user-agent'] ?? '' });
-    if (!result.ok) return renderRejection(request, reply, result.reason, result.purpose);
+    if (!result.ok) {
+      const signedIn = previous ? { email: previous.clientEmail, continueTo: '/', signOutThen: '/magic-login' } : null;
+      return renderRejection(request, reply, result.reason, result.purpose, signedIn);
+    }
     // The session this browser had before is ended: a sign-in never upgrades an existing id.
     if (previous) await endClientSession(context, previous.clientId, previous.idHash);
     setSessionCookie(reply, request.workspace, result.session.token, result.session.expiresAt, context.clock.now());
@@ -139,8 +150,19 @@ export function registerMagicLoginRoutes(app: FastifyInstance, context: PorticoC
   });
 }
 
-function renderRejection(request: FastifyRequest, reply: FastifyReply, reason: MagicLinkRejection | 'malformed', purpose: MagicLinkPurpose = 'sign_in') {
+/**
+ * A link that cannot be used, in an invitation's own words when it was one. A browser already
+ * signed in (often with that very link, opened again) is offered the way on instead of a new link
+ * (issue 17 item 2).
+ */
+function renderRejection(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  reason: MagicLinkRejection | 'malformed',
+  purpose: MagicLinkPurpose = 'sign_in',
+  signedIn: SignedInPanel | null = null,
+) {
   const invitationPage = purpose === 'invitation' && reason !== 'malformed' ? invitationRejectionPages[reason] : undefined;
-  if (invitationPage) return renderLinkProblem(request, reply, invitationPage, { href: '/magic-login', label: 'Email me a sign-in link' });
-  return renderLinkProblem(request, reply, rejectionPages[reason], { href: '/magic-login', label: 'Email me a new link' });
+  if (invitationPage) return renderLinkProblem(request, reply, invitationPage, { href: '/magic-login', label: 'Email me a sign-in link' }, signedIn);
+  return renderLinkProblem(request, reply, rejectionPages[reason], { href: '/magic-login', label: 'Email me a new link' }, signedIn);
 }

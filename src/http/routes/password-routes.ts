@@ -7,9 +7,11 @@ import { parseNextPath } from '../../magic-links/next-path.js';
 import { inspectPasswordResetToken, passwordResetTtlMs, requestPasswordReset, resetPasswordWithToken } from '../../passwords/password-reset.js';
 import { signInWithPassword } from '../../passwords/password-sign-in.js';
 import { setClientPassword } from '../../passwords/set-password.js';
+import { defaultDoorPath } from '../../workspaces/workspaces.js';
 import { endClientSession } from '../../sessions/sessions.js';
 import { describeDuration } from '../../shared/duration.js';
 import { continueAfterSignIn } from '../continue-after-sign-in.js';
+import { readCarriedEmail, readTypedEmail, signedInPanelFor, waitFor, waitUntil } from '../door-pages.js';
 import { readCurrentSession } from '../current-session.js';
 import { sendAppError } from '../error-pages.js';
 import { renderLinkProblem, type LinkProblem } from '../link-problem-page.js';
@@ -33,14 +35,15 @@ export function registerPasswordRoutes(app: FastifyInstance, context: PorticoCon
   app.get('/login', async (request, reply) => {
     const query = request.query as Record<string, unknown>;
     const notice = query.signed_out === '1' ? 'You are signed out.' : query.password_reset === '1' ? 'Your password is set. Sign in with it now.' : null;
-    const email = typeof query.email === 'string' ? query.email.slice(0, 254) : '';
-    return renderPage(request, reply, 'login', { title: 'Sign in', next: parseNextPath(query.next), notice, email });
+    const next = parseNextPath(query.next);
+    const signedIn = await signedInPanelFor(context, request, '/login', next);
+    return renderPage(request, reply, 'login', { title: 'Sign in', next, notice, email: readCarriedEmail(query.email), signedIn });
   });
 
   app.post('/login', { config: { door: 'login' } }, async (request, reply) => {
     const body = request.body as FormBody;
     const next = parseNextPath(body?.next);
-    const typedEmail = typeof body?.email === 'string' ? body.email.slice(0, 254) : '';
+    const typedEmail = readTypedEmail(body);
     const previous = await readCurrentSession(context, request);
     const result = await signInWithPassword(context, request.workspace, {
       email: body?.email,
@@ -50,10 +53,10 @@ export function registerPasswordRoutes(app: FastifyInstance, context: PorticoCon
     });
     if (!result.ok) {
       if (result.reason === 'throttled') {
-        const wait = describeDuration(Math.ceil(result.retryAfterMs / 1000) * 1000);
-        reply.header('retry-after', String(Math.ceil(result.retryAfterMs / 1000)));
-        const formError = `Too many failed attempts for this account. Try again in ${wait}, or email yourself a sign-in link.`;
-        return renderPage(request, reply, 'login', { title: 'Sign in', next, email: typedEmail, formError }, 429);
+        const wait = waitFor(result.retryAfterMs);
+        reply.header('retry-after', String(wait.seconds));
+        const formError = 'Too many failed attempts for this account.';
+        return renderPage(request, reply, 'login', { title: 'Sign in', next, email: typedEmail, formError, wait }, 429);
       }
       // The same status and body for every failure: no account enumeration (OWASP ASVS 6.3).
       return renderPage(request, reply, 'login', { title: 'Sign in', next, email: typedEmail, formError: invalidCredentials }, 401);
@@ -63,16 +66,25 @@ export function registerPasswordRoutes(app: FastifyInstance, context: PorticoCon
     return continueAfterSignIn(request, reply, next);
   });
 
-  app.get('/forgot-password', async (request, reply) => renderPage(request, reply, 'forgot-password', { title: 'Reset your password' }));
+  app.get('/forgot-password', async (request, reply) => {
+    const query = request.query as Record<string, unknown>;
+    return renderPage(request, reply, 'forgot-password', { title: 'Reset your password', email: readCarriedEmail(query.email) });
+  });
 
   app.post('/forgot-password', { config: { door: 'forgot-password' } }, async (request, reply) => {
     const body = request.body as FormBody;
     const result = await requestPasswordReset(context, request.workspace, { email: body?.email, ip: request.ip });
     if (!result.ok) {
-      const typed = typeof body?.email === 'string' ? body.email.slice(0, 254) : '';
-      return renderPage(request, reply, 'forgot-password', { title: 'Reset your password', email: typed, formError: result.formError }, 400);
+      return renderPage(request, reply, 'forgot-password', { title: 'Reset your password', email: readTypedEmail(body), formError: result.formError }, 400);
     }
-    return renderPage(request, reply, 'forgot-password-sent', { title: 'Check your email', email: result.email, validFor: describeDuration(passwordResetTtlMs) });
+    return renderPage(request, reply, 'forgot-password-sent', {
+      title: 'Check your email',
+      email: result.email,
+      validFor: describeDuration(passwordResetTtlMs),
+      alreadySent: result.alreadySent,
+      wait: waitUntil(context.clock.now(), result.nextRequestAt),
+      differentAddressHref: '/forgot-password',
+    });
   });
 
   // GET consumes nothing: scanners open links before people do.
@@ -103,7 +115,7 @@ export function registerPasswordRoutes(app: FastifyInstance, context: PorticoCon
 
   app.get('/welcome', async (request, reply) => {
     const session = await readCurrentSession(context, request);
-    if (!session) return reply.redirect('/login', 303);
+    if (!session) return reply.redirect(defaultDoorPath(request.workspace, '/welcome'), 303);
     const client = await findClientById(context.db, request.workspace.id, session.clientId);
     const query = request.query as Record<string, unknown>;
     const next = parseNextPath(query.next) ?? '/';

@@ -3,7 +3,9 @@ import type { PorticoContext } from '../../context.js';
 import { recordAuditEvents } from '../../events/audit-events.js';
 import { endAllClientSessions, endClientSession, type ValidSession } from '../../sessions/sessions.js';
 import { AppError } from '../../errors.js';
+import { defaultDoorPath } from '../../workspaces/workspaces.js';
 import { readCurrentSession } from '../current-session.js';
+import { pathAfterSignOut } from '../door-pages.js';
 import { sendAppError } from '../error-pages.js';
 import { renderPage } from '../render.js';
 import { clearSessionCookie } from '../session-cookie.js';
@@ -13,13 +15,14 @@ import { renderAccountPage } from './account-page.js';
 export function registerPortalRoutes(app: FastifyInstance, context: PorticoContext): void {
   app.get('/', async (request, reply) => {
     const session = await readCurrentSession(context, request);
-    if (!session) return reply.redirect('/login', 303);
+    // The workspace's default door: the email-link page unless it chose the password (issue 17 item 2).
+    if (!session) return reply.redirect(defaultDoorPath(request.workspace), 303);
     return renderPage(request, reply, 'home', { title: 'Home', email: session.clientEmail, clientName: session.clientName });
   });
 
   app.get('/account', async (request, reply) => {
     const session = await readCurrentSession(context, request);
-    if (!session) return reply.redirect('/login?next=%2Faccount', 303);
+    if (!session) return reply.redirect(defaultDoorPath(request.workspace, '/account'), 303);
     const query = request.query as Record<string, unknown>;
     const notices: Record<string, string> = {
       ended: 'That browser is signed out.',
@@ -82,7 +85,7 @@ export function registerPortalRoutes(app: FastifyInstance, context: PorticoConte
       await endClientSession(context, session.clientId, session.idHash);
       await recordSessionEnded(context, request, session, 'signed_out');
     }
-    return signOutHere(request, reply);
+    return signOutHere(request, reply, pathAfterSignOut((request.body as Record<string, unknown> | undefined)?.then));
   });
 
   app.get('/api/me', { config: { api: true } }, async (request, reply) => {
@@ -95,9 +98,9 @@ export function registerPortalRoutes(app: FastifyInstance, context: PorticoConte
   });
 }
 
-function signOutHere(request: FastifyRequest, reply: FastifyReply) {
+function signOutHere(request: FastifyRequest, reply: FastifyReply, landing = '/login?signed_out=1') {
   clearSessionCookie(reply, request.workspace);
-  return reply.redirect('/login?signed_out=1', 303);
+  return reply.redirect(landing, 303);
 }
 
 async function recordSessionEnded(context: PorticoContext, request: FastifyRequest, session: ValidSession, reason: string, count = 1) {

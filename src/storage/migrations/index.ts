@@ -9,6 +9,7 @@ import { outboxFailures } from './0006-outbox-failures.js';
 import { sessionGenerations } from './0007-session-generations.js';
 import { apps } from './0008-apps.js';
 import { signInCodes } from './0009-sign-in-codes.js';
+import { defaultDoor } from './0010-default-door.js';
 import { invitationsAndSessionEndings } from './0011-invitations-and-session-endings.js';
 
 export interface PorticoMigration {
@@ -26,5 +27,6 @@ export const migrations: Record<string, PorticoMigration> = {
   '0007-session-generations': sessionGenerations,
   '0008-apps': apps,
   '0009-sign-in-codes': signInCodes,
+  '0010-default-door': defaultDoor,
   '0011-invitations-and-session-endings': invitationsAndSessionEndings,
 };

@@ -29,7 +29,7 @@ const countEmailHit = prepareQuery(
       .insertInto('rate_limits')
       .values({ key, window_start: fullAtIfNew, hits: 1, last_hit_at: now, last_hit_id: hitId })
       .onConflict((conflict) => conflict.column('key').doUpdateSet(takeEmailSlotIfAllowed(cooldownMs, refillMs, burstMs)))
-      .returning(['last_hit_id']),
+      .returning(['last_hit_id', 'last_hit_at', 'window_start']),
   { durability: 'relaxed' },
 );
 
@@ -113,7 +113,7 @@ export function oneAtATimeOperations(db: Kysely<Database>): StorageOperations {
     async takeEmailSlot(request) {
       const rule = emailSlotRule(request.now, request);
       const [row] = await countEmailHit(db, request.key, rule.fullAtIfNew, request.now, request.hitId, rule.cooldownMs, rule.refillMs, rule.burstMs);
-      return row!.last_hit_id;
+      return { holderId: row!.last_hit_id, lastEmailAt: row!.last_hit_at, bucketFullAt: row!.window_start };
     },
     async findClientByNormalizedEmail(workspaceId, normalizedEmail) {
       return (await selectClientByNormalizedEmail(db, workspaceId, normalizedEmail))[0] ?? null;

@@ -20,6 +20,16 @@ export interface EmailSlotRequest {
   perHour: number;
 }
 
+/** An address's email counter as a slot request left it (rate-limits/counter-updates.ts reads it). */
+export interface EmailSlotState {
+  /** The id of the hit that holds the latest slot: the request's own `hitId` only if it took it. */
+  holderId: string;
+  /** When the latest email slot was taken. */
+  lastEmailAt: number;
+  /** When the bucket is full again (the counter's `window_start`). */
+  bucketFullAt: number;
+}
+
 /** An audit event as its row stores it (events/audit-events.ts makes one). */
 export interface AuditEventRow {
   workspaceId: string;
@@ -59,8 +69,8 @@ export interface ConsumedLink {
 export interface StorageOperations {
   /** Counts one hit; the counter's hits in its window after this one. */
   countRateLimitHit(hit: RateLimitHit): Promise<number>;
-  /** Takes the address's email slot if the rule allows one now; the id of the hit that holds it. */
-  takeEmailSlot(request: EmailSlotRequest): Promise<string>;
+  /** Takes the address's email slot if the rule allows one now; the counter as this request left it. */
+  takeEmailSlot(request: EmailSlotRequest): Promise<EmailSlotState>;
   /** The client of a workspace with this (already normalised) email, or null. */
   findClientByNormalizedEmail(workspaceId: string, normalizedEmail: string): Promise<Selectable<ClientTable> | null>;
   /**

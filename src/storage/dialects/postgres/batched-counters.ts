@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import { countHits, emailSlotRule, takeEmailSlotIfAllowed } from '../../../rate-limits/counter-updates.js';
-import type { EmailSlotRequest, RateLimitHit } from '../../operations/storage-operations.js';
+import type { EmailSlotRequest, EmailSlotState, RateLimitHit } from '../../operations/storage-operations.js';
 import { prepareQuery } from '../../prepared-query.js';
 import type { Database } from '../../schema.js';
 
@@ -37,7 +37,7 @@ const takeEmailSlotsTogether = prepareQuery(
             from unnest(cast(${keys} as text[]), cast(${hitIds} as text[])) as slot (key, hit_id)`,
       )
       .onConflict((conflict) => conflict.column('key').doUpdateSet(takeEmailSlotIfAllowed(cooldownMs, refillMs, burstMs)))
-      .returning(['key', 'last_hit_id']),
+      .returning(['key', 'last_hit_id', 'last_hit_at', 'window_start']),
   { durability: 'relaxed' },
 );
 
@@ -69,9 +69,9 @@ export async function countHitsAtOnce(db: Kysely<Database>, hits: RateLimitHit[]
   return hits.map((hit, index) => totals.get(hit.key)! - byKey.get(hit.key)!.count + nth[index]!);
 }
 
-/** The id of the hit each address's slot went to, for the slot requests of one turn. */
-export async function takeEmailSlotsAtOnce(db: Kysely<Database>, slots: EmailSlotRequest[]): Promise<string[]> {
-  const winners = new Map<EmailSlotRequest, string>();
+/** Each address's counter as each slot request of one turn left it, in the order they were made. */
+export async function takeEmailSlotsAtOnce(db: Kysely<Database>, slots: EmailSlotRequest[]): Promise<EmailSlotState[]> {
+  const leftStates = new Map<EmailSlotRequest, EmailSlotState>();
   // An upsert may touch a key only once, so the requests for one address go in rounds, in the order
   // they were made; and the rules are parameters, so a round takes one statement per set of rules.
   const queues = new Map<string, EmailSlotRequest[]>();
@@ -101,8 +101,8 @@ export async function takeEmailSlotsAtOnce(db: Kysely<Database>, slots: EmailSlo
         rule.burstMs,
       );
       const byKey = new Map(entries.map((slot) => [slot.key, slot]));
-      for (const row of rows) winners.set(byKey.get(row.key)!, row.last_hit_id);
+      for (const row of rows) leftStates.set(byKey.get(row.key)!, { holderId: row.last_hit_id, lastEmailAt: row.last_hit_at, bucketFullAt: row.window_start });
     }
   }
-  return slots.map((slot) => winners.get(slot)!);
+  return slots.map((slot) => leftStates.get(slot)!);
 }
