@@ -1,6 +1,6 @@
 import type { PorticoContext } from '../context.js';
 import { recordAuditEvents, type AuditEventType } from '../events/audit-events.js';
-import { decideEmailSend, workspaceLimits } from '../rate-limits/limits.js';
+import { decideEmailSend, workspaceLimits, type EmailSendDecision } from '../rate-limits/limits.js';
 import type { Workspace } from '../workspaces/workspaces.js';
 import { enqueueMailRequest, type ClientEmailRequest } from './mail-request.js';
 
@@ -11,22 +11,24 @@ export const requestedEventOf = {
 } as const satisfies Record<ClientEmailRequest['template'], AuditEventType>;
 
 /**
- * "Email me a link" at a door: the request only queues the work. Known and unknown addresses take
+ * "Email me a link" at a door (or a sign-in link the owner sends through the admin API): says
+ * whether the address's limits let it through, which a door never shows. the request only queues the work. Known and unknown addresses take
  * the very same path here (the per-address budget, then one insert), so neither the answer nor its
  * timing tells whether the address is a client (OWASP ASVS 6.3), and the work that differs happens
  * later, at the worker's own pace. The workspace's ceiling is not taken here: the worker takes it
  * for mail actually sent (prepareRequestedMail).
  */
-export async function queueClientEmailRequest(context: PorticoContext, workspace: Workspace, request: ClientEmailRequest, ttlMs: number): Promise<void> {
+export async function queueClientEmailRequest(context: PorticoContext, workspace: Workspace, request: ClientEmailRequest, ttlMs: number): Promise<EmailSendDecision> {
   const now = context.clock.now();
   const { normalizedEmail, typedEmail, ip } = request.payload;
   const decision = await decideEmailSend(context.db, now, workspaceLimits(context.config.limits, workspace), workspace.id, normalizedEmail);
   if (decision !== 'allowed') {
     await recordAuditEvents(context.db, [{ workspaceId: workspace.id, at: now, type: requestedEventOf[request.template], email: typedEmail, ip, detail: { outcome: decision } }]);
-    return;
+    return decision;
   }
   await enqueueMailRequest(context.db, now, { workspaceId: workspace.id, request, recipient: normalizedEmail, giveUpAt: now + ttlMs });
   // The worker is not woken: it takes the request at its next poll (a quarter of a second at most).
   // Woken now, it would build and send a client's mail while the asker's next request is served,
   // and that request's timing would tell whether this address is a client (bench:timing caught it).
+  return decision;
 }

@@ -21,6 +21,7 @@ const rejectionPages: Record<MagicLinkRejection | 'malformed', LinkProblem> = {
   used: { status: 410, heading: 'This sign-in link has already been used', explanation: 'Each sign-in link works once. If that was not you, nobody can use it again. Ask for a new link to sign in.' },
   superseded: { status: 410, heading: 'This sign-in link no longer works', explanation: 'You signed in with a newer link, which ended the earlier ones. Ask for a new link to sign in again.' },
   client_disabled: { status: 410, heading: 'This sign-in link no longer works', explanation: 'This link cannot be used any more. Ask for a new link, or contact the people who run this portal.' },
+  email_changed: { status: 410, heading: 'This sign-in link no longer works', explanation: 'The email address of this account changed after the link was sent. Ask for a new link at the new address.' },
   unknown: { status: 404, heading: 'This sign-in link is not valid', explanation: 'The link may be incomplete: some email programs break long links. Ask for a new one.' },
   other_workspace: { status: 404, heading: 'This sign-in link is not valid', explanation: 'The link may be incomplete: some email programs break long links. Ask for a new one.' },
   malformed: { status: 404, heading: 'This sign-in link is not valid', explanation: 'The link may be incomplete: some email programs break long links. Ask for a new one.' },

@@ -8,6 +8,7 @@ import { eventsByTime } from './0005-events-by-time.js';
 import { outboxFailures } from './0006-outbox-failures.js';
 import { sessionGenerations } from './0007-session-generations.js';
 import { apps } from './0008-apps.js';
+import { apiKeys } from './0012-api-keys.js';
 
 export interface PorticoMigration {
   up(db: Kysely<any>, capabilities: DialectCapabilities): Promise<void>;
@@ -23,4 +24,5 @@ export const migrations: Record<string, PorticoMigration> = {
   '0006-outbox-failures': outboxFailures,
   '0007-session-generations': sessionGenerations,
   '0008-apps': apps,
+  '0012-api-keys': apiKeys,
 };
