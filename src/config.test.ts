@@ -30,6 +30,7 @@ describe('loadConfig', () => {
       databasePoolSize: 10,
       eventsRetentionMs: 365 * 86_400_000,
       tokenRequestsPerMinute: 600,
+      apiRequestsPerMinute: 600,
     });
   });
 
@@ -58,6 +59,7 @@ describe('loadConfig', () => {
       DATABASE_POOL_SIZE: '25',
       EVENTS_RETENTION: '90d',
       LIMIT_IP_TOKEN_PER_MINUTE: '120',
+      LIMIT_API_PER_MINUTE: '30',
     });
     expect(config).toEqual({
       port: 8080,
@@ -74,6 +76,7 @@ describe('loadConfig', () => {
       databasePoolSize: 25,
       eventsRetentionMs: 90 * 86_400_000,
       tokenRequestsPerMinute: 120,
+      apiRequestsPerMinute: 30,
     });
   });
 

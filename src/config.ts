@@ -32,6 +32,8 @@ export interface Config {
    * is far above the doors' limit, and still caps guessing of client secrets and codes.
    */
   readonly tokenRequestsPerMinute: number;
+  /** Requests per admin API key per minute (`/api/v1/`), so a runaway script cannot flood a workspace. */
+  readonly apiRequestsPerMinute: number;
 }
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: string[] };
@@ -57,6 +59,7 @@ export function loadConfig(env: Env = process.env): ConfigResult {
   const redemptionsPer5Minutes = readInteger(env, 'LIMIT_IP_REDEMPTIONS_PER_5_MINUTES', 30, 1, 1_000_000_000, problems);
   const workspaceEmailsPerHour = readInteger(env, 'LIMIT_WORKSPACE_EMAILS_PER_HOUR', 1000, 1, 1_000_000_000, problems);
   const tokenRequestsPerMinute = readInteger(env, 'LIMIT_IP_TOKEN_PER_MINUTE', 600, 1, 1_000_000_000, problems);
+  const apiRequestsPerMinute = readInteger(env, 'LIMIT_API_PER_MINUTE', 600, 1, 1_000_000_000, problems);
   const idleTimeoutMs = readDuration(env, 'SESSION_IDLE_TIMEOUT', '7d', problems, 'such as 7d');
   const maxAgeMs = readDuration(env, 'SESSION_MAX_AGE', '30d', problems, 'such as 30d');
   const outboxLeaseMs = readDuration(env, 'OUTBOX_LEASE', '60s', problems, 'such as 60s');
@@ -84,6 +87,7 @@ export function loadConfig(env: Env = process.env): ConfigResult {
       databasePoolSize,
       eventsRetentionMs,
       tokenRequestsPerMinute,
+      apiRequestsPerMinute,
     }),
   };
 }
