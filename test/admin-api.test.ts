@@ -287,6 +287,7 @@ describe.each(testDialects)('the admin API on %s', (dialect) => {
       expectProblem(await api(acme, 'POST', '/api/v1/clients', { rawBody: 'email=form@example.com', headers: { 'content-type': 'application/x-www-form-urlencoded' } }), 415, 'UNSUPPORTED_MEDIA_TYPE');
       expectProblem(await api(acme, 'POST', '/api/v1/clients', { rawBody: '{"__proto__": {"admin": true}, "email": "proto@example.com"}', headers: { 'content-type': 'application/json' } }), 400, 'REQUEST_INVALID');
       expectProblem(await api(acme, 'POST', '/api/v1/clients', { rawBody: '[]', headers: { 'content-type': 'application/json' } }), 400, 'REQUEST_INVALID');
+      expectProblem(await api(acme, 'POST', '/api/v1/clients', { body: { email: 'big@example.com', name: 'x'.repeat(20_000) } }), 413, 'BODY_TOO_LARGE');
 
       const renamed = await api<ClientJson>(acme, 'PATCH', `/api/v1/clients/${added.body.id}`, { body: { name: 'Rear Admiral Hopper' } });
       expect(renamed.status).toBe(200);

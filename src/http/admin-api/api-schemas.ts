@@ -73,6 +73,7 @@ function problems(...statuses: number[]) {
     401: 'No key, or not a live key of this workspace (API_KEY_INVALID).',
     404: 'No such client in this workspace (CLIENT_NOT_FOUND).',
     409: 'The email is another client’s (CLIENT_EXISTS), or the client is disabled (CLIENT_DISABLED).',
+    413: 'The body is larger than 16 KiB (BODY_TOO_LARGE).',
     415: 'The body is not JSON (UNSUPPORTED_MEDIA_TYPE).',
     422: 'The Idempotency-Key was used with another request (IDEMPOTENCY_KEY_REUSED).',
     429: 'Too many requests with this key (TOO_MANY_REQUESTS, with Retry-After), or the client’s email limits held the mail back (CLIENT_EMAIL_LIMITED).',
@@ -153,7 +154,7 @@ export const routeSchemas = {
       required: ['email'],
       additionalProperties: false,
     },
-    response: { 201: { $ref: 'Client#' }, ...problems(409, 415) },
+    response: { 201: { $ref: 'Client#' }, ...problems(409, 413, 415) },
   },
   updateClient: {
     operationId: 'updateClient',
@@ -167,7 +168,7 @@ export const routeSchemas = {
       minProperties: 1,
       additionalProperties: false,
     },
-    response: { 200: { $ref: 'Client#' }, ...problems(404, 409, 415) },
+    response: { 200: { $ref: 'Client#' }, ...problems(404, 409, 413, 415) },
   },
   disableClient: {
     operationId: 'disableClient',
@@ -220,7 +221,7 @@ export const routeSchemas = {
     },
     response: {
       202: mailAccepted('The welcome mail is queued and goes out within seconds.', { client: { $ref: 'Client#' }, clientAdded: { type: 'boolean' } }, ['client', 'clientAdded']),
-      ...problems(409, 415, 422),
+      ...problems(409, 413, 415, 422),
     },
   },
   listEvents: {
