@@ -298,6 +298,7 @@ describe.each(testDialects)('the admin API on %s', (dialect) => {
       expectProblem(await api(acme, 'PATCH', '/api/v1/clients/no-such-id', { body: { name: 'Nobody' } }), 404, 'CLIENT_NOT_FOUND');
       expectProblem(await api(acme, 'GET', '/api/v1/clients/no-such-id'), 404, 'CLIENT_NOT_FOUND');
       expectProblem(await api(acme, 'GET', '/api/v1/nothing-here'), 404, 'NOT_FOUND');
+      expectProblem(await api(acme, 'GET', '/api/v1'), 404, 'NOT_FOUND');
     });
 
     it('a new email ends the links mailed to the old address; the client signs in at the new one', async () => {

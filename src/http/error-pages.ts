@@ -31,7 +31,7 @@ export function toAppError(error: unknown): AppError {
 export function sendAppError(request: FastifyRequest, reply: FastifyReply, error: AppError, extra: { retryAfter?: string } = {}) {
   const status = error.code === 'BAD_REQUEST' ? badRequestStatus(error) : error.status;
   // The admin API answers in problem details even before its own routes run (an unknown host).
-  if (request.routeOptions.config?.adminApi || request.url.startsWith('/api/v1/')) return sendProblem(reply, error, { status });
+  if (request.routeOptions.config?.adminApi || /^\/api\/v1(\/|\?|$)/.test(request.url)) return sendProblem(reply, error, { status });
   const message = errorRegistry[error.code].message;
   if (request.routeOptions.config?.api || request.url.startsWith('/api/') || request.url === '/healthz') {
     return reply.code(status).send({ error: error.code.toLowerCase(), message });
