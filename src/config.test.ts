@@ -32,6 +32,7 @@ describe('loadConfig', () => {
       tokenRequestsPerMinute: 600,
       signInCodeKey: 'portico: SIGN_IN_CODE_KEY unset',
       signInCodeKeySet: false,
+      apiRequestsPerMinute: 600,
     });
   });
 
@@ -63,6 +64,7 @@ describe('loadConfig', () => {
       LIMIT_CODE_GUESSES_PER_CLIENT_PER_HOUR: '12',
       LIMIT_CODE_GUESSES_PER_IP_PER_HOUR: '40',
       SIGN_IN_CODE_KEY: 'k'.repeat(32),
+      LIMIT_API_PER_MINUTE: '30',
     });
     expect(config).toEqual({
       port: 8080,
@@ -81,6 +83,7 @@ describe('loadConfig', () => {
       tokenRequestsPerMinute: 120,
       signInCodeKey: 'k'.repeat(32),
       signInCodeKeySet: true,
+      apiRequestsPerMinute: 30,
     });
   });
 

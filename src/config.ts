@@ -39,6 +39,8 @@ export interface Config {
    */
   readonly signInCodeKey: string;
   readonly signInCodeKeySet: boolean;
+  /** Requests per admin API key per minute (`/api/v1/`), so a runaway script cannot flood a workspace. */
+  readonly apiRequestsPerMinute: number;
 }
 
 /** Stands in for SIGN_IN_CODE_KEY when it is unset: public, so it protects nothing (SECURITY.md). */
@@ -71,6 +73,7 @@ export function loadConfig(env: Env = process.env): ConfigResult {
   const codeGuessesPerIpPerHour = readInteger(env, 'LIMIT_CODE_GUESSES_PER_IP_PER_HOUR', 30, 1, 1_000_000_000, problems);
   const signInCodeKey = env.SIGN_IN_CODE_KEY?.trim() ?? '';
   if (signInCodeKey && signInCodeKey.length < 32) problems.push('SIGN_IN_CODE_KEY: must be at least 32 characters; make one with `openssl rand -base64 32`');
+  const apiRequestsPerMinute = readInteger(env, 'LIMIT_API_PER_MINUTE', 600, 1, 1_000_000_000, problems);
   const idleTimeoutMs = readDuration(env, 'SESSION_IDLE_TIMEOUT', '7d', problems, 'such as 7d');
   const maxAgeMs = readDuration(env, 'SESSION_MAX_AGE', '30d', problems, 'such as 30d');
   const outboxLeaseMs = readDuration(env, 'OUTBOX_LEASE', '60s', problems, 'such as 60s');
@@ -100,6 +103,7 @@ export function loadConfig(env: Env = process.env): ConfigResult {
       tokenRequestsPerMinute,
       signInCodeKey: signInCodeKey || unsetSignInCodeKey,
       signInCodeKeySet: signInCodeKey !== '',
+      apiRequestsPerMinute,
     }),
   };
 }

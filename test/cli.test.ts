@@ -678,6 +678,85 @@ for (const dialect of testDialects) {
       });
     });
 
+    describe('api-key create, list and revoke (issue 19)', () => {
+      type ApiKeyJson = { id: string; name: string; key?: string; createdAt: string; revokedAt?: string | null };
+
+      test('create prints the key once, stored only as its hash; it works on its own workspace only until revoked', async ({ portico }) => {
+        const acmeUrl = 'http://acme.test:8080';
+        await portico.createWorkspace('Acme', acmeUrl, '--slug', 'acme');
+        await portico.createWorkspace('Globex', 'http://globex.test:8080', '--slug', 'globex');
+        const created = await portico.json<ApiKeyJson>(['api-key', 'create', '--workspace', 'acme', '--name', 'CRM sync']);
+        expect(created).toEqual({ id: expect.stringMatching(/^key_/), name: 'CRM sync', key: expect.stringMatching(/^pk_[A-Za-z0-9_-]{43}$/), createdAt: expect.any(String) });
+        const key = created.key!;
+        const human = await portico.run(['api-key', 'create', '--workspace', 'acme']);
+        expect(human).toMatchObject({ code: 0, stderr: '' });
+        expect(human.stdout).toMatch(/^\s+pk_[A-Za-z0-9_-]{43}$/m);
+        expect(human.stdout).toContain('shown only now');
+
+        const listed = await portico.json<ApiKeyJson[]>(['api-key', 'list', '--workspace', 'acme']);
+        expect(listed).toEqual([
+          { id: created.id, name: 'CRM sync', createdAt: created.createdAt, revokedAt: null },
+          { id: expect.stringMatching(/^key_/), name: 'API key', createdAt: expect.any(String), revokedAt: null },
+        ]);
+        expect((await portico.run(['api-key', 'list', '--workspace', 'acme'])).stdout).not.toContain('pk_');
+        expect(await portico.json(['api-key', 'list', '--workspace', 'globex'])).toEqual([]);
+
+        const database = await openDatabase(portico.databaseUrl);
+        try {
+          const rows = await database.db.selectFrom('api_keys').selectAll().execute();
+          expect(JSON.stringify(rows)).not.toContain(key);
+          expect(rows.find((row) => row.id === created.id)!.key_hash).toBe(createHash('sha256').update(key).digest('base64url'));
+        } finally {
+          await database.close();
+        }
+        if (portico.databaseUrl.startsWith('sqlite:')) {
+          const path = portico.databaseUrl.slice('sqlite:'.length);
+          for (const file of [path, `${path}-wal`].filter((name) => existsSync(name))) expect(readFileSync(file).includes(key), file).toBe(false);
+        }
+
+        const server = await startPorticoProcess({ DATABASE_URL: portico.databaseUrl });
+        try {
+          const clients = (workspaceUrl: string) => new HttpAgent(server.address, workspaceUrl).get('/api/v1/clients', { headers: { authorization: `Bearer ${key}` } });
+          expect((await clients(acmeUrl)).status).toBe(200);
+          expect((await clients('http://globex.test:8080')).status).toBe(401);
+          const revoked = await portico.json<ApiKeyJson>(['api-key', 'revoke', '--workspace', 'acme', '--id', created.id]);
+          expect(revoked).toEqual({ id: created.id, name: 'CRM sync', createdAt: created.createdAt, revokedAt: expect.any(String) });
+          // Another instance (this CLI) revoked it: the running server refuses it at its next request.
+          const refused = await clients(acmeUrl);
+          expect(refused.status).toBe(401);
+          expect(refused.headers['content-type']).toMatch(/^application\/problem\+json/);
+        } finally {
+          await server.stop();
+        }
+        expect((await portico.json<ApiKeyJson[]>(['api-key', 'list', '--workspace', 'acme']))[0]!.revokedAt).toEqual(expect.any(String));
+      });
+
+      test('refuses bad input in one line', async ({ portico }) => {
+        await portico.createWorkspace('Acme', 'https://acme.example', '--slug', 'acme');
+        await portico.createWorkspace('Globex', 'https://globex.example', '--slug', 'globex');
+        const theirs = await portico.json<ApiKeyJson>(['api-key', 'create', '--workspace', 'globex']);
+        expectOneLineFailure(await portico.run(['api-key', 'create', '--workspace', 'nosuch', '--json']), 'nosuch');
+        expectOneLineFailure(await portico.run(['api-key', 'create', '--workspace', 'acme', '--name', 'two\nlines', '--json']), 'API key name');
+        expectOneLineFailure(await portico.run(['api-key', 'revoke', '--workspace', 'acme', '--id', 'key_nosuch', '--json']), 'key_nosuch');
+        // Another workspace's key cannot be revoked through this one.
+        expectOneLineFailure(await portico.run(['api-key', 'revoke', '--workspace', 'acme', '--id', theirs.id]), theirs.id);
+        expect((await portico.json<ApiKeyJson[]>(['api-key', 'list', '--workspace', 'globex']))[0]!.revokedAt).toBeNull();
+        expectOneLineFailure(await portico.run(['api-key', 'revoke', '--workspace', 'acme']), '--id');
+      });
+    });
+
+    describe('client enable', () => {
+      test('lets a disabled client back in; enabling an enabled client is still a success', async ({ portico }) => {
+        await portico.createWorkspace('Acme Studio', 'https://portal.acme.example');
+        await portico.addClient('acme-studio', 'ada@example.com', 'Ada');
+        await portico.json(['client', 'disable', '--workspace', 'acme-studio', '--email', 'ada@example.com']);
+        expect(await portico.json<ClientJson>(['client', 'enable', '--workspace', 'acme-studio', '--email', 'ADA@example.com'])).toMatchObject({ email: 'ada@example.com', disabled: false });
+        expect((await portico.listClients('acme-studio'))[0]!.disabled).toBe(false);
+        expect((await portico.run(['client', 'enable', '--workspace', 'acme-studio', '--email', 'ada@example.com'])).stdout).toContain('ada@example.com');
+        expectOneLineFailure(await portico.run(['client', 'enable', '--workspace', 'acme-studio', '--email', 'nobody@example.com']), 'nobody@example.com');
+      });
+    });
+
     describe('migrate', () => {
       test('applies the schema once, then says it is up to date', async ({ portico }) => {
         const first = await portico.json<{ applied: string[] }>(['migrate']);

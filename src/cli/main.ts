@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { describeFailure } from './command-runner.js';
+import { registerApiKeyCommands } from './commands/api-key-commands.js';
 import { registerAppCommands } from './commands/app-commands.js';
 import { registerClientCommands } from './commands/client-commands.js';
 import { registerEventsCommand } from './commands/events-command.js';
@@ -15,6 +16,7 @@ export async function runCli(argv: string[]): Promise<number> {
   registerWorkspaceCommands(program);
   registerClientCommands(program);
   registerAppCommands(program);
+  registerApiKeyCommands(program);
   registerEventsCommand(program);
   for (const command of allCommands(program)) {
     command.exitOverride().configureOutput({ outputError: writeUsageError });

@@ -21,7 +21,11 @@ export type AuditEventType =
   | 'client.invited'
   | 'session.started'
   | 'session.ended'
-  | 'client.disabled';
+  | 'client.disabled'
+  | 'client.enabled'
+  | 'client.updated'
+  | 'api_key.created'
+  | 'api_key.revoked';
 
 export interface AuditEventInput {
   workspaceId: string;
@@ -87,18 +91,31 @@ export interface AuditEvent {
 
 /** The newest events of a workspace first, as `portico events` prints them. */
 export async function listAuditEvents(db: Kysely<Database>, workspaceId: string, limit: number): Promise<AuditEvent[]> {
-  const rows = await db
-    .selectFrom('events')
-    .selectAll()
-    .where('workspace_id', '=', workspaceId)
-    .orderBy('id', 'desc')
-    .limit(limit)
-    .execute();
-  return rows.map((row) => ({
-    at: new Date(row.at).toISOString(),
-    type: row.type,
-    email: row.email,
-    ip: row.ip,
-    ...(row.detail ? (JSON.parse(row.detail) as Record<string, unknown>) : {}),
-  }));
+  return (await listAuditEventPage(db, workspaceId, { limit })).events;
+}
+
+/**
+ * A page of a workspace's events, newest first: those recorded before the event `beforeId`, and
+ * the id to ask the next page with (null on the last). Keyed by id, so events recorded meanwhile
+ * neither repeat nor shift a page.
+ */
+export async function listAuditEventPage(
+  db: Kysely<Database>,
+  workspaceId: string,
+  options: { limit: number; beforeId?: number | null },
+): Promise<{ events: AuditEvent[]; nextBeforeId: number | null }> {
+  let select = db.selectFrom('events').selectAll().where('workspace_id', '=', workspaceId);
+  if (options.beforeId != null) select = select.where('id', '<', options.beforeId);
+  const rows = await select.orderBy('id', 'desc').limit(options.limit + 1).execute();
+  const page = rows.slice(0, options.limit);
+  return {
+    events: page.map((row) => ({
+      at: new Date(row.at).toISOString(),
+      type: row.type,
+      email: row.email,
+      ip: row.ip,
+      ...(row.detail ? (JSON.parse(row.detail) as Record<string, unknown>) : {}),
+    })),
+    nextBeforeId: rows.length > options.limit ? Number(page[page.length - 1]!.id) : null,
+  };
 }

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, errorRegistry, isAppError, type ErrorCode } from '../errors.js';
 import { isDatabaseUnavailable } from '../storage/database-errors.js';
+import { sendProblem } from './admin-api/problem-details.js';
 import { renderPage } from './render.js';
 
 const headings: Partial<Record<ErrorCode, string>> = {
@@ -29,6 +30,8 @@ export function toAppError(error: unknown): AppError {
 /** Sends an AppError as a page, or as JSON on API routes; the text comes from the registry, never from an exception. */
 export function sendAppError(request: FastifyRequest, reply: FastifyReply, error: AppError, extra: { retryAfter?: string } = {}) {
   const status = error.code === 'BAD_REQUEST' ? badRequestStatus(error) : error.status;
+  // The admin API answers in problem details even before its own routes run (an unknown host).
+  if (request.routeOptions.config?.adminApi || /^\/api\/v1(\/|\?|$)/.test(request.url)) return sendProblem(reply, error, { status });
   const message = errorRegistry[error.code].message;
   if (request.routeOptions.config?.api || request.url.startsWith('/api/') || request.url === '/healthz') {
     return reply.code(status).send({ error: error.code.toLowerCase(), message });

@@ -12,6 +12,7 @@ import { hitRateLimit } from '../rate-limits/rate-limits.js';
 import { describeDuration } from '../shared/duration.js';
 import { normalizeRequestHost } from '../workspaces/workspace-url.js';
 import { renderDoorWhenLimited } from './door-pages.js';
+import { registerAdminApi } from './admin-api/admin-api-routes.js';
 import { sendAppError, toAppError } from './error-pages.js';
 import { oidcPagesFor } from './oidc-pages.js';
 import { isSameOriginRequest } from './origin-check.js';
@@ -52,6 +53,9 @@ export function buildHttpServer({ context, devMailbox, logStream }: HttpServerOp
     // One line per request only at debug level: at info, logs hold start-up, refusals and failures.
     logController: new LogController({ disableRequestLogging: context.config.logLevel !== 'debug' && context.config.logLevel !== 'trace' }),
     return503OnClosing: true,
+    // The admin API's schemas (the only ones) refuse a field they do not know, rather than drop it
+    // silently: a typo in a script is an error it can see.
+    ajv: { customOptions: { removeAdditional: false } },
     // issue 13 item 9: a URL the router cannot decode (`/%ZZ`) or a path parameter too long used to
     // get Fastify's own JSON, without our headers; it gets the same error page as any bad request.
     frameworkErrors: (error, request, reply) => {
@@ -120,6 +124,7 @@ export function buildHttpServer({ context, devMailbox, logStream }: HttpServerOp
   registerPasswordRoutes(app, context);
   registerPortalRoutes(app, context);
   registerForwardAuthRoutes(app, context);
+  registerAdminApi(app, context);
   registerOidcRoutes(app, context, new WorkspaceProviders(context.db, context.clock, context.config, oidcPagesFor, (message, error) => app.log.error({ err: error }, message)));
   if (devMailbox) registerDevMailboxRoutes(app, devMailbox);
   return app;

@@ -4,6 +4,8 @@ import { parseEmailAddress } from '../clients/email.js';
 import type { PorticoContext } from '../context.js';
 import { AppError } from '../errors.js';
 import { recordAuditEvents } from '../events/audit-events.js';
+import { decideEmailSend, workspaceLimits } from '../rate-limits/limits.js';
+import { inTransaction } from '../storage/in-transaction.js';
 import { enqueueMailRequest, type MintedMail } from '../mail-requests/mail-request.js';
 import type { Database } from '../storage/schema.js';
 import type { Workspace } from '../workspaces/workspaces.js';
@@ -24,24 +26,30 @@ export interface Invitation {
 }
 
 /**
- * Adds the client when needed and queues a welcome mail whose link signs them in. The outbox holds
- * the request only; the worker mints the link as it sends the mail (issue 13 item 7), valid for
- * `invitationTtlMs` from now.
+ * Adds the client when needed and queues a welcome mail whose link signs them in, all or nothing.
+ * The outbox holds the request only; the worker mints the link as it sends the mail (issue 13
+ * item 7), valid for `invitationTtlMs` from now. With `addressLimits` (the admin API, which
+ * scripts drive) the address's email limits apply as at the doors, and a mail they hold back is
+ * CLIENT_EMAIL_LIMITED with nothing changed; the CLI, run by the operator, is not limited.
  */
-export async function inviteClient(context: PorticoContext, workspace: Workspace, input: { email: string; name?: string }): Promise<Invitation> {
+export async function inviteClient(context: PorticoContext, workspace: Workspace, input: { email: string; name?: string }, options: { addressLimits?: boolean } = {}): Promise<Invitation> {
   const email = parseEmailAddress(input.email);
   if (!email.ok) throw new AppError('CLIENT_EMAIL_INVALID', { message: `"${input.email}" is not a valid email address: ${email.reason}` });
-  const existing = await findClientByNormalizedEmail(context.db, workspace.id, email.normalized);
-  if (existing?.disabled_at) throw new AppError('CLIENT_DISABLED', { message: `${existing.email} is disabled in the workspace "${workspace.slug}", so they cannot be invited.` });
-  const client = existing ?? (await addClient(context.db, context.clock, workspace, { email: email.email, name: input.name }));
   const now = context.clock.now();
   const expiresAt = now + invitationTtlMs;
-  await context.db.transaction().execute(async (trx) => {
+  const invitation = await inTransaction(context.db, async (trx) => {
+    const existing = await findClientByNormalizedEmail(trx, workspace.id, email.normalized);
+    if (existing?.disabled_at) throw new AppError('CLIENT_DISABLED', { message: `${existing.email} is disabled in the workspace "${workspace.slug}", so they cannot be invited.` });
+    if (options.addressLimits && (await decideEmailSend(trx, now, workspaceLimits(context.config.limits, workspace), workspace.id, email.normalized)).outcome !== 'allowed') {
+      throw new AppError('CLIENT_EMAIL_LIMITED');
+    }
+    const client = existing ?? (await addClient(trx, context.clock, workspace, { email: email.email, name: input.name }));
     await enqueueMailRequest(trx, now, { workspaceId: workspace.id, request: { template: 'invitation-request', payload: { clientId: client.id } }, recipient: client.email, giveUpAt: expiresAt });
-    await recordAuditEvents(trx, [{ workspaceId: workspace.id, at: now, type: 'client.invited', email: client.email, detail: { clientAdded: existing === undefined || existing === null } }]);
+    await recordAuditEvents(trx, [{ workspaceId: workspace.id, at: now, type: 'client.invited', email: client.email, detail: { clientAdded: !existing } }]);
+    return { client, clientAdded: !existing, expiresAt };
   });
   context.notifyMailQueued();
-  return { client, clientAdded: !existing, expiresAt };
+  return invitation;
 }
 
 /**

@@ -4,7 +4,7 @@ import { operationsOf } from '../storage/operations/storage-operations.js';
 import { prepareQuery } from '../storage/prepared-query.js';
 import type { Database } from '../storage/schema.js';
 
-export type MagicLinkRejection = 'unknown' | 'other_workspace' | 'expired' | 'used' | 'superseded' | 'client_disabled';
+export type MagicLinkRejection = 'unknown' | 'other_workspace' | 'expired' | 'used' | 'superseded' | 'client_disabled' | 'email_changed';
 
 /** What a link is for: an everyday sign-in, or the invitation `portico client invite` sends (its own page and wording). */
 export type MagicLinkPurpose = 'sign_in' | 'invitation';
@@ -132,7 +132,7 @@ async function explainUnusableLink(
 
 function rejectionOf(row: { expires_at: number; ended_at: number | null; end_reason: string | null }, now: number): MagicLinkRejection | null {
   if (row.ended_at !== null) {
-    if (row.end_reason === 'used' || row.end_reason === 'superseded' || row.end_reason === 'client_disabled') return row.end_reason;
+    if (row.end_reason === 'used' || row.end_reason === 'superseded' || row.end_reason === 'client_disabled' || row.end_reason === 'email_changed') return row.end_reason;
     return 'used';
   }
   if (row.expires_at <= now) return 'expired';

@@ -12,7 +12,7 @@ import { signInWithConsumedLink, type MagicLinkRedemption } from './redeem-magic
 import { hashSignInCode, maxGuessesPerCode, normalizeTypedSignInCode, signInCodeHashesMatch } from './sign-in-code.js';
 
 /** Why a code cannot be used: each gets a page that offers a new link. */
-export type SignInCodeRejection = 'used' | 'superseded' | 'expired' | 'client_disabled' | 'too_many_guesses' | 'other_browser';
+export type SignInCodeRejection = 'used' | 'superseded' | 'expired' | 'client_disabled' | 'email_changed' | 'too_many_guesses' | 'other_browser';
 
 export type SignInCodeRedemption =
   | Extract<MagicLinkRedemption, { ok: true }>

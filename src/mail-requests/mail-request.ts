@@ -10,8 +10,11 @@ export interface MagicLinkRequest {
   ip: string;
   /** Where the link lands once used; null for `/`. */
   nextPath: string | null;
-  /** The hash of the browser's binding token: the link signs in only the browser that asked for it. */
-  browserBindingHash: string;
+  /**
+   * The hash of the browser's binding token: the link signs in only the browser that asked for it.
+   * Null when no browser asked (the owner sent it through the admin API): every browser confirms first.
+   */
+  browserBindingHash: string | null;
 }
 
 /** "Forgot password", as its request row carries it to the worker. */
@@ -86,7 +89,7 @@ export function readMailRequest(row: Pick<OutboxMail, 'template' | 'payload'>): 
     case 'magic-link-request':
       return {
         template: row.template,
-        payload: { normalizedEmail: text('normalizedEmail'), typedEmail: text('typedEmail'), ip: text('ip'), nextPath: textOrNull('nextPath'), browserBindingHash: text('browserBindingHash') },
+        payload: { normalizedEmail: text('normalizedEmail'), typedEmail: text('typedEmail'), ip: text('ip'), nextPath: textOrNull('nextPath'), browserBindingHash: textOrNull('browserBindingHash') },
       };
     case 'password-reset-request':
       return { template: row.template, payload: { normalizedEmail: text('normalizedEmail'), typedEmail: text('typedEmail'), ip: text('ip') } };

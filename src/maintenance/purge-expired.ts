@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { idempotencyWindowMs } from '../api-keys/idempotent-requests.js';
 import { purgeRateLimits } from '../rate-limits/rate-limits.js';
 import type { Database } from '../storage/schema.js';
 
@@ -23,7 +24,7 @@ export interface RetentionSettings {
   eventsRetentionMs: number;
 }
 
-/** Deletes what can no longer be used: expired sessions and the notes of ended ones, old sign-in and reset links, expired app tokens, retired keys, stale rate-limit counters, old audit events. */
+/** Deletes what can no longer be used: expired sessions and the notes of ended ones, old sign-in and reset links, expired app tokens, retired keys, the admin API's old idempotent answers, stale rate-limit counters, old audit events. */
 export async function purgeExpiredRecords(db: Kysely<Database>, now: number, retention: RetentionSettings): Promise<void> {
   await db
     .deleteFrom('sessions')
@@ -38,6 +39,8 @@ export async function purgeExpiredRecords(db: Kysely<Database>, now: number, ret
   // once nothing they signed can still be checked.
   await db.deleteFrom('oidc_payloads').where('expires_at', '<=', now).execute();
   await db.deleteFrom('signing_keys').where('retire_at', '<=', now).execute();
+  // The admin API's stored answers, once their Idempotency-Key may be used afresh.
+  await db.deleteFrom('idempotent_requests').where('created_at', '<=', now - idempotencyWindowMs).execute();
   await purgeRateLimits(db, now, await rateLimitRetentionMs(db, retention.emailCooldownMs));
   await purgeOldEvents(db, now - retention.eventsRetentionMs);
 }

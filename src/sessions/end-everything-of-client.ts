@@ -1,8 +1,10 @@
+import type { Kysely } from 'kysely';
+import type { Database } from '../storage/schema.js';
 import type { SessionEndReason } from './session-endings.js';
 import { endAllClientSessions, type SessionStore } from './sessions.js';
 
 /** Why a client's outstanding sign-in links died, as the link's page will explain it. */
-export type LinkEndReason = 'superseded' | 'client_disabled';
+export type LinkEndReason = 'superseded' | 'client_disabled' | 'email_changed';
 
 /**
  * Ends everything a client holds: every session but `keepSessionIdHash` (the browser that changed
@@ -22,6 +24,13 @@ export async function endEverythingOfClient(
     except: options.keepSessionIdHash,
     ending: options.sessionEndReason ? { reason: options.sessionEndReason, now } : undefined,
   });
+  await endOutstandingLinksOfClient(db, clientId, options);
+  return sessionsEnded;
+}
+
+/** Ends every outstanding sign-in and reset link of a client (its sessions stay): the one writer of these endings. */
+export async function endOutstandingLinksOfClient(db: Kysely<Database>, clientId: string, options: { now: number; linkEndReason: LinkEndReason }): Promise<void> {
+  const { now } = options;
   // One at a time, in the order of their token hashes: the order in which a batch of redemptions
   // locks a client's links (storage/dialects/postgres/batched-link-consumption.ts), so the two never
   // wait on each other (a deadlock). A client holds a handful of live links at most.
@@ -30,5 +39,4 @@ export async function endEverythingOfClient(
     await db.updateTable('magic_links').set({ ended_at: now, end_reason: options.linkEndReason }).where('token_hash', '=', token_hash).where('ended_at', 'is', null).execute();
   }
   await db.updateTable('password_resets').set({ ended_at: now }).where('client_id', '=', clientId).where('ended_at', 'is', null).execute();
-  return sessionsEnded;
 }

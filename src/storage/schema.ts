@@ -176,7 +176,31 @@ export interface OidcPayloadTable {
   consumed_at: number | null;
 }
 
+/** A key to the admin API of one workspace (issue 19), stored only as its hash. */
+export interface ApiKeyTable {
+  id: string;
+  workspace_id: string;
+  name: string;
+  /** sha256 of the key, base64url. */
+  key_hash: string;
+  created_at: number;
+  revoked_at: number | null;
+}
+
+/** The first answer to an admin API request sent with an `Idempotency-Key`, kept a day. */
+export interface IdempotentRequestTable {
+  api_key_id: string;
+  idempotency_key: string;
+  fingerprint: string;
+  status: number;
+  /** The answer's JSON body. */
+  body: string;
+  created_at: number;
+}
+
 export interface Database {
+  api_keys: ApiKeyTable;
+  idempotent_requests: IdempotentRequestTable;
   apps: AppTable;
   signing_keys: SigningKeyTable;
   oidc_payloads: OidcPayloadTable;

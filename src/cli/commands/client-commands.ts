@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { addClient, describeClient, disableClient, listClients } from '../../clients/clients.js';
+import { addClient, describeClient, disableClient, enableClient, listClients } from '../../clients/clients.js';
 import { importClients } from '../../clients/import-clients.js';
 import { hashPassword } from '../../crypto/password-hashing.js';
 import { AppError } from '../../errors.js';
@@ -21,9 +21,9 @@ async function readPasswordFromStdin(): Promise<string> {
   return password;
 }
 
-/** `portico client add|import|list|disable`. */
+/** `portico client add|invite|import|list|disable|enable`. */
 export function registerClientCommands(program: Command): void {
-  const client = program.command('client').description('add, import, list and disable the clients of a workspace');
+  const client = program.command('client').description('add, invite, import, list, disable and enable the clients of a workspace');
 
   client
     .command('add')
@@ -127,9 +127,26 @@ export function registerClientCommands(program: Command): void {
         options,
         async (context) => {
           const workspace = await requireWorkspaceBySlug(context.db, options.workspace);
-          return describeClient(await disableClient(context, context.clock, workspace, options.email));
+          return describeClient(await disableClient(context, context.clock, workspace, { email: options.email }));
         },
         (disabled) => `Disabled ${disabled.email}: they can no longer sign in, and their sessions have ended`,
+      ),
+    );
+
+  client
+    .command('enable')
+    .description('let a disabled client sign in again')
+    .requiredOption('--workspace <slug>', 'the workspace')
+    .requiredOption('--email <email>', 'the client’s email address')
+    .option('--json', 'print JSON')
+    .action((options: ClientOptions) =>
+      runDatabaseCommand(
+        options,
+        async (context) => {
+          const workspace = await requireWorkspaceBySlug(context.db, options.workspace);
+          return describeClient(await enableClient(context.db, context.clock, workspace, { email: options.email }));
+        },
+        (enabled) => `Enabled ${enabled.email}: they can sign in again`,
       ),
     );
 }

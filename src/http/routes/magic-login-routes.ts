@@ -25,6 +25,7 @@ const rejectionPages: Record<MagicLinkRejection | 'malformed', LinkProblem> = {
   used: { status: 410, heading: 'This sign-in link has already been used', explanation: 'Each sign-in link works once. If that was not you, nobody can use it again. Ask for a new link to sign in.' },
   superseded: { status: 410, heading: 'This sign-in link no longer works', explanation: 'You signed in with a newer link, which ended the earlier ones. Ask for a new link to sign in again.' },
   client_disabled: { status: 410, heading: 'This sign-in link no longer works', explanation: 'This link cannot be used any more. Ask for a new link, or contact the people who run this portal.' },
+  email_changed: { status: 410, heading: 'This sign-in link no longer works', explanation: 'The email address of this account changed after the link was sent. Ask for a new link at the new address.' },
   unknown: { status: 404, heading: 'This sign-in link is not valid', explanation: 'The link may be incomplete: some email programs break long links. Ask for a new one.' },
   other_workspace: { status: 404, heading: 'This sign-in link is not valid', explanation: 'The link may be incomplete: some email programs break long links. Ask for a new one.' },
   malformed: { status: 404, heading: 'This sign-in link is not valid', explanation: 'The link may be incomplete: some email programs break long links. Ask for a new one.' },
@@ -35,6 +36,7 @@ const codeRejectionPages: Record<SignInCodeRejection, LinkProblem> = {
   superseded: { status: 410, heading: 'This code no longer works', explanation: 'You signed in with a newer link or code, which ended the earlier ones. Ask for a new link to sign in again.' },
   expired: { status: 410, heading: 'This code has expired', explanation: 'For your safety, codes work only as long as the link beside them. Ask for a new one and use it soon after it arrives.' },
   client_disabled: { status: 410, heading: 'This code no longer works', explanation: 'This code cannot be used any more. Ask for a new link, or contact the people who run this portal.' },
+  email_changed: { status: 410, heading: 'This code no longer works', explanation: 'The email address of this account changed after the code was sent. Ask for a new link at the new address.' },
   too_many_guesses: { status: 410, heading: 'This code no longer works', explanation: 'Too many wrong codes were tried, so this one was switched off. The link in the same email still works; or ask for a new one.' },
   other_browser: { status: 403, heading: 'This code belongs to another browser', explanation: 'A code works only in the browser where the email was asked for. Type it there, open the link in the email, or ask for a new link here.' },
 };

@@ -11,6 +11,7 @@ import { apps } from './0008-apps.js';
 import { signInCodes } from './0009-sign-in-codes.js';
 import { defaultDoor } from './0010-default-door.js';
 import { invitationsAndSessionEndings } from './0011-invitations-and-session-endings.js';
+import { apiKeys } from './0012-api-keys.js';
 
 export interface PorticoMigration {
   up(db: Kysely<any>, capabilities: DialectCapabilities): Promise<void>;
@@ -29,4 +30,5 @@ export const migrations: Record<string, PorticoMigration> = {
   '0009-sign-in-codes': signInCodes,
   '0010-default-door': defaultDoor,
   '0011-invitations-and-session-endings': invitationsAndSessionEndings,
+  '0012-api-keys': apiKeys,
 };
