@@ -113,15 +113,15 @@ describe.each(testDialects)('the account page and remote sign-outs on %s', (dial
     expect((await tablet.get('/api/me')).status).toBe(401);
     expect((await here.get('/account?ended=others')).body).toContain('Every other browser is signed out. This one stays signed in.');
 
-    // The phone opens a page: sent to sign in, and told why there.
-    expect((await phone.get('/account')).headers.location).toBe('/login?next=%2Faccount');
-    const first = await phone.get('/login?next=%2Faccount');
+    // The phone opens a page: sent to sign in (the workspace's default door), and told why there.
+    expect((await phone.get('/account')).headers.location).toBe('/magic-login?next=%2Faccount');
+    const first = await phone.get('/magic-login?next=%2Faccount');
     expect(first.body.match(told)?.[0]).toBe('You were signed out because “Sign out other sessions” was used in another browser.');
     // Told once: the dead cookie is cleared with it.
     expect(String(first.headers['set-cookie'])).toMatch(/portico_session=;/);
     expect(await signInPageOf(phone)).not.toMatch(told);
-    // The tablet lands on the link door and is told there too.
-    expect((await signInPageOf(tablet, '/magic-login')).match(told)?.[0]).toContain('Sign out other sessions');
+    // The tablet lands on the password door and is told there too.
+    expect((await signInPageOf(tablet, '/login')).match(told)?.[0]).toContain('Sign out other sessions');
     // With no other session left, the page offers no "Sign out other sessions".
     expect((await here.get('/account')).body).not.toContain('action="/account/sessions/end-others"');
   });
