@@ -30,6 +30,8 @@ describe('loadConfig', () => {
       databasePoolSize: 10,
       eventsRetentionMs: 365 * 86_400_000,
       tokenRequestsPerMinute: 600,
+      metrics: null,
+      outboxStuckAfterMs: 5 * 60_000,
     });
   });
 
@@ -58,6 +60,9 @@ describe('loadConfig', () => {
       DATABASE_POOL_SIZE: '25',
       EVENTS_RETENTION: '90d',
       LIMIT_IP_TOKEN_PER_MINUTE: '120',
+      METRICS_PORT: '9464',
+      METRICS_HOST: '10.0.0.5',
+      OUTBOX_STUCK_AFTER: '10m',
     });
     expect(config).toEqual({
       port: 8080,
@@ -74,6 +79,8 @@ describe('loadConfig', () => {
       databasePoolSize: 25,
       eventsRetentionMs: 90 * 86_400_000,
       tokenRequestsPerMinute: 120,
+      metrics: { host: '10.0.0.5', port: 9464 },
+      outboxStuckAfterMs: 10 * 60_000,
     });
   });
 
@@ -102,6 +109,13 @@ describe('loadConfig', () => {
     ['TRUST_PROXY', 'false', false],
   ])('reads %s=%j', (_name, value, expected) => {
     expect(configFrom({ TRUST_PROXY: value }).trustProxy).toEqual(expected);
+  });
+
+  it('serves metrics only when METRICS_PORT is set, on loopback unless told otherwise', () => {
+    expect(configFrom({ METRICS_PORT: '9464' }).metrics).toEqual({ host: '127.0.0.1', port: 9464 });
+    expect(configFrom({ METRICS_HOST: '0.0.0.0' }).metrics).toBeNull();
+    // PORT=0 and METRICS_PORT=0 each pick a free port of their own: never the same one.
+    expect(configFrom({ PORT: '0', METRICS_PORT: '0' }).metrics).toEqual({ host: '127.0.0.1', port: 0 });
   });
 
   it('accepts a cooldown of 0 (no cooldown) and PORT=0 (any free port)', () => {
@@ -138,6 +152,14 @@ describe('loadConfig', () => {
     ['EVENTS_RETENTION', { EVENTS_RETENTION: '0' }],
     ['EVENTS_RETENTION', { EVENTS_RETENTION: 'a year' }],
     ['LOG_LEVEL', { LOG_LEVEL: 'loud' }],
+    ['METRICS_PORT', { METRICS_PORT: 'ninety' }],
+    ['METRICS_PORT', { METRICS_PORT: '70000' }],
+    // Issue 19: metrics are never served on the address the workspaces are served on.
+    ['METRICS_PORT', { METRICS_PORT: '3000' }],
+    ['METRICS_PORT', { PORT: '8080', METRICS_PORT: '8080' }],
+    ['METRICS_HOST', { METRICS_PORT: '9464', METRICS_HOST: 'metrics.example.com/x' }],
+    ['OUTBOX_STUCK_AFTER', { OUTBOX_STUCK_AFTER: '0' }],
+    ['OUTBOX_STUCK_AFTER', { OUTBOX_STUCK_AFTER: 'later' }],
   ])('refuses to start on a bad %s (%j), naming the variable', (name, env) => {
     const problems = problemsFrom(env);
     expect(problems).toHaveLength(1);

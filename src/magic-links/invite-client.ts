@@ -38,6 +38,7 @@ export async function inviteClient(context: PorticoContext, workspace: Workspace
     await enqueueMailRequest(trx, now, { workspaceId: workspace.id, request: { template: 'invitation-request', payload: { clientId: client.id } }, recipient: client.email, giveUpAt: expiresAt });
     await recordAuditEvents(trx, [{ workspaceId: workspace.id, at: now, type: 'client.invited', email: client.email, detail: { clientAdded: existing === undefined || existing === null } }]);
   });
+  context.metrics.mailsQueued.labels('invitation').inc();
   context.notifyMailQueued();
   return { client, clientAdded: !existing, expiresAt };
 }

@@ -25,11 +25,13 @@ export async function redeemMagicLink(
   const now = context.clock.now();
   const consumed = await consumeMagicLinkToken(context.db, now, workspace.id, input.token);
   if (!consumed.ok) {
+    context.metrics.linksRefused.labels('sign-in', consumed.reason).inc();
     await recordAuditEvents(context.db, [
       { workspaceId: workspace.id, at: now, type: 'magic_link.rejected', email: consumed.clientEmail, ip: input.ip, detail: { reason: consumed.reason } },
     ]);
     return { ok: false, reason: consumed.reason };
   }
+  context.metrics.linksUsed.labels('sign-in').inc();
   // Issued together, so the storage writes them with the other writes of this turn.
   const [session] = await Promise.all([
     startSession(context.db, context.clock, context.config.session, {
