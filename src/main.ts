@@ -56,7 +56,8 @@ export async function startPortico(config: Config, options: PorticoOptions = {})
     requestsComeFirst: () => requestsInFlight() >= busyRequestCount,
     pollIntervalMs: options.outboxPollIntervalMs,
     logError: (message, error) => app.log.warn({ reason: error instanceof Error ? error.message : String(error) }, message),
-    logNotice: (message) => app.log.info(message),
+    // At the level of the line that said mail stopped: whoever reads one also reads the other.
+    logNotice: (message) => app.log.warn(message),
   });
   const purgeEveryMs = 10 * 60_000;
   const purge = () =>

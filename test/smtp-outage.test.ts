@@ -71,11 +71,13 @@ function logLines(server: TestPortico): LogLine[] {
 function outageLines(server: TestPortico) {
   const lines = logLines(server);
   const mailWarnings = lines.filter((line) => line.level >= 40 && /mail/i.test(line.msg));
+  const kinds = ['mail stopped flowing', 'mail still stopped', 'mail flows again'];
   return {
-    stopped: mailWarnings.filter((line) => line.msg.startsWith('mail stopped flowing')),
-    summaries: mailWarnings.filter((line) => line.msg.startsWith('mail still stopped')),
-    others: mailWarnings.filter((line) => !line.msg.startsWith('mail stopped flowing') && !line.msg.startsWith('mail still stopped')),
-    flowing: lines.filter((line) => line.msg.startsWith('mail flows again')),
+    stopped: mailWarnings.filter((line) => line.msg.startsWith(kinds[0]!)),
+    summaries: mailWarnings.filter((line) => line.msg.startsWith(kinds[1]!)),
+    // A warning too, so that LOG_LEVEL=warn shows the end of what it showed the start of.
+    flowing: mailWarnings.filter((line) => line.msg.startsWith(kinds[2]!)),
+    others: mailWarnings.filter((line) => !kinds.some((kind) => line.msg.startsWith(kind))),
   };
 }
 

@@ -14,6 +14,7 @@ export interface MetricsServer {
  * Everything else gets a plain 404.
  */
 export async function startMetricsServer(metrics: PorticoMetrics, host: string, port: number, logError: (message: string, error: unknown) => void): Promise<MetricsServer> {
+  metrics.collectProcessMetrics();
   const server: Server = createServer((request, response) => {
     response.setHeader('cache-control', 'no-store');
     response.setHeader('x-content-type-options', 'nosniff');

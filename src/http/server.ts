@@ -7,7 +7,7 @@ import { WorkspaceProviders } from '../apps/oidc/workspace-providers.js';
 import type { PorticoContext } from '../context.js';
 import { AppError } from '../errors.js';
 import type { DevMailbox } from '../mail/dev-mailbox.js';
-import { describeOutbox } from '../mail/outbox.js';
+import { longestDueWaitMs } from '../mail/outbox.js';
 import { workspaceLimits } from '../rate-limits/limits.js';
 import { hitRateLimit } from '../rate-limits/rate-limits.js';
 import { describeDuration } from '../shared/duration.js';
@@ -146,12 +146,12 @@ type Readiness =
 /** Ready: the database answers, mail is not paused, and no due mail has waited longer than OUTBOX_STUCK_AFTER. */
 async function checkReadiness(context: PorticoContext, mailPausedSince: () => number | null): Promise<Readiness> {
   const now = context.clock.now();
-  const outbox = await describeOutbox(context.db, now).catch(() => null);
-  if (!outbox) return { status: 'database_unavailable' };
+  const dueWaitMs = await longestDueWaitMs(context.db, now).catch(() => null);
+  if (dueWaitMs === null) return { status: 'database_unavailable' };
   const pausedSince = mailPausedSince();
   if (pausedSince !== null) return { status: 'mail_paused', pausedSeconds: Math.floor((now - pausedSince) / 1000) };
-  if (outbox.oldestDueMs > context.config.outboxStuckAfterMs) {
-    return { status: 'outbox_stuck', oldestDueSeconds: Math.floor(outbox.oldestDueMs / 1000), thresholdSeconds: Math.floor(context.config.outboxStuckAfterMs / 1000) };
+  if (dueWaitMs > context.config.outboxStuckAfterMs) {
+    return { status: 'outbox_stuck', oldestDueSeconds: Math.floor(dueWaitMs / 1000), thresholdSeconds: Math.floor(context.config.outboxStuckAfterMs / 1000) };
   }
   return { status: 'ok' };
 }

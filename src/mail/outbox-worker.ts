@@ -24,7 +24,7 @@ export interface OutboxWorkerOptions {
   requestsComeFirst?: () => boolean;
   /** Where failures are reported; never given a token or a rendered mail. */
   logError?: (message: string, error: unknown) => void;
-  /** Where the end of an SMTP outage is reported (its start and summaries are warnings, through logError). */
+  /** Where the end of an SMTP outage is reported (its start and summaries go through logError). */
   logNotice?: (message: string) => void;
 }
 

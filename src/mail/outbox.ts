@@ -125,6 +125,16 @@ export async function markMailCounted(db: Kysely<Database>, id: string, now: num
 }
 
 /**
+ * How long the mail that has waited longest since it fell due has been due (0 when none is): one
+ * step down the `outbox_due` index, so `/healthz/ready`, which anyone may ask, costs next to nothing
+ * however much mail an outage has left waiting.
+ */
+export async function longestDueWaitMs(db: Kysely<Database>, now: number): Promise<number> {
+  const row = await db.selectFrom('outbox').select('next_attempt_at').where('next_attempt_at', '<=', now).orderBy('next_attempt_at').limit(1).executeTakeFirst();
+  return row ? Math.max(0, now - Number(row.next_attempt_at)) : 0;
+}
+
+/**
  * The outbox at a glance, for metrics, readiness and the outage summary: one statement, the same on
  * both databases. It reads every row, which is cheap while mail flows (a handful) and a few
  * milliseconds for the tens of thousands an outage leaves; it runs per scrape, never per request.

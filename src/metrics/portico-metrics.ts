@@ -125,12 +125,23 @@ export class PorticoMetrics {
     outboxGauge('portico_outbox_mails', 'Mails waiting in the outbox, shared by every instance', (state) => state.mails);
     outboxGauge('portico_outbox_oldest_mail_age_seconds', 'Age of the oldest mail waiting in the outbox', (state) => state.oldestMailAgeMs / 1000);
     outboxGauge('portico_outbox_oldest_due_seconds', 'How long the mail that has waited longest since it fell due has been waiting (0 when none is due)', (state) => state.oldestDueMs / 1000);
-    collectDefaultMetrics({ register: this.registry, prefix: 'portico_' });
     // Series that alerts take a rate() of exist from the start, at 0.
     this.mailPaused.set(0);
     for (const kind of ['server_unavailable', 'refused', 'deferred', 'preparing']) this.mailAttemptFailures.labels(kind).inc(0);
     for (const reason of ['unknown', 'other_workspace', 'expired', 'used', 'superseded', 'client_disabled']) this.linksRefused.labels('sign-in', reason).inc(0);
   }
+
+  /**
+   * Adds prom-client's process metrics (CPU, memory, event-loop delay), which start observers of
+   * their own: only in a server that serves metrics, never in a CLI command.
+   */
+  collectProcessMetrics(): void {
+    if (this.processMetricsCollected) return;
+    this.processMetricsCollected = true;
+    collectDefaultMetrics({ register: this.registry, prefix: 'portico_' });
+  }
+
+  private processMetricsCollected = false;
 
   /** One answered request; called once per response, and only an observation: no I/O. */
   observeRequest(route: string, method: string, status: number, seconds: number): void {
