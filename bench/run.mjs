@@ -18,6 +18,10 @@
 // measures only this and GET /api/me, which it should keep up with (one sign-in link for the
 // session instead of the link and OpenID Connect paths); BENCH_ONLY=oidc measures only the OpenID
 // Connect paths (and /api/me); by default everything runs.
+//
+// An SMTP outage (issue 19 item 4, bench/smtp-outage.mjs): sign-in requests at a steady pace with
+// the mail server refusing connections for a while, on SQLite; BENCH_ONLY=smtp-outage runs it alone,
+// BENCH_OUTAGE_RATE, BENCH_OUTAGE_SECONDS and BENCH_OUTAGE_BASELINE_SECONDS shape it.
 import { spawn, execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -28,6 +32,7 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 import pg from 'pg';
 import { SMTPServer } from 'smtp-server';
+import { benchSmtpOutage } from './smtp-outage.mjs';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const warmupSeconds = 2;
@@ -39,7 +44,14 @@ const workspaceUrl = 'http://bench.test:8080';
 const results = [];
 // Everything by default; BENCH_ONLY=forward-auth for issue 16's paths alone, oidc for issue 15's.
 const only = process.env.BENCH_ONLY;
-if (only !== undefined && only !== 'forward-auth' && only !== 'oidc') throw new Error(`BENCH_ONLY=${only}: only forward-auth or oidc can be measured alone`);
+if (only !== undefined && only !== 'forward-auth' && only !== 'oidc' && only !== 'smtp-outage') {
+  throw new Error(`BENCH_ONLY=${only}: only forward-auth, oidc or smtp-outage can be measured alone`);
+}
+if (only === 'smtp-outage') {
+  await benchSmtpOutage({ folder, cli, databaseUrl: `sqlite:${join(folder, 'outage.sqlite')}` });
+  rmSync(folder, { recursive: true, force: true });
+  process.exit(0);
+}
 
 // --- SMTP sink: counts mails and keeps the sign-in tokens they carry -------------------------------
 const tokens = [];
@@ -643,6 +655,8 @@ if (pgReachable) {
   console.log(databases.includes('postgres') ? '\n(PostgreSQL not reachable: skipped)' : '');
 }
 
+const outage = !only && databases.includes('sqlite') ? await benchSmtpOutage({ folder, cli, databaseUrl: `sqlite:${join(folder, 'outage.sqlite')}` }) : null;
+
 // --- summary ------------------------------------------------------------------------------------
 // One decimal below 10%: the OpenID Connect paths run at a few per cent of the bare server.
 const percent = (part, whole) => `${((part / whole) * 100).toFixed(part / whole < 0.1 ? 1 : 0)}%`;
@@ -688,6 +702,9 @@ if (runs.length === 2) {
 const postgresRun = runs.find((run) => run.label === 'PostgreSQL');
 if (pgYard && postgresRun) {
   console.log(`  PostgreSQL yardstick: request ${pgYard.request.rps.toFixed(0)} req/s (${percent(pgYard.request.rps, postgresRun.yardRequest.rps)} of the SQLite yardstick), redemption ${pgYard.redeem.rps.toFixed(0)} req/s (${percent(pgYard.redeem.rps, postgresRun.yardRedeem.rps)}); Portico on PostgreSQL is ${percent(postgresRun.request.rps, pgYard.request.rps)} and ${percent(postgresRun.redeem.rps, pgYard.redeem.rps)} of it`);
+}
+if (outage) {
+  console.log(`  SMTP outage on ${outage.label} at ${outage.rate} requests/s: p99 ${outage.down.latency.p99} ms with the mail server down (${outage.up.latency.p99} ms up), ${outage.linesWhileDown} log lines and ${outage.connectionsWhileDown} connection attempts while down; once back, first mail after ${outage.firstSeconds.toFixed(1)} s, then ${outage.drainRate.toFixed(0)} mails/s; ${outage.delivered} mails for ${outage.expected} requests, ${outage.twice} sent twice`);
 }
 yardstick.stop();
 await new Promise((resolve) => sink.close(resolve));

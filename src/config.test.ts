@@ -33,6 +33,8 @@ describe('loadConfig', () => {
       signInCodeKey: 'portico: SIGN_IN_CODE_KEY unset',
       signInCodeKeySet: false,
       apiRequestsPerMinute: 600,
+      metrics: null,
+      outboxStuckAfterMs: 5 * 60_000,
     });
   });
 
@@ -65,6 +67,9 @@ describe('loadConfig', () => {
       LIMIT_CODE_GUESSES_PER_IP_PER_HOUR: '40',
       SIGN_IN_CODE_KEY: 'k'.repeat(32),
       LIMIT_API_PER_MINUTE: '30',
+      METRICS_PORT: '9464',
+      METRICS_HOST: '10.0.0.5',
+      OUTBOX_STUCK_AFTER: '10m',
     });
     expect(config).toEqual({
       port: 8080,
@@ -84,6 +89,8 @@ describe('loadConfig', () => {
       signInCodeKey: 'k'.repeat(32),
       signInCodeKeySet: true,
       apiRequestsPerMinute: 30,
+      metrics: { host: '10.0.0.5', port: 9464 },
+      outboxStuckAfterMs: 10 * 60_000,
     });
   });
 
@@ -125,6 +132,13 @@ describe('loadConfig', () => {
     expect(configFrom({ TRUST_PROXY: value }).trustProxy).toEqual(expected);
   });
 
+  it('serves metrics only when METRICS_PORT is set, on loopback unless told otherwise', () => {
+    expect(configFrom({ METRICS_PORT: '9464' }).metrics).toEqual({ host: '127.0.0.1', port: 9464 });
+    expect(configFrom({ METRICS_HOST: '0.0.0.0' }).metrics).toBeNull();
+    // PORT=0 and METRICS_PORT=0 each pick a free port of their own: never the same one.
+    expect(configFrom({ PORT: '0', METRICS_PORT: '0' }).metrics).toEqual({ host: '127.0.0.1', port: 0 });
+  });
+
   it('accepts a cooldown of 0 (no cooldown) and PORT=0 (any free port)', () => {
     expect(configFrom({ LIMIT_EMAIL_COOLDOWN: '0' }).limits.emailCooldownMs).toBe(0);
     expect(configFrom({ PORT: '0' }).port).toBe(0);
@@ -159,6 +173,14 @@ describe('loadConfig', () => {
     ['EVENTS_RETENTION', { EVENTS_RETENTION: '0' }],
     ['EVENTS_RETENTION', { EVENTS_RETENTION: 'a year' }],
     ['LOG_LEVEL', { LOG_LEVEL: 'loud' }],
+    ['METRICS_PORT', { METRICS_PORT: 'ninety' }],
+    ['METRICS_PORT', { METRICS_PORT: '70000' }],
+    // Issue 19: metrics are never served on the address the workspaces are served on.
+    ['METRICS_PORT', { METRICS_PORT: '3000' }],
+    ['METRICS_PORT', { PORT: '8080', METRICS_PORT: '8080' }],
+    ['METRICS_HOST', { METRICS_PORT: '9464', METRICS_HOST: 'metrics.example.com/x' }],
+    ['OUTBOX_STUCK_AFTER', { OUTBOX_STUCK_AFTER: '0' }],
+    ['OUTBOX_STUCK_AFTER', { OUTBOX_STUCK_AFTER: 'later' }],
   ])('refuses to start on a bad %s (%j), naming the variable', (name, env) => {
     const problems = problemsFrom(env);
     expect(problems).toHaveLength(1);

@@ -41,6 +41,10 @@ export interface Config {
   readonly signInCodeKeySet: boolean;
   /** Requests per admin API key per minute (`/api/v1/`), so a runaway script cannot flood a workspace. */
   readonly apiRequestsPerMinute: number;
+  /** Where `/metrics` is served, on a listener of its own; null (METRICS_PORT unset): not served. */
+  readonly metrics: { readonly host: string; readonly port: number } | null;
+  /** `/healthz/ready` fails once a due mail has waited this long: the outbox is stuck. */
+  readonly outboxStuckAfterMs: number;
 }
 
 /** Stands in for SIGN_IN_CODE_KEY when it is unset: public, so it protects nothing (SECURITY.md). */
@@ -80,6 +84,8 @@ export function loadConfig(env: Env = process.env): ConfigResult {
   if (outboxLeaseMs > 0 && outboxLeaseMs < 1000) problems.push('OUTBOX_LEASE: must be at least 1s, longer than one mail takes to send');
   const databasePoolSize = readInteger(env, 'DATABASE_POOL_SIZE', 10, 1, 1000, problems);
   const eventsRetentionMs = readDuration(env, 'EVENTS_RETENTION', '365d', problems, 'such as 365d');
+  const metrics = readMetricsListener(env, port, problems);
+  const outboxStuckAfterMs = readDuration(env, 'OUTBOX_STUCK_AFTER', '5m', problems, 'such as 5m');
   const logLevel = env.LOG_LEVEL?.trim() || 'info';
   if (!logLevels.includes(logLevel)) problems.push(`LOG_LEVEL: "${logLevel}" is not one of ${logLevels.join(', ')}`);
 
@@ -104,6 +110,8 @@ export function loadConfig(env: Env = process.env): ConfigResult {
       signInCodeKey: signInCodeKey || unsetSignInCodeKey,
       signInCodeKeySet: signInCodeKey !== '',
       apiRequestsPerMinute,
+      metrics,
+      outboxStuckAfterMs,
     }),
   };
 }
@@ -127,6 +135,22 @@ function readDuration(env: Env, name: string, fallback: string, problems: string
   }
   if (positiveExample && parsed.milliseconds === 0) problems.push(`${name}: must be longer than 0, ${positiveExample}`);
   return parsed.milliseconds;
+}
+
+/**
+ * METRICS_PORT unset: no metrics listener. Set: its own listener on METRICS_HOST (loopback by
+ * default), never the port that serves the workspaces, whose addresses the public reaches.
+ */
+function readMetricsListener(env: Env, port: number, problems: string[]): Config['metrics'] {
+  const raw = env.METRICS_PORT?.trim();
+  if (!raw) return null;
+  const metricsPort = readInteger(env, 'METRICS_PORT', 0, 0, 65535, problems);
+  if (metricsPort !== 0 && metricsPort === port) {
+    problems.push(`METRICS_PORT: ${metricsPort} is also PORT; metrics are never served on the workspaces' address, so pick another port (such as 9464)`);
+  }
+  const host = env.METRICS_HOST?.trim() || '127.0.0.1';
+  if (isIP(host) === 0 && host !== 'localhost') problems.push(`METRICS_HOST: "${host}" is not an IP address; use 127.0.0.1 (the default), or the address of a private interface`);
+  return Object.freeze({ host, port: metricsPort });
 }
 
 function readDatabaseUrl(env: Env, problems: string[]): string {

@@ -1,5 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Config } from './config.js';
+import { describeOutbox } from './mail/outbox.js';
+import { PorticoMetrics } from './metrics/portico-metrics.js';
 import { SessionCache } from './sessions/session-cache.js';
 import { systemClock, type Clock } from './shared/clock.js';
 import type { DatabaseHandle } from './storage/database.js';
@@ -24,6 +26,11 @@ export interface PorticoContext {
    * HTTP server and the outbox worker. One per database handle, like the session cache.
    */
   readonly workspaces: WorkspaceDirectory;
+  /**
+   * This instance's metrics (metrics/portico-metrics.ts): counters that the doors and the worker
+   * move, and the outbox gauges read from this database at each scrape.
+   */
+  readonly metrics: PorticoMetrics;
 }
 
 /** The context of one open database: its caches are made here, once per handle, and nowhere else. */
@@ -32,12 +39,14 @@ export function createPorticoContext(
   config: Config,
   options: { clock?: Clock; notifyMailQueued?: () => void } = {},
 ): PorticoContext {
+  const clock = options.clock ?? systemClock;
   return {
     db: database.db,
-    clock: options.clock ?? systemClock,
+    clock,
     config,
     notifyMailQueued: options.notifyMailQueued ?? (() => {}),
     sessionCache: new SessionCache(database.externalChangeVersion),
     workspaces: new WorkspaceDirectory(database.db),
+    metrics: new PorticoMetrics(() => describeOutbox(database.db, clock.now())),
   };
 }

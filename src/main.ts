@@ -4,6 +4,7 @@ import { createPorticoContext, type PorticoContext } from './context.js';
 import { seedDemoWorkspace } from './demo.js';
 import { purgeExpiredRecords } from './maintenance/purge-expired.js';
 import { countRequestsInFlight } from './http/requests-in-flight.js';
+import { startMetricsServer, type MetricsServer } from './http/metrics-server.js';
 import { buildHttpServer } from './http/server.js';
 import { DevMailbox } from './mail/dev-mailbox.js';
 import { startOutboxWorker, type OutboxWorker } from './mail/outbox-worker.js';
@@ -31,6 +32,8 @@ export interface RunningPortico {
   demoWorkspace: Workspace | null;
   /** Where the server listens, e.g. `http://127.0.0.1:3000`. */
   address: string;
+  /** Where `/metrics` is served (METRICS_PORT), e.g. `http://127.0.0.1:9464`; null when it is not. */
+  metricsAddress: string | null;
   stop(): Promise<void>;
 }
 
@@ -44,7 +47,7 @@ export async function startPortico(config: Config, options: PorticoOptions = {})
   const context = createPorticoContext(database, config, { clock: options.clock, notifyMailQueued: () => worker?.wake() });
   const devMailbox = config.smtpUrl ? null : new DevMailbox(options.printDevMail);
   const transport: MailTransport = config.smtpUrl ? createSmtpTransport(config.smtpUrl) : (devMailbox as DevMailbox);
-  const app = buildHttpServer({ context, devMailbox, logStream: options.logStream });
+  const app = buildHttpServer({ context, devMailbox, logStream: options.logStream, mailPausedSince: () => worker?.pausedSince() ?? null });
   const requestsInFlight = countRequestsInFlight(app.server);
   worker = startOutboxWorker(context, transport, {
     prepareRequestedMail,
@@ -53,6 +56,8 @@ export async function startPortico(config: Config, options: PorticoOptions = {})
     requestsComeFirst: () => requestsInFlight() >= busyRequestCount,
     pollIntervalMs: options.outboxPollIntervalMs,
     logError: (message, error) => app.log.warn({ reason: error instanceof Error ? error.message : String(error) }, message),
+    // At the level of the line that said mail stopped: whoever reads one also reads the other.
+    logNotice: (message) => app.log.warn(message),
   });
   const purgeEveryMs = 10 * 60_000;
   const purge = () =>
@@ -65,8 +70,10 @@ export async function startPortico(config: Config, options: PorticoOptions = {})
   purgeTimer.unref();
   // Also once at start: a server restarted more often than every 10 minutes would never purge.
   void purge();
+  let metricsServer: MetricsServer | null = null;
   const stop = async () => {
     clearInterval(purgeTimer);
+    await metricsServer?.close();
     await app.close();
     await worker?.stop();
     transport.close();
@@ -76,6 +83,9 @@ export async function startPortico(config: Config, options: PorticoOptions = {})
   let demoWorkspace: Workspace | null;
   try {
     address = await app.listen({ port: config.port, host: config.host });
+    if (config.metrics) {
+      metricsServer = await startMetricsServer(context.metrics, config.metrics.host, config.metrics.port, (message, error) => app.log.error({ err: error }, message));
+    }
     // Seeded once listening, so the demo's URL carries the port actually bound (PORT=0 picks one).
     demoWorkspace = await seedDemoWorkspace(context, Number(new URL(address).port));
     if (config.production && !config.signInCodeKeySet) {
@@ -90,5 +100,5 @@ export async function startPortico(config: Config, options: PorticoOptions = {})
     await stop();
     throw error;
   }
-  return { app, context, database, devMailbox, demoWorkspace, address, stop };
+  return { app, context, database, devMailbox, demoWorkspace, address, metricsAddress: metricsServer?.address ?? null, stop };
 }

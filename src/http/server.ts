@@ -7,6 +7,7 @@ import { WorkspaceProviders } from '../apps/oidc/workspace-providers.js';
 import type { PorticoContext } from '../context.js';
 import { AppError } from '../errors.js';
 import type { DevMailbox } from '../mail/dev-mailbox.js';
+import { longestDueWaitMs } from '../mail/outbox.js';
 import { workspaceLimits } from '../rate-limits/limits.js';
 import { hitRateLimit } from '../rate-limits/rate-limits.js';
 import { describeDuration } from '../shared/duration.js';
@@ -32,13 +33,15 @@ export interface HttpServerOptions {
   devMailbox: DevMailbox | null;
   /** A pino destination for the logs; stdout when absent. */
   logStream?: NodeJS.WritableStream;
+  /** Since when the outbox worker has paused sending for an SMTP outage; null while mail flows. */
+  mailPausedSince?: () => number | null;
 }
 
 /** Forms are a few short fields; anything larger is refused with 413 before it is read. */
 const bodyLimitBytes = 16 * 1024;
 
 /** Builds the HTTP server: routes on a workspace's own address, picked by the `Host` header. */
-export function buildHttpServer({ context, devMailbox, logStream }: HttpServerOptions): FastifyInstance {
+export function buildHttpServer({ context, devMailbox, logStream, mailPausedSince = () => null }: HttpServerOptions): FastifyInstance {
   const app = Fastify({
     logger: {
       level: context.config.logLevel,
@@ -83,6 +86,13 @@ export function buildHttpServer({ context, devMailbox, logStream }: HttpServerOp
     if (!isSameOriginRequest(request, workspace.url)) return sendAppError(request, reply, new AppError('CROSS_SITE_REQUEST'));
   });
 
+  // Metrics (issue 19): one histogram observation per answer, no I/O. The route is the pattern the
+  // router matched, never the URL, so a token in a path or query can neither leak into a label nor
+  // make a series of its own.
+  app.addHook('onResponse', async (request, reply) => {
+    context.metrics.observeRequest(request.routeOptions.url ?? 'unmatched', request.method, reply.statusCode, reply.elapsedTime / 1000);
+  });
+
   app.addHook('preHandler', async (request, reply) => {
     const door = request.routeOptions.config?.door;
     if (!door || request.method !== 'POST') return;
@@ -116,6 +126,14 @@ export function buildHttpServer({ context, devMailbox, logStream }: HttpServerOp
     return reply.code(healthy ? 200 : 503).send({ status: healthy ? 'ok' : 'database_unavailable' });
   });
 
+  // Readiness (issue 19): also fails while mail cannot go out, so the operator's monitoring sees a
+  // sign-in service that answers but whose links never arrive. No detail of the mail server is
+  // given: any host may ask; the log says why.
+  app.get('/healthz/ready', { config: { anyHost: true } }, async (_request, reply) => {
+    const readiness = await checkReadiness(context, mailPausedSince);
+    return reply.code(readiness.status === 'ok' ? 200 : 503).send(readiness);
+  });
+
   // Browsers ask for an icon on every first visit; answering 204 keeps a 404 out of their console.
   app.get('/favicon.ico', async (_request, reply) => reply.code(204).send());
 
@@ -128,6 +146,25 @@ export function buildHttpServer({ context, devMailbox, logStream }: HttpServerOp
   registerOidcRoutes(app, context, new WorkspaceProviders(context.db, context.clock, context.config, oidcPagesFor, (message, error) => app.log.error({ err: error }, message)));
   if (devMailbox) registerDevMailboxRoutes(app, devMailbox);
   return app;
+}
+
+type Readiness =
+  | { status: 'ok' }
+  | { status: 'database_unavailable' }
+  | { status: 'mail_paused'; pausedSeconds: number }
+  | { status: 'outbox_stuck'; oldestDueSeconds: number; thresholdSeconds: number };
+
+/** Ready: the database answers, mail is not paused, and no due mail has waited longer than OUTBOX_STUCK_AFTER. */
+async function checkReadiness(context: PorticoContext, mailPausedSince: () => number | null): Promise<Readiness> {
+  const now = context.clock.now();
+  const dueWaitMs = await longestDueWaitMs(context.db, now).catch(() => null);
+  if (dueWaitMs === null) return { status: 'database_unavailable' };
+  const pausedSince = mailPausedSince();
+  if (pausedSince !== null) return { status: 'mail_paused', pausedSeconds: Math.floor((now - pausedSince) / 1000) };
+  if (dueWaitMs > context.config.outboxStuckAfterMs) {
+    return { status: 'outbox_stuck', oldestDueSeconds: Math.floor(dueWaitMs / 1000), thresholdSeconds: Math.floor(context.config.outboxStuckAfterMs / 1000) };
+  }
+  return { status: 'ok' };
 }
 
 /** A hop count becomes "trust the nearest N proxies", as Express and Fastify read it. */

@@ -48,6 +48,7 @@ export async function inviteClient(context: PorticoContext, workspace: Workspace
     await recordAuditEvents(trx, [{ workspaceId: workspace.id, at: now, type: 'client.invited', email: client.email, detail: { clientAdded: !existing } }]);
     return { client, clientAdded: !existing, expiresAt };
   });
+  context.metrics.mailsQueued.labels('invitation').inc();
   context.notifyMailQueued();
   return invitation;
 }

@@ -25,6 +25,7 @@ export async function redeemMagicLink(
   const now = context.clock.now();
   const consumed = await consumeMagicLinkToken(context.db, now, workspace.id, input.token);
   if (!consumed.ok) {
+    context.metrics.linksRefused.labels('sign-in', consumed.reason).inc();
     await recordAuditEvents(context.db, [
       { workspaceId: workspace.id, at: now, type: 'magic_link.rejected', email: consumed.clientEmail, ip: input.ip, detail: { reason: consumed.reason } },
     ]);
@@ -46,6 +47,7 @@ export async function signInWithConsumedLink(
   const now = context.clock.now();
   // The account page tells an invitation's session, a code's and an everyday link's apart.
   const method = consumed.purpose === 'invitation' ? 'invitation' : input.with === 'code' ? 'code' : 'magic_link';
+  context.metrics.linksUsed.labels('sign-in').inc();
   // Issued together, so the storage writes them with the other writes of this turn.
   const [session] = await Promise.all([
     startSession(context.db, context.clock, context.config.session, {

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { countSignInCodeRefused } from '../metrics/portico-metrics.js';
 import type { PorticoContext } from '../context.js';
 import { hashSecretToken } from '../crypto/tokens.js';
 import { recordAuditEvents } from '../events/audit-events.js';
@@ -56,6 +57,17 @@ const takeGuessOnPendingCodes = prepareQuery((db, now: number, workspaceId: stri
  * does the same statements whether or not the address that asked belongs to a client.
  */
 export async function redeemSignInCode(
+  context: PorticoContext,
+  workspace: Workspace,
+  input: { code: unknown; browserBindingToken: string | undefined; ip: string; userAgent: string },
+): Promise<SignInCodeRedemption> {
+  const redemption = await compareSignInCode(context, workspace, input);
+  // Every refusal is counted by its reason, a fixed value (portico_sign_in_codes_refused_total).
+  if (!redemption.ok) countSignInCodeRefused(context, redemption.reason);
+  return redemption;
+}
+
+async function compareSignInCode(
   context: PorticoContext,
   workspace: Workspace,
   input: { code: unknown; browserBindingToken: string | undefined; ip: string; userAgent: string },

@@ -105,6 +105,7 @@ async function prepareClientEmail(
     row.counted_at = now;
   }
   const minted = await mint(workspace, client);
+  context.metrics.linksIssued.labels(minted.template).inc();
   // The stored address, never the typed one: mail goes only to the client on record.
   return { mail: { template: minted.template, recipient: client.email, payload: minted.payload } };
 }
@@ -121,5 +122,6 @@ async function prepareInvitation(
   const client = workspace ? await findClientById(context.db, workspace.id, request.clientId) : null;
   if (!workspace || !client || client.disabled_at !== null) return { mail: null };
   const minted = await mint(context.db, row.created_at, workspace, client, request, keys);
+  context.metrics.linksIssued.labels(minted.template).inc();
   return { mail: { template: minted.template, recipient: client.email, payload: minted.payload } };
 }

@@ -2,6 +2,7 @@ import type { PorticoContext } from '../context.js';
 import { recordAuditEvents, type AuditEventType } from '../events/audit-events.js';
 import { decideEmailSend, workspaceLimits, type EmailSendDecision } from '../rate-limits/limits.js';
 import type { Workspace } from '../workspaces/workspaces.js';
+import { mailTemplateOf } from '../mail/outbox.js';
 import { enqueueMailRequest, type ClientEmailRequest } from './mail-request.js';
 
 /** The audit event of each kind of client email request: recorded once, with its outcome. */
@@ -40,6 +41,7 @@ export async function queueClientEmailRequest(context: PorticoContext, workspace
     return answer;
   }
   await enqueueMailRequest(context.db, now, { workspaceId: workspace.id, request, recipient: normalizedEmail, giveUpAt: now + ttlMs });
+  context.metrics.mailsQueued.labels(mailTemplateOf(request.template)).inc();
   // The worker is not woken: it takes the request at its next poll (a quarter of a second at most).
   // Woken now, it would build and send a client's mail while the asker's next request is served,
   // and that request's timing would tell whether this address is a client (bench:timing caught it).

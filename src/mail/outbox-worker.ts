@@ -1,7 +1,8 @@
 import type { PorticoContext } from '../context.js';
 import { recordAuditEvents } from '../events/audit-events.js';
 import { isDatabaseUnavailable } from '../storage/database-errors.js';
-import { claimDueMail, eraseMail, eraseSentMail, isMailRequest, mailTemplateOf, scheduleMailRetry, type MailPreparation, type OutboxMail, type PreparedMail } from './outbox.js';
+import { ConcurrencyLimit } from '../shared/concurrency-limit.js';
+import { claimDueMail, describeOutbox, eraseMail, eraseSentMail, isMailRequest, mailTemplateOf, scheduleMailRetry, type MailPreparation, type OutboxMail, type PreparedMail } from './outbox.js';
 import { renderMail, type MailTemplateName, type RenderedMail } from './templates.js';
 import type { MailTransport } from './transport.js';
 
@@ -23,6 +24,8 @@ export interface OutboxWorkerOptions {
   requestsComeFirst?: () => boolean;
   /** Where failures are reported; never given a token or a rendered mail. */
   logError?: (message: string, error: unknown) => void;
+  /** Where the end of an SMTP outage is reported (its start and summaries go through logError). */
+  logNotice?: (message: string) => void;
 }
 
 export interface OutboxWorker {
@@ -30,6 +33,8 @@ export interface OutboxWorker {
   wake(): void;
   /** Stops polling and waits for the mails in flight. */
   stop(): Promise<void>;
+  /** Since when sending is paused because the mail server cannot be reached (clock time); null while mail flows. */
+  pausedSince(): number | null;
 }
 
 /**
@@ -50,11 +55,46 @@ export const maxFailedAttempts = 5;
 /** A held-back mail is tried again only while at least this much of its lease is left. */
 const leaseSafetyMarginMs = 5_000;
 
+/** While sending is paused, the summary of the outage is logged this often. */
+export const outageSummaryEveryMs = 60_000;
+
+/** Delay before the next probe of an unreachable mail server after `probes` failed: 1 s, 2 s, 4 s … up to 30 s, with jitter. */
+export function probeDelayMs(probes: number): number {
+  const base = Math.min(30_000, 1000 * 2 ** Math.max(0, probes - 1));
+  return Math.round(base * (0.8 + Math.random() * 0.4));
+}
+
 /** Delay before the next attempt after `attempts` failures: 1 s, 2 s, 4 s … up to 60 s, with jitter. */
 export function retryDelayMs(attempts: number): number {
   const base = Math.min(60_000, 1000 * 2 ** Math.max(0, attempts - 1));
   return Math.round(base * (0.8 + Math.random() * 0.4));
 }
+
+/**
+ * The failure is the mail server's, not this mail's: it could not be reached (refused, reset,
+ * timed out, no such host), or would not let Portico in (a bad greeting, TLS, a login refused, a
+ * 530 "authentication required" or 421 "closing" to a command). Every other mail would fail alike,
+ * so sending pauses as a whole (issue 19 item 4). A 4xx or 5xx answer about this mail's sender,
+ * recipients or data (nodemailer's EENVELOPE, EMESSAGE) is the mail's own.
+ */
+function isMailServerUnavailable(error: unknown): boolean {
+  const { code, responseCode } = (error ?? {}) as { code?: unknown; responseCode?: unknown };
+  if (code !== 'EENVELOPE' && code !== 'EMESSAGE') return true;
+  return responseCode === 530 || responseCode === 421;
+}
+
+/** `2 min 5 s`, `40 s`: how long an outage has lasted, for its log lines. */
+function describeElapsed(milliseconds: number): string {
+  const seconds = Math.max(0, Math.round(milliseconds / 1000));
+  const minutes = Math.floor(seconds / 60);
+  if (minutes === 0) return `${seconds} s`;
+  const hours = Math.floor(minutes / 60);
+  if (hours === 0) return `${minutes} min ${seconds % 60} s`;
+  return `${hours} h ${minutes % 60} min`;
+}
+
+/** What one delivery came to; only `sent` and `refused` prove that the mail server answered. */
+type DeliveryOutcome = 'sent' | 'refused' | 'server_unavailable' | 'not_attempted';
 
 function reasonOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -77,21 +117,38 @@ function isPermanentRejection(error: unknown): boolean {
 /**
  * Delivers the outbox: claims due mail under a lease, prepares it (a request row gets a freshly
  * minted link), sends it, erases it once sent. A mail the server could not reach (or that could
- * not get past its greeting or login) is retried with backoff until the link inside has expired;
- * any other failure a few times (`maxFailedAttempts`). A mail given up is recorded and logged. A crash between sending and erasing can send a mail
- * twice, never lose one.
+ * not get past its greeting or login) is retried until the link inside has expired; any other
+ * failure a few times (`maxFailedAttempts`). A mail given up is recorded and logged. A crash
+ * between sending and erasing can send a mail twice, never lose one.
+ *
+ * An SMTP outage is one event, not one per mail (issue 19 item 4): the first failure that is the
+ * server's pauses this worker's sending as a whole. While paused it sends nothing but a probe, one
+ * real mail at a time with backoff (`probeDelayMs`), so an outage costs one connection attempt per
+ * probe rather than one per mail; it logs one line when mail stops, a summary every minute, and one
+ * line when a probe gets an answer and mail flows again. Each instance pauses on its own.
  */
 export function startOutboxWorker(context: PorticoContext, transport: MailTransport, options: OutboxWorkerOptions = {}): OutboxWorker {
   const pollIntervalMs = options.pollIntervalMs ?? 250;
   const leaseMs = options.leaseMs ?? 60_000;
   const batchSize = options.batchSize ?? 50;
   const logError = options.logError ?? (() => {});
+  const logNotice = options.logNotice ?? (() => {});
   const requestsComeFirst = options.requestsComeFirst ?? (() => false);
   const prepareRequestedMail = options.prepareRequestedMail ?? null;
+  const metrics = context.metrics;
   let stopped = false;
   let running: Promise<void> | null = null;
   let wakeRequested = false;
   let timer: NodeJS.Timeout | null = null;
+
+  /**
+   * Sends handed to the transport at once: its connections and as many waiting. When an outage
+   * begins, only these meet it; every other mail sees the pause before it is handed over.
+   */
+  const sending = new ConcurrencyLimit(Math.max(1, transport.concurrency ?? batchSize));
+
+  /** Set while sending is paused by an outage; clock times, so tests move them with the clock. */
+  let outage: { since: number; reason: string; failedProbes: number; nextProbeAt: number; summarisedAt: number } | null = null;
 
   /**
    * Mails this worker has claimed but could not prepare because the database went away. Their lease
@@ -100,10 +157,15 @@ export function startOutboxWorker(context: PorticoContext, transport: MailTransp
    */
   const heldBack = new Map<string, OutboxMail>();
 
-  async function deliver(claimed: OutboxMail): Promise<void> {
+  async function deliver(claimed: OutboxMail, asProbe = false): Promise<DeliveryOutcome> {
     const now = context.clock.now();
     // Before any work: a row that cannot be prepared still dies when its link would have (issue 13 item 4).
-    if (claimed.give_up_at <= now) return giveUp(claimed, now, 'expired', claimed.last_error);
+    if (claimed.give_up_at <= now) {
+      await giveUp(claimed, now, 'expired', claimed.last_error);
+      return 'not_attempted';
+    }
+    // Paused since it was claimed: back to the queue before a link is minted for it.
+    if (outage && !asProbe) return putBack(claimed, outage.reason);
     const prepare = isMailRequest(claimed.template) ? prepareRequestedMail : null;
     let mail: PreparedMail;
     let rendered: RenderedMail;
@@ -113,7 +175,7 @@ export function startOutboxWorker(context: PorticoContext, transport: MailTransp
         if (!prepared.mail) {
           if (prepared.warning) logError(prepared.warning, 'not sent');
           await eraseMail(context.db, claimed.id);
-          return;
+          return 'not_attempted';
         }
         mail = prepared.mail;
       } else {
@@ -123,23 +185,113 @@ export function startOutboxWorker(context: PorticoContext, transport: MailTransp
     } catch (error) {
       if (isDatabaseUnavailable(error)) {
         heldBack.set(claimed.id, claimed);
+        return 'not_attempted';
+      }
+      metrics.mailAttemptFailures.labels('preparing').inc();
+      await failCounted(claimed, now, `preparing it failed: ${reasonOf(error)}`);
+      return 'not_attempted';
+    }
+    const sendingOutcome = await sending.run(async (): Promise<DeliveryOutcome | { failed: unknown }> => {
+      // Paused while it waited for its turn: the link minted for it is one nobody will ever hold.
+      if (outage && !asProbe) return putBack(claimed, outage.reason);
+      try {
+        const from = typeof mail.payload.from === 'string' && mail.payload.from ? mail.payload.from : context.config.mailFrom;
+        await transport.send({ ...rendered, from, to: mail.recipient, workspaceId: claimed.workspace_id });
+        return 'sent';
+      } catch (error) {
+        return { failed: error };
+      }
+    });
+    if (sendingOutcome === 'sent') {
+      const sentType = mail.template === 'magic-link' ? 'magic_link.sent' : 'mail.sent';
+      await eraseSentMail(context.db, claimed.id, { workspaceId: claimed.workspace_id, at: context.clock.now(), type: sentType, email: mail.recipient, detail: { template: mail.template } });
+      metrics.mailsSent.labels(mail.template).inc();
+      return 'sent';
+    }
+    if (typeof sendingOutcome === 'string') return sendingOutcome;
+    const error = sendingOutcome.failed;
+    const reason = reasonOf(error);
+    if (isMailServerUnavailable(error)) {
+      // Retried until the mail is worthless, however long that is; when is for the probes to say.
+      metrics.mailAttemptFailures.labels('server_unavailable').inc();
+      if (!asProbe) beginOutage(reason);
+      await scheduleMailRetry(context.db, claimed.id, { retryAt: context.clock.now(), error: reason, countsAsFailure: false });
+      return 'server_unavailable';
+    }
+    if (isPermanentRejection(error)) {
+      metrics.mailAttemptFailures.labels('refused').inc();
+      await failCounted(claimed, now, `the mail server refused it: ${reason}`);
+      return 'refused';
+    }
+    // A 4xx about this mail alone (greylisting, a full mailbox): retried with its own backoff until it expires.
+    metrics.mailAttemptFailures.labels('deferred').inc();
+    logError(`sending mail ${claimed.id} failed (attempt ${claimed.attempts}); retrying`, reason);
+    await scheduleMailRetry(context.db, claimed.id, { retryAt: now + retryDelayMs(claimed.attempts), error: reason, countsAsFailure: false });
+    return 'refused';
+  }
+
+  /** Returns a claimed mail to the queue, due at once and untried: sending is paused. */
+  async function putBack(claimed: OutboxMail, reason: string): Promise<DeliveryOutcome> {
+    await scheduleMailRetry(context.db, claimed.id, { retryAt: context.clock.now(), error: reason, countsAsFailure: false });
+    return 'not_attempted';
+  }
+
+  function beginOutage(reason: string): void {
+    if (outage) return;
+    const now = context.clock.now();
+    outage = { since: now, reason, failedProbes: 0, nextProbeAt: now + probeDelayMs(1), summarisedAt: now };
+    metrics.mailPaused.set(1);
+    logError('mail stopped flowing: the mail server cannot be reached or refuses Portico; sending is paused and the server is probed with one mail at a time until it answers', reason);
+  }
+
+  async function endOutage(): Promise<void> {
+    if (!outage) return;
+    const lasted = describeElapsed(context.clock.now() - outage.since);
+    outage = null;
+    metrics.mailPaused.set(0);
+    const waiting = await describeOutbox(context.db, context.clock.now()).then(
+      (state) => `${state.mails} mail(s) waiting go out now`,
+      () => 'the mail waiting goes out now',
+    );
+    logNotice(`mail flows again: the mail server answered after ${lasted} stopped; ${waiting}`);
+  }
+
+  /** Once a minute while paused: how long, how much mail waits, and since when. */
+  async function summariseOutage(now: number): Promise<void> {
+    if (!outage || now - outage.summarisedAt < outageSummaryEveryMs) return;
+    outage.summarisedAt = now;
+    const state = await describeOutbox(context.db, now).catch(() => null);
+    if (!outage) return;
+    const waiting = state ? `${state.mails} mail(s) waiting, the oldest queued ${describeElapsed(state.oldestMailAgeMs)} ago` : 'the outbox could not be read';
+    logError(`mail still stopped after ${describeElapsed(now - outage.since)}: ${waiting}; next probe of the mail server within ${describeElapsed(Math.max(0, outage.nextProbeAt - now))}`, outage.reason);
+  }
+
+  /**
+   * While paused: at most one probe, once it is due. A row whose link expired on the way is given up
+   * (no connection for it) and the next one taken; with nothing due, the probe stays due and takes
+   * the next mail queued.
+   */
+  async function probe(): Promise<void> {
+    await summariseOutage(context.clock.now());
+    for (let taken = 0; taken < batchSize; taken += 1) {
+      const current = outage;
+      if (!current || stopped || context.clock.now() < current.nextProbeAt) return;
+      const [row] = await claimDueMail(context.db, context.clock.now(), leaseMs, 1);
+      if (!row) return;
+      const outcome = await deliver(row, true).catch((error: unknown): DeliveryOutcome => {
+        logError(`delivering mail ${row.id} failed`, error);
+        return 'not_attempted';
+      });
+      if (outcome === 'not_attempted') continue;
+      if (outcome === 'server_unavailable') {
+        current.failedProbes += 1;
+        current.nextProbeAt = context.clock.now() + probeDelayMs(current.failedProbes + 1);
         return;
       }
-      return failCounted(claimed, now, `preparing it failed: ${reasonOf(error)}`);
-    }
-    try {
-      const from = typeof mail.payload.from === 'string' && mail.payload.from ? mail.payload.from : context.config.mailFrom;
-      await transport.send({ ...rendered, from, to: mail.recipient, workspaceId: claimed.workspace_id });
-    } catch (error) {
-      if (isPermanentRejection(error)) return failCounted(claimed, now, `the mail server refused it: ${reasonOf(error)}`);
-      // The mail server unreachable, busy or refusing Portico itself: retried until the mail is worthless, however long that is.
-      const reason = reasonOf(error);
-      logError(`sending mail ${claimed.id} failed (attempt ${claimed.attempts}); retrying`, reason);
-      await scheduleMailRetry(context.db, claimed.id, { retryAt: now + retryDelayMs(claimed.attempts), error: reason, countsAsFailure: false });
+      await endOutage();
+      wakeRequested = true;
       return;
     }
-    const sentType = mail.template === 'magic-link' ? 'magic_link.sent' : 'mail.sent';
-    await eraseSentMail(context.db, claimed.id, { workspaceId: claimed.workspace_id, at: context.clock.now(), type: sentType, email: mail.recipient, detail: { template: mail.template } });
   }
 
   /** A failure that retrying may not cure (a bug, bad data, a refusal): retried a few times, then given up. */
@@ -172,17 +324,21 @@ export function startOutboxWorker(context: PorticoContext, transport: MailTransp
       },
     ]);
     await eraseMail(context.db, claimed.id);
+    metrics.mailsFailed.labels(template, why).inc();
   }
 
   /**
    * Keeps up to `batchSize` mails in flight, claiming more whenever half of them are done, so the
-   * SMTP connections are never left idle while a batch waits for its slowest mail.
+   * SMTP connections are never left idle while a batch waits for its slowest mail. Claims nothing
+   * more once an outage has paused sending: then only probes go out.
    */
   async function drain(): Promise<void> {
+    if (outage) return probe();
     const inFlight = new Set<Promise<void>>();
     const start = (mails: OutboxMail[]) => {
       for (const mail of mails) {
         const delivery: Promise<void> = deliver(mail)
+          .then(() => {})
           .catch((error) => logError(`delivering mail ${mail.id} failed`, error))
           .finally(() => inFlight.delete(delivery));
         inFlight.add(delivery);
@@ -209,7 +365,7 @@ export function startOutboxWorker(context: PorticoContext, transport: MailTransp
         const refillAt = busy ? 0 : limit / 2;
         while (inFlight.size > refillAt) await Promise.race(inFlight);
         if (busy) await new Promise((resolve) => setTimeout(resolve, pauseWhileRequestsComeFirstMs));
-      } while (wakeRequested && !stopped);
+      } while (wakeRequested && !stopped && !outage);
     } finally {
       await Promise.all(inFlight);
     }
@@ -249,5 +405,6 @@ export function startOutboxWorker(context: PorticoContext, transport: MailTransp
       if (timer) clearTimeout(timer);
       await running;
     },
+    pausedSince: () => outage?.since ?? null,
   };
 }

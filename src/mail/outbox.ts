@@ -4,6 +4,7 @@ import { auditEventRow, type AuditEventInput } from '../events/audit-events.js';
 import { operationsOf } from '../storage/operations/storage-operations.js';
 import { prepareQuery } from '../storage/prepared-query.js';
 import type { Database, OutboxTable } from '../storage/schema.js';
+import type { OutboxState } from '../metrics/portico-metrics.js';
 import type { MailTemplateName } from './templates.js';
 
 export type OutboxMail = Selectable<OutboxTable>;
@@ -121,4 +122,37 @@ export async function scheduleMailRetry(db: Kysely<Database>, id: string, retry:
  */
 export async function markMailCounted(db: Kysely<Database>, id: string, now: number, event: AuditEventInput): Promise<void> {
   await operationsOf(db).markMailCounted(id, now, auditEventRow(event));
+}
+
+/**
+ * How long the mail that has waited longest since it fell due has been due (0 when none is): one
+ * step down the `outbox_due` index, so `/healthz/ready`, which anyone may ask, costs next to nothing
+ * however much mail an outage has left waiting.
+ */
+export async function longestDueWaitMs(db: Kysely<Database>, now: number): Promise<number> {
+  const row = await db.selectFrom('outbox').select('next_attempt_at').where('next_attempt_at', '<=', now).orderBy('next_attempt_at').limit(1).executeTakeFirst();
+  return row ? Math.max(0, now - Number(row.next_attempt_at)) : 0;
+}
+
+/**
+ * The outbox at a glance, for metrics, readiness and the outage summary: one statement, the same on
+ * both databases. It reads every row, which is cheap while mail flows (a handful) and a few
+ * milliseconds for the tens of thousands an outage leaves; it runs per scrape, never per request.
+ */
+export async function describeOutbox(db: Kysely<Database>, now: number): Promise<OutboxState> {
+  const row = await db
+    .selectFrom('outbox')
+    .select((eb) => [
+      eb.fn.countAll<number | string>().as('mails'),
+      eb.fn.min('created_at').as('oldest_created_at'),
+      eb.fn.min(eb.case().when('next_attempt_at', '<=', now).then(eb.ref('next_attempt_at')).else(null).end()).as('oldest_due_at'),
+    ])
+    .executeTakeFirstOrThrow();
+  const oldestCreatedAt = row.oldest_created_at === null ? null : Number(row.oldest_created_at);
+  const oldestDueAt = row.oldest_due_at === null ? null : Number(row.oldest_due_at);
+  return {
+    mails: Number(row.mails),
+    oldestMailAgeMs: oldestCreatedAt === null ? 0 : Math.max(0, now - oldestCreatedAt),
+    oldestDueMs: oldestDueAt === null ? 0 : Math.max(0, now - oldestDueAt),
+  };
 }

@@ -11,8 +11,13 @@ export interface OutgoingMail extends RenderedMail {
 /** Where mail goes: an SMTP server, or the dev mailbox when none is configured outside production. */
 export interface MailTransport {
   send(mail: OutgoingMail): Promise<void>;
+  /** Mails worth handing over at once (its connections, and as many queued behind them); unlimited when absent. */
+  readonly concurrency?: number;
   close(): void;
 }
+
+/** Connections to the mail server each instance keeps. */
+const smtpConnections = 5;
 
 /** Sends over `SMTP_URL` with a small pool of reused connections. */
 export function createSmtpTransport(smtpUrl: string): MailTransport {
@@ -23,12 +28,14 @@ export function createSmtpTransport(smtpUrl: string): MailTransport {
     secure: url.protocol === 'smtps:',
     auth: url.username ? { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) } : undefined,
     pool: true,
-    maxConnections: 5,
+    maxConnections: smtpConnections,
     connectionTimeout: 10_000,
     greetingTimeout: 10_000,
     socketTimeout: 30_000,
   });
   return {
+    // Twice the pool: each connection has its next mail waiting, and an outage meets at most these.
+    concurrency: smtpConnections * 2,
     async send(mail) {
       await transporter.sendMail({ from: mail.from, to: mail.to, subject: mail.subject, text: mail.text, html: mail.html });
     },

@@ -72,6 +72,11 @@ export async function inspectPasswordResetToken(db: Kysely<Database>, now: numbe
 
 export type PasswordResetResult = { ok: true; clientEmail: string } | { ok: false; formError: string } | { ok: false; linkProblem: 'unknown' | 'expired' | 'used' };
 
+function refuseResetLink(context: PorticoContext, reason: 'unknown' | 'expired' | 'used'): PasswordResetResult {
+  context.metrics.linksRefused.labels('password-reset', reason).inc();
+  return { ok: false, linkProblem: reason };
+}
+
 /**
  * Sets a new password with a reset link: the link is used atomically, every session of the client
  * ends, every outstanding sign-in and reset link dies, and a notice goes to the client.
@@ -82,7 +87,7 @@ export async function resetPasswordWithToken(
   input: { token: string; password: unknown; ip: string },
 ): Promise<PasswordResetResult> {
   const inspection = await inspectPasswordResetToken(context.db, context.clock.now(), workspace.id, input.token);
-  if (!inspection.ok) return { ok: false, linkProblem: inspection.reason };
+  if (!inspection.ok) return refuseResetLink(context, inspection.reason);
   const rules = await checkNewPassword(input.password, [inspection.clientEmail, workspace.name]);
   if (!rules.ok) return { ok: false, formError: rules.reason };
   const passwordHash = await hashPassword(input.password as string);
@@ -114,7 +119,9 @@ export async function resetPasswordWithToken(
     return updated;
   });
   // Lost a race with another use of the same link, or the client was disabled meanwhile.
-  if (!client) return { ok: false, linkProblem: 'used' };
+  if (!client) return refuseResetLink(context, 'used');
+  context.metrics.linksUsed.labels('password-reset').inc();
+  context.metrics.mailsQueued.labels('password-changed').inc();
   context.notifyMailQueued();
   return { ok: true, clientEmail: client.email };
 }

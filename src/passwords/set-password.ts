@@ -55,6 +55,7 @@ export async function setClientPassword(
     await queuePasswordChangedNotice(trx, workspace, client, now);
     await recordAuditEvents(trx, [{ workspaceId: workspace.id, at: now, type: changing ? 'password.changed' : 'password.set', email: client.email, ip: input.ip }]);
   });
+  context.metrics.mailsQueued.labels('password-changed').inc();
   context.notifyMailQueued();
   return { ok: true, changed: changing };
 }

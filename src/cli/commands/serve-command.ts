@@ -14,6 +14,7 @@ export function registerServeCommand(program: Command): void {
       const config = loadConfigOrFail();
       const portico = await startPortico(config);
       const lines = [`Portico is listening on ${portico.address} (database: ${describeDatabaseUrl(config.databaseUrl)}).`];
+      if (portico.metricsAddress) lines.push(`Metrics for Prometheus: ${portico.metricsAddress}/metrics`);
       const demo = config.production ? null : await findWorkspaceBySlug(portico.context.db, 'demo');
       if (demo) {
         lines.push(
