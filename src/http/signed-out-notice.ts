@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { PorticoContext } from '../context.js';
+import { looksLikeSecretToken } from '../crypto/tokens.js';
 import { takeSessionEndReason, type SessionEndReason } from '../sessions/session-endings.js';
 import { clearSessionCookie, readSessionCookie } from './session-cookie.js';
 
@@ -27,7 +28,7 @@ export function registerSignedOutNotice(app: FastifyInstance, context: PorticoCo
   app.addHook('preHandler', async (request, reply) => {
     if (request.method !== 'GET' || !signInPages.has(request.routeOptions.url ?? '')) return;
     const token = readSessionCookie(request);
-    if (!token || token.length > 100) return;
+    if (!looksLikeSecretToken(token)) return;
     const reason = await takeSessionEndReason(context.db, context.clock.now(), request.workspace.id, token);
     if (!reason) return;
     request.signedOutNotice = signedOutBecause[reason];

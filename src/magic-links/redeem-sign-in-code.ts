@@ -13,7 +13,7 @@ import { signInWithConsumedLink, type MagicLinkRedemption } from './redeem-magic
 import { hashSignInCode, maxGuessesPerCode, normalizeTypedSignInCode, signInCodeHashesMatch } from './sign-in-code.js';
 
 /** Why a code cannot be used: each gets a page that offers a new link. */
-export type SignInCodeRejection = 'used' | 'superseded' | 'expired' | 'client_disabled' | 'email_changed' | 'too_many_guesses' | 'other_browser';
+export type SignInCodeRejection = 'used' | 'superseded' | 'expired' | 'client_disabled' | 'email_changed' | 'too_many_guesses';
 
 export type SignInCodeRedemption =
   | Extract<MagicLinkRedemption, { ok: true }>
@@ -86,14 +86,14 @@ async function compareSignInCode(
   // The per-client cap, one upsert per client whose codes this guess would be compared with. A
   // browser with none (it asked for an unknown address) counts on a key of its own: the same work,
   // and the same answers, as for a known address (no account enumeration, OWASP ASVS 6.3).
-  const clientIds = [...new Set(pending.map((row) => row.client_id))];
-  const capKeys = clientIds.length > 0 ? clientIds.map((clientId) => `code-guesses-client:${workspace.id}:${clientId}`) : [`code-guesses-browser:${workspace.id}:${browserHash ?? input.ip}`];
+  // One place per code compared, not per guess: the cap bounds comparisons, which is what the odds
+  // in SECURITY.md count, however many codes of the client are pending in this browser.
+  const capKeys = pending.length > 0 ? pending.map((row) => `code-guesses-client:${workspace.id}:${row.client_id}`) : [`code-guesses-browser:${workspace.id}:${browserHash ?? input.ip}`];
   const decisions = await Promise.all(capKeys.map((key) => hitRateLimit(db, now, { key, windowMs: hourMs, limit: limits.codeGuessesPerClientPerHour })));
-  const allowedClients = new Set(clientIds.filter((_, index) => decisions[index]!.allowed));
   // Compared with every candidate, not stopping at a match: the time taken does not say which one matched.
   let match: (typeof pending)[number] | undefined;
-  for (const row of pending) {
-    if (signInCodeHashesMatch(typedHash, row.code_hash) && allowedClients.has(row.client_id)) match ??= row;
+  for (const [index, row] of pending.entries()) {
+    if (signInCodeHashesMatch(typedHash, row.code_hash) && decisions[index]!.allowed) match ??= row;
   }
   if (match) {
     const consumed = await consumeMagicLinkByHash(db, now, workspace.id, match.token_hash);
@@ -117,10 +117,11 @@ async function recordRejection(context: PorticoContext, workspace: Workspace, no
 }
 
 /**
- * A code that matched no pending code of this browser: is it one that can no longer be used (used,
- * expired, superseded, its guesses spent) or another browser's? Then the person gets a page that
- * says so and offers a new link; otherwise it is simply wrong. Looked up by its hash, which is
- * keyed and so reveals nothing stored; another browser's code names nobody.
+ * A code that matched no pending code of this browser: is it one of this browser's own that can no
+ * longer be used (used, expired, superseded, its guesses spent)? Then the person gets a page that
+ * says so and offers a new link; otherwise it is simply wrong. Only this browser's codes are looked
+ * at: an answer that told another browser's right code from a wrong one would let anyone guess a
+ * code from browsers that take no guess from its caps, and then type it in the browser that asked.
  */
 async function explainRefusedCode(
   db: Kysely<Database>,
@@ -135,11 +136,13 @@ async function explainRefusedCode(
     .select(['magic_links.browser_binding_hash', 'magic_links.expires_at', 'magic_links.ended_at', 'magic_links.end_reason', 'magic_links.code_attempts', 'clients.email', 'clients.disabled_at'])
     .where('magic_links.workspace_id', '=', workspaceId)
     .where('magic_links.code_hash', '=', typedHash)
+    .where('magic_links.browser_binding_hash', '=', browserHash ?? '')
     .limit(20)
     .execute();
-  const own = rows.find((row) => browserHash !== null && row.browser_binding_hash === browserHash);
+  const own = browserHash === null ? undefined : rows[0];
   if (own) {
-    if (own.ended_at !== null) return { reason: own.end_reason === 'superseded' || own.end_reason === 'client_disabled' ? own.end_reason : 'used', clientEmail: own.email };
+    const ended = own.end_reason === 'superseded' || own.end_reason === 'client_disabled' || own.end_reason === 'email_changed' ? own.end_reason : 'used';
+    if (own.ended_at !== null) return { reason: ended, clientEmail: own.email };
     if (own.disabled_at !== null) return { reason: 'client_disabled', clientEmail: own.email };
     if (own.expires_at <= now) return { reason: 'expired', clientEmail: own.email };
     if (own.code_attempts >= maxGuessesPerCode) return { reason: 'too_many_guesses', clientEmail: own.email };
@@ -147,7 +150,5 @@ async function explainRefusedCode(
     // "wrong" would confirm the guess.
     return null;
   }
-  // Another browser's: the code is useless here; its client is not named, not even in the audit log.
-  if (rows.length > 0) return { reason: 'other_browser', clientEmail: null };
   return null;
 }

@@ -53,7 +53,9 @@ export async function mintMagicLinkMail(
   request: MagicLinkRequest,
   keys: MintingKeys,
 ): Promise<MintedMail> {
-  const code = generateSignInCode();
+  // A code works only in the browser that asked; a link no browser asked for (the admin API's)
+  // goes without one, rather than with a code that could never work.
+  const code = request.browserBindingHash === null ? null : generateSignInCode();
   // The link's lifetime counts from the request, not from when the worker got to it; the code's is the link's.
   const link = await issueMagicLinkToken(db, requestedAt, {
     workspaceId: workspace.id,
@@ -61,13 +63,13 @@ export async function mintMagicLinkMail(
     ttlMs: workspace.magic_link_ttl_ms,
     nextPath: request.nextPath,
     browserBindingHash: request.browserBindingHash,
-    codeHash: hashSignInCode(keys.signInCodeKey, code),
+    codeHash: code === null ? null : hashSignInCode(keys.signInCodeKey, code),
   });
   return {
     template: 'magic-link',
     payload: {
       link: buildMagicLinkUrl(workspace.url, link.token),
-      code: formatSignInCode(code),
+      ...(code === null ? {} : { code: formatSignInCode(code) }),
       ttlMs: workspace.magic_link_ttl_ms,
       workspaceName: workspace.name,
       clientName: client.name,

@@ -55,6 +55,16 @@ export async function noteEndedSessions(
  * told already). The note is taken as it is read, so the browser is told once.
  */
 export async function takeSessionEndReason(db: Kysely<Database>, now: number, workspaceId: string, sessionToken: string): Promise<SessionEndReason | null> {
+  // Read first: a sign-in page opened with a stale or made-up cookie costs a read, not a write
+  // (writes queue behind SQLite's one writer). The delete then takes the note once.
+  const noted = await db
+    .selectFrom('ended_sessions')
+    .select('reason')
+    .where('id_hash', '=', hashSecretToken(sessionToken))
+    .where('workspace_id', '=', workspaceId)
+    .where('expires_at', '>', now)
+    .executeTakeFirst();
+  if (!noted) return null;
   const row = await db
     .deleteFrom('ended_sessions')
     .where('id_hash', '=', hashSecretToken(sessionToken))

@@ -38,12 +38,11 @@ const codeRejectionPages: Record<SignInCodeRejection, LinkProblem> = {
   client_disabled: { status: 410, heading: 'This code no longer works', explanation: 'This code cannot be used any more. Ask for a new link, or contact the people who run this portal.' },
   email_changed: { status: 410, heading: 'This code no longer works', explanation: 'The email address of this account changed after the code was sent. Ask for a new link at the new address.' },
   too_many_guesses: { status: 410, heading: 'This code no longer works', explanation: 'Too many wrong codes were tried, so this one was switched off. The link in the same email still works; or ask for a new one.' },
-  other_browser: { status: 403, heading: 'This code belongs to another browser', explanation: 'A code works only in the browser where the email was asked for. Type it there, open the link in the email, or ask for a new link here.' },
 };
 
 const codeFormErrors = {
   malformed: 'Enter the 10-digit code from the email, such as 12345 67890.',
-  wrong: 'That code is not right. Check it against the latest sign-in email, or open the link in it.',
+  wrong: 'That code is not right here. A code works only in the browser where the email was asked for: check it against the latest sign-in email, or open the link in it, which always works.',
 } as const;
 
 // An invitation that cannot be used says so in its own words; unknown and other workspaces' links
