@@ -196,7 +196,7 @@ describe('the account pages in Chromium (issue 17 item 2)', () => {
     await laptopPage.getByText('Every other browser is signed out. This one stays signed in.').waitFor();
 
     await handheldPage.goto(`${workspace.url}/account`);
-    await handheldPage.waitForURL(/\/login\?next=%2Faccount$/);
+    await handheldPage.waitForURL(/\/magic-login\?next=%2Faccount$/);
     await expect(handheldPage.getByText('You were signed out because “Sign out other sessions” was used in another browser.').isVisible()).resolves.toBe(true);
     await handheldPage.screenshot({ path: `${screenshots}/signed-out-remotely-phone.png`, fullPage: true });
     await laptop.close();
