@@ -41,6 +41,12 @@ export interface Config {
   readonly signInCodeKeySet: boolean;
   /** Requests per admin API key per minute (`/api/v1/`), so a runaway script cannot flood a workspace. */
   readonly apiRequestsPerMinute: number;
+  readonly webhooks: {
+    /** WEBHOOK_ALLOW_PRIVATE: webhooks may go to loopback, private and link-local addresses. */
+    readonly allowPrivate: boolean;
+    /** WEBHOOK_TIMEOUT: how long one delivery attempt may take before it counts as failed. */
+    readonly timeoutMs: number;
+  };
 }
 
 /** Stands in for SIGN_IN_CODE_KEY when it is unset: public, so it protects nothing (SECURITY.md). */
@@ -80,6 +86,9 @@ export function loadConfig(env: Env = process.env): ConfigResult {
   if (outboxLeaseMs > 0 && outboxLeaseMs < 1000) problems.push('OUTBOX_LEASE: must be at least 1s, longer than one mail takes to send');
   const databasePoolSize = readInteger(env, 'DATABASE_POOL_SIZE', 10, 1, 1000, problems);
   const eventsRetentionMs = readDuration(env, 'EVENTS_RETENTION', '365d', problems, 'such as 365d');
+  const webhookAllowPrivate = readBoolean(env, 'WEBHOOK_ALLOW_PRIVATE', false, problems);
+  const webhookTimeoutMs = readDuration(env, 'WEBHOOK_TIMEOUT', '10s', problems, 'such as 10s');
+  if (webhookTimeoutMs > 60_000) problems.push('WEBHOOK_TIMEOUT: must be at most 60s; a receiver should answer at once and do its work afterwards');
   const logLevel = env.LOG_LEVEL?.trim() || 'info';
   if (!logLevels.includes(logLevel)) problems.push(`LOG_LEVEL: "${logLevel}" is not one of ${logLevels.join(', ')}`);
 
@@ -104,8 +113,18 @@ export function loadConfig(env: Env = process.env): ConfigResult {
       signInCodeKey: signInCodeKey || unsetSignInCodeKey,
       signInCodeKeySet: signInCodeKey !== '',
       apiRequestsPerMinute,
+      webhooks: Object.freeze({ allowPrivate: webhookAllowPrivate, timeoutMs: webhookTimeoutMs }),
     }),
   };
+}
+
+function readBoolean(env: Env, name: string, fallback: boolean, problems: string[]): boolean {
+  const raw = env[name]?.trim().toLowerCase();
+  if (!raw) return fallback;
+  if (raw === 'true') return true;
+  if (raw === 'false') return false;
+  problems.push(`${name}: "${env[name]!.trim()}" must be true or false`);
+  return fallback;
 }
 
 function readInteger(env: Env, name: string, fallback: number, min: number, max: number, problems: string[]): number {

@@ -11,6 +11,7 @@ import { prepareRequestedMail } from './mail-requests/prepare-requested-mail.js'
 import { createSmtpTransport, type MailTransport } from './mail/transport.js';
 import type { Clock } from './shared/clock.js';
 import { openDatabase, type DatabaseHandle } from './storage/database.js';
+import { startWebhookWorker } from './webhooks/webhook-worker.js';
 import type { Workspace } from './workspaces/workspaces.js';
 
 export interface PorticoOptions {
@@ -20,6 +21,7 @@ export interface PorticoOptions {
   /** Where the dev mailbox prints mail; stdout when absent. */
   printDevMail?: (text: string) => void;
   outboxPollIntervalMs?: number;
+  webhookPollIntervalMs?: number;
 }
 
 export interface RunningPortico {
@@ -54,6 +56,10 @@ export async function startPortico(config: Config, options: PorticoOptions = {})
     pollIntervalMs: options.outboxPollIntervalMs,
     logError: (message, error) => app.log.warn({ reason: error instanceof Error ? error.message : String(error) }, message),
   });
+  const webhookWorker = startWebhookWorker(context, {
+    pollIntervalMs: options.webhookPollIntervalMs,
+    logError: (message, error) => app.log.warn({ reason: error instanceof Error ? error.message : String(error) }, message),
+  });
   const purgeEveryMs = 10 * 60_000;
   const purge = () =>
     purgeExpiredRecords(context.db, context.clock.now(), {
@@ -69,6 +75,7 @@ export async function startPortico(config: Config, options: PorticoOptions = {})
     clearInterval(purgeTimer);
     await app.close();
     await worker?.stop();
+    await webhookWorker.stop();
     transport.close();
     await database.close();
   };
