@@ -35,6 +35,7 @@ describe('loadConfig', () => {
       apiRequestsPerMinute: 600,
       metrics: null,
       outboxStuckAfterMs: 5 * 60_000,
+      webhooks: { allowPrivate: false, timeoutMs: 10_000 },
     });
   });
 
@@ -91,7 +92,23 @@ describe('loadConfig', () => {
       apiRequestsPerMinute: 30,
       metrics: { host: '10.0.0.5', port: 9464 },
       outboxStuckAfterMs: 10 * 60_000,
+      webhooks: { allowPrivate: false, timeoutMs: 10_000 },
     });
+  });
+
+  it('reads the webhook settings: internal addresses refused by default, a bounded timeout', () => {
+    const defaults = loadConfig({});
+    expect(defaults.ok && defaults.config.webhooks).toEqual({ allowPrivate: false, timeoutMs: 10_000 });
+    const given = loadConfig({ WEBHOOK_ALLOW_PRIVATE: 'true', WEBHOOK_TIMEOUT: '3s' });
+    expect(given.ok && given.config.webhooks).toEqual({ allowPrivate: true, timeoutMs: 3000 });
+    const bad = loadConfig({ WEBHOOK_ALLOW_PRIVATE: 'yes', WEBHOOK_TIMEOUT: '5m' });
+    expect(bad.ok).toBe(false);
+    if (!bad.ok) {
+      expect(bad.problems).toEqual([
+        'WEBHOOK_ALLOW_PRIVATE: "yes" must be true or false',
+        expect.stringMatching(/^WEBHOOK_TIMEOUT: must be at most 60s/),
+      ]);
+    }
   });
 
   it('refuses a SIGN_IN_CODE_KEY too short to be a secret, naming the variable and how to make one', () => {

@@ -45,6 +45,12 @@ export interface Config {
   readonly metrics: { readonly host: string; readonly port: number } | null;
   /** `/healthz/ready` fails once a due mail has waited this long: the outbox is stuck. */
   readonly outboxStuckAfterMs: number;
+  readonly webhooks: {
+    /** WEBHOOK_ALLOW_PRIVATE: webhooks may go to loopback, private and link-local addresses. */
+    readonly allowPrivate: boolean;
+    /** WEBHOOK_TIMEOUT: how long one delivery attempt may take before it counts as failed. */
+    readonly timeoutMs: number;
+  };
 }
 
 /** Stands in for SIGN_IN_CODE_KEY when it is unset: public, so it protects nothing (SECURITY.md). */
@@ -86,6 +92,9 @@ export function loadConfig(env: Env = process.env): ConfigResult {
   const eventsRetentionMs = readDuration(env, 'EVENTS_RETENTION', '365d', problems, 'such as 365d');
   const metrics = readMetricsListener(env, port, problems);
   const outboxStuckAfterMs = readDuration(env, 'OUTBOX_STUCK_AFTER', '5m', problems, 'such as 5m');
+  const webhookAllowPrivate = readBoolean(env, 'WEBHOOK_ALLOW_PRIVATE', false, problems);
+  const webhookTimeoutMs = readDuration(env, 'WEBHOOK_TIMEOUT', '10s', problems, 'such as 10s');
+  if (webhookTimeoutMs > 60_000) problems.push('WEBHOOK_TIMEOUT: must be at most 60s; a receiver should answer at once and do its work afterwards');
   const logLevel = env.LOG_LEVEL?.trim() || 'info';
   if (!logLevels.includes(logLevel)) problems.push(`LOG_LEVEL: "${logLevel}" is not one of ${logLevels.join(', ')}`);
 
@@ -112,8 +121,18 @@ export function loadConfig(env: Env = process.env): ConfigResult {
       apiRequestsPerMinute,
       metrics,
       outboxStuckAfterMs,
+      webhooks: Object.freeze({ allowPrivate: webhookAllowPrivate, timeoutMs: webhookTimeoutMs }),
     }),
   };
+}
+
+function readBoolean(env: Env, name: string, fallback: boolean, problems: string[]): boolean {
+  const raw = env[name]?.trim().toLowerCase();
+  if (!raw) return fallback;
+  if (raw === 'true') return true;
+  if (raw === 'false') return false;
+  problems.push(`${name}: "${env[name]!.trim()}" must be true or false`);
+  return fallback;
 }
 
 function readInteger(env: Env, name: string, fallback: number, min: number, max: number, problems: string[]): number {

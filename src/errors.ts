@@ -35,6 +35,14 @@ export const errorRegistry = {
   REQUEST_INVALID: { status: 400, message: 'A field of the request is missing or not valid.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send the request body as JSON, with Content-Type: application/json.' },
   IDEMPOTENCY_KEY_REUSED: { status: 422, message: 'This Idempotency-Key was already used with a different request.' },
+  WEBHOOK_URL_INVALID: { status: 400, message: 'A webhook URL is an absolute http or https address with no credentials or fragment, such as https://crm.example.com/portico-events.' },
+  WEBHOOK_URL_REFUSED: {
+    status: 400,
+    message: 'This webhook URL points at a loopback, private or link-local address, or its host cannot be resolved; set WEBHOOK_ALLOW_PRIVATE=true to allow internal addresses.',
+  },
+  WEBHOOK_EVENTS_INVALID: { status: 400, message: 'Unknown webhook event type: name them from the list in the README, or * for all.' },
+  WEBHOOK_NOT_FOUND: { status: 404, message: 'No webhook endpoint with this id in the workspace.' },
+  WEBHOOK_LIMIT_REACHED: { status: 409, message: 'The workspace has as many webhook endpoints as it may; remove one first.' },
   APP_NAME_INVALID: { status: 400, message: 'An app name is 1 to 100 characters, without line breaks or control characters.' },
   APP_REDIRECT_URI_INVALID: {
     status: 400,

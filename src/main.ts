@@ -12,6 +12,8 @@ import { prepareRequestedMail } from './mail-requests/prepare-requested-mail.js'
 import { createSmtpTransport, type MailTransport } from './mail/transport.js';
 import type { Clock } from './shared/clock.js';
 import { openDatabase, type DatabaseHandle } from './storage/database.js';
+import { startWebhookWorker } from './webhooks/webhook-worker.js';
+import { countWebhookDelivery } from './metrics/portico-metrics.js';
 import type { Workspace } from './workspaces/workspaces.js';
 
 export interface PorticoOptions {
@@ -21,6 +23,7 @@ export interface PorticoOptions {
   /** Where the dev mailbox prints mail; stdout when absent. */
   printDevMail?: (text: string) => void;
   outboxPollIntervalMs?: number;
+  webhookPollIntervalMs?: number;
 }
 
 export interface RunningPortico {
@@ -59,6 +62,12 @@ export async function startPortico(config: Config, options: PorticoOptions = {})
     // At the level of the line that said mail stopped: whoever reads one also reads the other.
     logNotice: (message) => app.log.warn(message),
   });
+  const webhookWorker = startWebhookWorker(context, {
+    pollIntervalMs: options.webhookPollIntervalMs,
+    // portico_webhook_deliveries_total{outcome}: delivered, retrying or given_up.
+    recordWebhookDelivery: (outcome) => countWebhookDelivery(context, outcome),
+    logError: (message, error) => app.log.warn({ reason: error instanceof Error ? error.message : String(error) }, message),
+  });
   const purgeEveryMs = 10 * 60_000;
   const purge = () =>
     purgeExpiredRecords(context.db, context.clock.now(), {
@@ -76,6 +85,7 @@ export async function startPortico(config: Config, options: PorticoOptions = {})
     await metricsServer?.close();
     await app.close();
     await worker?.stop();
+    await webhookWorker.stop();
     transport.close();
     await database.close();
   };

@@ -6,6 +6,7 @@ import { registerClientCommands } from './commands/client-commands.js';
 import { registerEventsCommand } from './commands/events-command.js';
 import { registerMigrateCommand } from './commands/migrate-command.js';
 import { registerServeCommand } from './commands/serve-command.js';
+import { registerWebhookCommands } from './commands/webhook-commands.js';
 import { registerWorkspaceCommands } from './commands/workspace-commands.js';
 
 /** The `portico` command line: the same operations the routes use, over the same database. */
@@ -17,6 +18,7 @@ export async function runCli(argv: string[]): Promise<number> {
   registerClientCommands(program);
   registerAppCommands(program);
   registerApiKeyCommands(program);
+  registerWebhookCommands(program);
   registerEventsCommand(program);
   for (const command of allCommands(program)) {
     command.exitOverride().configureOutput({ outputError: writeUsageError });

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { sql, type Kysely, type Selectable } from 'kysely';
 import { AppError } from '../errors.js';
 import { recordAuditEvents } from '../events/audit-events.js';
+import { queueWebhookEvent, queueWebhookEvents } from '../webhooks/webhook-events.js';
 import type { Clock } from '../shared/clock.js';
 import type { ClientTable, Database } from '../storage/schema.js';
 import { isUniqueViolation } from '../storage/database-errors.js';
@@ -60,7 +61,11 @@ export async function addClient(
     session_generation: 0,
   };
   try {
-    await db.insertInto('clients').values(client).execute();
+    // The client and its client.added webhook, both or neither.
+    await inTransaction(db, async (trx) => {
+      await trx.insertInto('clients').values(client).execute();
+      await queueWebhookEvent(trx, { workspace, type: 'client.added', at: client.created_at, client: { id: client.id, email: client.email }, data: { name: client.name } });
+    });
   } catch (error) {
     if (isUniqueViolation(error)) {
       throw new AppError('CLIENT_EXISTS', { message: `${email.email} is already a client of the workspace "${workspace.slug}".` });
@@ -120,6 +125,11 @@ export async function disableClient(store: SessionStore, clock: Clock, workspace
     if (client.disabled_at === null) {
       await recordAuditEvents(trx, [
         { workspaceId: workspace.id, at: now, type: 'client.disabled', email: client.email, detail: { sessionsEnded: endedSessions } },
+      ]);
+      const about = { id: client.id, email: client.email };
+      await queueWebhookEvents(trx, [
+        { workspace, type: 'client.disabled', at: now, client: about, data: { sessionsEnded: endedSessions } },
+        ...(endedSessions > 0 ? [{ workspace, type: 'session.ended' as const, at: now, client: about, data: { reason: 'client_disabled', sessions: endedSessions } }] : []),
       ]);
     }
     return { ...client, disabled_at: disabledAt };

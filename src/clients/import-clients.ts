@@ -3,6 +3,7 @@ import type { Insertable, Kysely } from 'kysely';
 import { AppError } from '../errors.js';
 import type { Clock } from '../shared/clock.js';
 import type { ClientTable, Database } from '../storage/schema.js';
+import { queueWebhookEvents } from '../webhooks/webhook-events.js';
 import type { Workspace } from '../workspaces/workspaces.js';
 import { readClientName } from './clients.js';
 import { parseEmailAddress } from './email.js';
@@ -101,6 +102,13 @@ export async function importClients(db: Kysely<Database>, clock: Clock, workspac
           )
           .execute();
       }
+      // client.added for the rows that were not clients before this chunk, with the chunk.
+      await queueWebhookEvents(
+        trx,
+        values
+          .filter((row) => !existing.has(row.email_normalized))
+          .map((row) => ({ workspace, type: 'client.added' as const, at: now, client: { id: row.id!, email: row.email }, data: { name: row.name } })),
+      );
       return { updated: existing.size, added: chunk.length - existing.size };
     });
     report.added += counts.added;

@@ -1,6 +1,7 @@
 import type { PorticoContext } from '../context.js';
 import { recordAuditEvents } from '../events/audit-events.js';
 import { startSession, type StartedSession } from '../sessions/sessions.js';
+import { queueWebhookEvent } from '../webhooks/webhook-events.js';
 import type { Workspace } from '../workspaces/workspaces.js';
 import { consumeMagicLinkToken, type MagicLinkConsumption, type MagicLinkPurpose, type MagicLinkRejection } from './magic-links.js';
 
@@ -62,6 +63,13 @@ export async function signInWithConsumedLink(
       { workspaceId: workspace.id, at: now, type: 'magic_link.used', email: consumed.clientEmail, ip: input.ip, ...(input.with === 'code' ? { detail: { with: 'code' } } : {}) },
       { workspaceId: workspace.id, at: now, type: 'session.started', email: consumed.clientEmail, ip: input.ip, detail: { method } },
     ]),
+    queueWebhookEvent(context.db, {
+      workspace,
+      type: 'client.signed_in',
+      at: now,
+      client: { id: consumed.clientId, email: consumed.clientEmail },
+      data: { door: consumed.purpose === 'invitation' ? 'invitation' : input.with },
+    }),
   ]);
   return { ok: true, session, nextPath: consumed.nextPath, purpose: consumed.purpose };
 }

@@ -12,6 +12,7 @@ import type { Database } from '../storage/schema.js';
 import type { Workspace } from '../workspaces/workspaces.js';
 import { readMailRequest, type ClientEmailRequest, type InvitationRequest, type MailRequest, type MintedMail, type MintingKeys } from './mail-request.js';
 import { requestedEventOf } from './queue-client-email-request.js';
+import { queueWebhookEvent, type WebhookEventInput } from '../webhooks/webhook-events.js';
 
 /**
  * For each kind of request, the function of its own domain that mints the link (stored only as its
@@ -86,7 +87,18 @@ async function prepareClientEmail(
   }
   if (row.counted_at === null) {
     const ceiling = workspaceLimits(context.config.limits, workspace).workspaceEmailsPerHour;
+    // magic_link.requested goes to the owner's webhooks only for a client on record and enabled,
+    // whose request got this far: an address that is not a client, or whose request the
+    // per-address limit held back at the door (before anyone looked it up), sends nothing; the
+    // client's id and stored address are sent, never the typed address or the asker's IP. Its id
+    // is the outbox row's, so a retry of this row after a failure queues it once only.
+    const webhook = (outcome: string): WebhookEventInput | null =>
+      request.template === 'magic-link-request'
+        ? { workspace, type: 'magic_link.requested', at: row.created_at, client: { id: client.id, email: client.email }, data: { outcome }, eventId: `msg_${row.id.replace(/-/g, '')}` }
+        : null;
     if (!(await takeWorkspaceEmailSlot(db, now, workspace.id, ceiling))) {
+      const limited = webhook('workspace_limited');
+      if (limited) await queueWebhookEvent(db, limited);
       await recordAuditEvents(db, [
         { workspaceId: workspace.id, at: row.created_at, type: eventType, email: client.email, ip, detail: { outcome: 'workspace_limited' } },
         { workspaceId: workspace.id, at: now, type: 'mail.workspace_limited', email: client.email, detail: { template: mailTemplateOf(row.template), perHour: ceiling } },
@@ -101,6 +113,8 @@ async function prepareClientEmail(
     // Together or not at all, and the row in hand marked the moment they are in: a row the worker
     // holds back in memory after a later failure (the database gone while the link is minted) is
     // tried again without taking a second place or recording a second link_queued.
+    const queued = webhook('link_queued');
+    if (queued) await queueWebhookEvent(db, queued);
     await markMailCounted(db, row.id, now, { workspaceId: workspace.id, at: row.created_at, type: eventType, email: client.email, ip, detail: { outcome: 'link_queued' } });
     row.counted_at = now;
   }

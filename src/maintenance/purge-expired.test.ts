@@ -110,4 +110,22 @@ describe.each(testDialects)('purging expired records on %s', (dialect) => {
     await purgeExpiredRecords(db, now, { sessionIdleTimeoutMs: 7 * day, emailCooldownMs: 8 * 3600_000, eventsRetentionMs: 365 * day });
     expect((await db.selectFrom('rate_limits').select('key').orderBy('key').execute()).map((row) => row.key)).toEqual(['email:w:five-hours-ago@example.com', 'email:w:seven-hours-ago@example.com']);
   });
+
+  it('deletes webhook deliveries a day after they finished (never a pending one) and attempts older than EVENTS_RETENTION', async () => {
+    const { handle, cleanup } = await openTestDatabaseWithWorkspace(dialect);
+    cleanups.push(cleanup);
+    const { db } = handle;
+    const now = Date.now();
+    const delivery = { endpoint_id: 'whe_1', workspace_id: 'w', type: 'client.added', payload: '{}', attempts: 1, next_attempt_at: now - 3 * day, lease_until: null, give_up_at: now, created_at: now - 3 * day };
+    await db.insertInto('webhook_deliveries').values([
+      { ...delivery, event_id: 'msg_old_done', state: 'delivered', finished_at: now - 2 * day },
+      { ...delivery, event_id: 'msg_recent_done', state: 'failed', finished_at: now - 3600_000 },
+      { ...delivery, event_id: 'msg_pending', state: 'pending', finished_at: null },
+    ]).execute();
+    const attempt = { workspace_id: 'w', endpoint_id: 'whe_1', event_id: 'msg_old_done', type: 'client.added', attempt: 1, status_code: 200, error: null, delivered: 1 };
+    await db.insertInto('webhook_attempts').values([{ ...attempt, at: now - 40 * day }, { ...attempt, at: now - 2 * day }]).execute();
+    await purgeExpiredRecords(db, now, { sessionIdleTimeoutMs: 7 * day, emailCooldownMs: 60_000, eventsRetentionMs: 30 * day });
+    expect((await db.selectFrom('webhook_deliveries').select('event_id').orderBy('event_id').execute()).map((row) => row.event_id)).toEqual(['msg_pending', 'msg_recent_done']);
+    expect((await db.selectFrom('webhook_attempts').select('at').execute()).map((row) => Number(row.at))).toEqual([now - 2 * day]);
+  });
 });

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import { idempotencyWindowMs } from '../api-keys/idempotent-requests.js';
 import { purgeRateLimits } from '../rate-limits/rate-limits.js';
 import type { Database } from '../storage/schema.js';
+import { webhookRetryWindowMs } from '../webhooks/webhook-events.js';
 
 /** How long ended links are kept, so a late click can still be told "already used" rather than "not valid". */
 const endedLinkRetentionMs = 24 * 3600_000;
@@ -24,7 +25,7 @@ export interface RetentionSettings {
   eventsRetentionMs: number;
 }
 
-/** Deletes what can no longer be used: expired sessions and the notes of ended ones, old sign-in and reset links, expired app tokens, retired keys, the admin API's old idempotent answers, stale rate-limit counters, old audit events. */
+/** Deletes what can no longer be used: expired sessions and the notes of ended ones, old sign-in and reset links, expired app tokens, retired keys, the admin API's old idempotent answers, stale rate-limit counters, old audit events, finished webhook deliveries and old attempts. */
 export async function purgeExpiredRecords(db: Kysely<Database>, now: number, retention: RetentionSettings): Promise<void> {
   await db
     .deleteFrom('sessions')
@@ -41,6 +42,10 @@ export async function purgeExpiredRecords(db: Kysely<Database>, now: number, ret
   await db.deleteFrom('signing_keys').where('retire_at', '<=', now).execute();
   // The admin API's stored answers, once their Idempotency-Key may be used afresh.
   await db.deleteFrom('idempotent_requests').where('created_at', '<=', now - idempotencyWindowMs).execute();
+  // Webhook deliveries once finished a day (their payload holds a client's address; the record of
+  // attempts keeps what `webhook deliveries` shows), and that record as long as the audit log.
+  await db.deleteFrom('webhook_deliveries').where('state', '!=', 'pending').where('finished_at', '<=', now - webhookRetryWindowMs).execute();
+  await db.deleteFrom('webhook_attempts').where('at', '<', now - retention.eventsRetentionMs).execute();
   await purgeRateLimits(db, now, await rateLimitRetentionMs(db, retention.emailCooldownMs));
   await purgeOldEvents(db, now - retention.eventsRetentionMs);
 }

@@ -5,6 +5,7 @@ import type { PorticoContext } from '../context.js';
 import { hashPassword } from '../crypto/password-hashing.js';
 import { generateSecretToken, hashSecretToken } from '../crypto/tokens.js';
 import { recordAuditEvents } from '../events/audit-events.js';
+import { queuePasswordWebhooks } from './password-webhooks.js';
 import { enqueueMail } from '../mail/outbox.js';
 import type { MintedMail } from '../mail-requests/mail-request.js';
 import { queueClientEmailRequest } from '../mail-requests/queue-client-email-request.js';
@@ -113,9 +114,10 @@ export async function resetPasswordWithToken(
       .returningAll()
       .executeTakeFirst();
     if (!updated) return null;
-    await endEverythingOfClient({ db: trx, sessionCache: context.sessionCache }, updated.id, { now, linkEndReason: 'superseded', sessionEndReason: 'password_reset' });
+    const sessionsEnded = await endEverythingOfClient({ db: trx, sessionCache: context.sessionCache }, updated.id, { now, linkEndReason: 'superseded', sessionEndReason: 'password_reset' });
     await queuePasswordChangedNotice(trx, workspace, updated, now);
     await recordAuditEvents(trx, [{ workspaceId: workspace.id, at: now, type: 'password.reset', email: updated.email, ip: input.ip }]);
+    await queuePasswordWebhooks(trx, workspace, { id: updated.id, email: updated.email }, now, 'reset', sessionsEnded);
     return updated;
   });
   // Lost a race with another use of the same link, or the client was disabled meanwhile.

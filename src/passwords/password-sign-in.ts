@@ -4,6 +4,7 @@ import type { PorticoContext } from '../context.js';
 import { hashPassword, passwordHashNeedsUpgrade, verifyAgainstDummyPassword, verifyPassword } from '../crypto/password-hashing.js';
 import { recordAuditEvents } from '../events/audit-events.js';
 import { startSession, type StartedSession } from '../sessions/sessions.js';
+import { queueWebhookEvent } from '../webhooks/webhook-events.js';
 import type { Workspace } from '../workspaces/workspaces.js';
 import { clearLoginFailures, loginThrottleKey, takePasswordAttempt } from './login-throttle.js';
 import { maxPasswordLength } from './password-rules.js';
@@ -80,6 +81,7 @@ export async function signInWithPassword(
       { workspaceId: workspace.id, at: now, type: 'login.succeeded', email: client.email, ip: input.ip, detail: { hashUpgraded: upgradedHash !== null } },
       { workspaceId: workspace.id, at: now, type: 'session.started', email: client.email, ip: input.ip, detail: { method: 'password' } },
     ]);
+    await queueWebhookEvent(trx, { workspace, type: 'client.signed_in', at: now, client: { id: client.id, email: client.email }, data: { door: 'password' } });
     return started;
   });
   if (!session) {

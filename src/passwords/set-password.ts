@@ -7,6 +7,7 @@ import { describeDuration } from '../shared/duration.js';
 import type { Workspace } from '../workspaces/workspaces.js';
 import { clearLoginFailures, loginThrottleKey, takePasswordAttempt } from './login-throttle.js';
 import { queuePasswordChangedNotice } from './password-reset.js';
+import { queuePasswordWebhooks } from './password-webhooks.js';
 import { checkNewPassword } from './password-rules.js';
 
 export type SetPasswordResult =
@@ -46,7 +47,7 @@ export async function setClientPassword(
   const passwordHash = await hashPassword(input.newPassword as string);
   await context.db.transaction().execute(async (trx) => {
     await trx.updateTable('clients').set({ password_hash: passwordHash }).where('id', '=', client.id).execute();
-    await endEverythingOfClient({ db: trx, sessionCache: context.sessionCache }, client.id, {
+    const sessionsEnded = await endEverythingOfClient({ db: trx, sessionCache: context.sessionCache }, client.id, {
       now,
       linkEndReason: 'superseded',
       keepSessionIdHash: input.keepSessionIdHash,
@@ -54,6 +55,7 @@ export async function setClientPassword(
     });
     await queuePasswordChangedNotice(trx, workspace, client, now);
     await recordAuditEvents(trx, [{ workspaceId: workspace.id, at: now, type: changing ? 'password.changed' : 'password.set', email: client.email, ip: input.ip }]);
+    await queuePasswordWebhooks(trx, workspace, { id: client.id, email: client.email }, now, changing ? 'changed' : 'set', sessionsEnded);
   });
   context.metrics.mailsQueued.labels('password-changed').inc();
   context.notifyMailQueued();

@@ -1,6 +1,7 @@
 import { requireClient, type ClientSelector } from '../clients/clients.js';
 import type { PorticoContext } from '../context.js';
 import { recordAuditEvents } from '../events/audit-events.js';
+import { queueWebhookEvent } from '../webhooks/webhook-events.js';
 import { inTransaction } from '../storage/in-transaction.js';
 import type { Workspace } from '../workspaces/workspaces.js';
 import { endAllClientSessions } from './sessions.js';
@@ -18,6 +19,9 @@ export async function endAllSessionsOfClientByOwner(context: PorticoContext, wor
     await recordAuditEvents(trx, [
       { workspaceId: workspace.id, at: now, type: 'session.ended', email: client.email, ip: input.ip, detail: { reason: 'ended_by_owner', sessions: ended } },
     ]);
+    if (ended > 0) {
+      await queueWebhookEvent(trx, { workspace, type: 'session.ended', at: now, client: { id: client.id, email: client.email }, data: { reason: 'ended_by_owner', sessions: ended } });
+    }
     return ended;
   });
 }

@@ -198,7 +198,55 @@ export interface IdempotentRequestTable {
   created_at: number;
 }
 
+/** Where a workspace's webhooks go (issue 19 item 2). */
+export interface WebhookEndpointTable {
+  id: string;
+  workspace_id: string;
+  url: string;
+  /** JSON array of event types; `["*"]` for all. */
+  events: string;
+  /** The signing secret, `whsec_…` (SECURITY.md says why it is stored as is). */
+  secret: string;
+  created_at: number;
+}
+
+/** One event for one endpoint: the webhook outbox, kept after delivery as its record. */
+export interface WebhookDeliveryTable {
+  /** The `webhook-id`, the same on every retry and for every endpoint of the event. */
+  event_id: string;
+  endpoint_id: string;
+  workspace_id: string;
+  type: string;
+  /** The JSON body sent, exactly as signed. */
+  payload: string;
+  state: 'pending' | 'delivered' | 'failed';
+  attempts: Generated<number>;
+  next_attempt_at: number;
+  lease_until: number | null;
+  give_up_at: number;
+  created_at: number;
+  finished_at: number | null;
+}
+
+/** One attempt to deliver a webhook, whatever came of it. */
+export interface WebhookAttemptTable {
+  id: Generated<number>;
+  workspace_id: string;
+  endpoint_id: string;
+  event_id: string;
+  type: string;
+  attempt: number;
+  at: number;
+  status_code: number | null;
+  error: string | null;
+  /** 1 for a 2xx answer, else 0. */
+  delivered: number;
+}
+
 export interface Database {
+  webhook_endpoints: WebhookEndpointTable;
+  webhook_deliveries: WebhookDeliveryTable;
+  webhook_attempts: WebhookAttemptTable;
   api_keys: ApiKeyTable;
   idempotent_requests: IdempotentRequestTable;
   apps: AppTable;

@@ -61,6 +61,7 @@ export async function startTestPortico(options: TestPorticoOptions): Promise<Tes
   const portico = await startPortico(parsed.config, {
     clock,
     outboxPollIntervalMs: 100,
+    webhookPollIntervalMs: 100,
     logStream: new Writable({
       write(chunk, _encoding, done) {
         logs.push(String(chunk));

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { PorticoContext } from '../../context.js';
 import { recordAuditEvents } from '../../events/audit-events.js';
+import { queueWebhookEvent } from '../../webhooks/webhook-events.js';
 import { endAllClientSessions, endClientSession, type ValidSession } from '../../sessions/sessions.js';
 import { AppError } from '../../errors.js';
 import { defaultDoorPath } from '../../workspaces/workspaces.js';
@@ -103,8 +104,24 @@ function signOutHere(request: FastifyRequest, reply: FastifyReply, landing = '/l
   return reply.redirect(landing, 303);
 }
 
+/**
+ * The audit event of sessions a client ended, and its webhook: `client.signed_out` when the client
+ * signed this browser out, `session.ended` (with the reason) for any other ending.
+ */
 async function recordSessionEnded(context: PorticoContext, request: FastifyRequest, session: ValidSession, reason: string, count = 1) {
-  await recordAuditEvents(context.db, [
-    { workspaceId: request.workspace.id, at: context.clock.now(), type: 'session.ended', email: session.clientEmail, ip: request.ip, detail: { reason, sessions: count } },
+  const now = context.clock.now();
+  const client = { id: session.clientId, email: session.clientEmail };
+  await Promise.all([
+    recordAuditEvents(context.db, [
+      { workspaceId: request.workspace.id, at: now, type: 'session.ended', email: session.clientEmail, ip: request.ip, detail: { reason, sessions: count } },
+    ]),
+    count > 0
+      ? queueWebhookEvent(
+          context.db,
+          reason === 'signed_out'
+            ? { workspace: request.workspace, type: 'client.signed_out', at: now, client }
+            : { workspace: request.workspace, type: 'session.ended', at: now, client, data: { reason, sessions: count } },
+        )
+      : undefined,
   ]);
 }

@@ -12,6 +12,7 @@ import { signInCodes } from './0009-sign-in-codes.js';
 import { defaultDoor } from './0010-default-door.js';
 import { invitationsAndSessionEndings } from './0011-invitations-and-session-endings.js';
 import { apiKeys } from './0012-api-keys.js';
+import { webhooks } from './0013-webhooks.js';
 
 export interface PorticoMigration {
   up(db: Kysely<any>, capabilities: DialectCapabilities): Promise<void>;
@@ -31,4 +32,5 @@ export const migrations: Record<string, PorticoMigration> = {
   '0010-default-door': defaultDoor,
   '0011-invitations-and-session-endings': invitationsAndSessionEndings,
   '0012-api-keys': apiKeys,
+  '0013-webhooks': webhooks,
 };

@@ -96,6 +96,35 @@ export function prepareClaimOfDueMail(options: { skipLocked: boolean }) {
 
 const claimDue = prepareClaimOfDueMail({ skipLocked: false });
 
+/**
+ * Leases due webhook deliveries in one statement, as the mail claim does. The conditions are also
+ * on the outer UPDATE, so that where a second claimer waits for a row the first one took
+ * (PostgreSQL re-checks the outer WHERE on the row as the first left it), it skips the row.
+ */
+export function prepareClaimOfDueWebhookDeliveries(options: { skipLocked: boolean }) {
+  return prepareQuery((db, now: number, leaseUntil: number, batchSize: number) =>
+    db
+      .updateTable('webhook_deliveries')
+      .set({ lease_until: leaseUntil, attempts: sql`attempts + 1` })
+      .where('state', '=', 'pending')
+      .where('next_attempt_at', '<=', now)
+      .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<=', now)]))
+      .where(({ selectFrom }) => {
+        const due = selectFrom('webhook_deliveries as due')
+          .select(['due.event_id', 'due.endpoint_id'])
+          .where('due.state', '=', 'pending')
+          .where('due.next_attempt_at', '<=', now)
+          .where((where) => where.or([where('due.lease_until', 'is', null), where('due.lease_until', '<=', now)]))
+          .orderBy('due.next_attempt_at')
+          .limit(batchSize);
+        return sql<boolean>`(event_id, endpoint_id) in (${options.skipLocked ? due.forUpdate().skipLocked() : due})`;
+      })
+      .returningAll(),
+  );
+}
+
+const claimDueWebhooks = prepareClaimOfDueWebhookDeliveries({ skipLocked: false });
+
 const deleteOutboxRow = prepareQuery((db, id: string) => db.deleteFrom('outbox').where('id', '=', id));
 
 const insertEvent = prepareQuery(
@@ -125,6 +154,9 @@ export function oneAtATimeOperations(db: Kysely<Database>): StorageOperations {
     },
     claimDueMail(now, leaseUntil, batchSize) {
       return claimDue(db, now, leaseUntil, batchSize);
+    },
+    claimDueWebhookDeliveries(now, leaseUntil, batchSize) {
+      return claimDueWebhooks(db, now, leaseUntil, batchSize);
     },
     async eraseOutboxMail(id) {
       await deleteOutboxRow(db, id);

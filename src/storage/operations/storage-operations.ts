@@ -1,6 +1,6 @@
 import type { Kysely, Selectable } from 'kysely';
 import { OpenedDatabase } from '../opened-database.js';
-import type { ClientTable, Database, OutboxTable } from '../schema.js';
+import type { ClientTable, Database, OutboxTable, WebhookDeliveryTable } from '../schema.js';
 import { oneAtATimeOperations } from './one-at-a-time.js';
 
 /** One hit on a rate-limit counter, in the fixed window that starts at `windowStart`. */
@@ -81,6 +81,8 @@ export interface StorageOperations {
   consumeMagicLink(link: LinkToConsume): Promise<ConsumedLink | null>;
   /** Leases up to `batchSize` due outbox rows until `leaseUntil`; no two callers ever get the same row. */
   claimDueMail(now: number, leaseUntil: number, batchSize: number): Promise<Selectable<OutboxTable>[]>;
+  /** Leases up to `batchSize` due pending webhook deliveries until `leaseUntil`; no two callers ever get the same row. */
+  claimDueWebhookDeliveries(now: number, leaseUntil: number, batchSize: number): Promise<Selectable<WebhookDeliveryTable>[]>;
   /** Erases an outbox row. */
   eraseOutboxMail(id: string): Promise<void>;
   /** Erases the outbox row of a mail that went out and records `event` (that it was sent). */

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { prepareClaimOfDueMail } from '../../operations/one-at-a-time.js';
+import { prepareClaimOfDueMail, prepareClaimOfDueWebhookDeliveries } from '../../operations/one-at-a-time.js';
 import type { AuditEventRow, EmailSlotRequest, LinkToConsume, RateLimitHit, StorageOperations } from '../../operations/storage-operations.js';
 import type { Database } from '../../schema.js';
 import { TickBatch } from '../../tick-batch.js';
@@ -8,6 +8,7 @@ import { consumeLinksAtOnce } from './batched-link-consumption.js';
 import { eraseOutboxRowsAtOnce, eraseSentMailsAtOnce, findClientsByNormalizedEmailAtOnce, markMailsCountedAtOnce } from './batched-rows.js';
 
 const claimDueSkippingLocked = prepareClaimOfDueMail({ skipLocked: true });
+const claimDueWebhooksSkippingLocked = prepareClaimOfDueWebhookDeliveries({ skipLocked: true });
 
 /**
  * The hot-path operations on PostgreSQL. Each statement is a round trip, and on this kind of
@@ -30,6 +31,7 @@ export function postgresOperations(db: Kysely<Database>): StorageOperations {
     consumeMagicLink: (link) => consumptions.add(link),
     // Rows another worker (another instance) is claiming are skipped rather than waited for.
     claimDueMail: (now, leaseUntil, batchSize) => claimDueSkippingLocked(db, now, leaseUntil, batchSize),
+    claimDueWebhookDeliveries: (now, leaseUntil, batchSize) => claimDueWebhooksSkippingLocked(db, now, leaseUntil, batchSize),
     eraseOutboxMail: (id) => erasures.add(id),
     eraseSentMail: (id, event) => sentErasures.add({ id, event }),
     markMailCounted: (id, now, event) => countedMarks.add({ id, now, event }),
