@@ -163,7 +163,9 @@ for (const dialect of testDialects) {
   const test = testWithPortico(dialect);
   // Every test has its own database and processes, so they may run side by side.
   // Each test starts the CLI a dozen times or more; on a loaded 2-core machine that can take a while.
-  describe.concurrent(`portico command line on ${dialect}`, { timeout: 120_000 }, () => {
+  // Concurrent, and each command a process of its own (about 0.9 s of CPU to start): on two cores
+  // shared with the other test files, a test of a dozen commands can wait minutes for its turns.
+  describe.concurrent(`portico command line on ${dialect}`, { timeout: 300_000 }, () => {
     describe('workspace create', () => {
       test('makes the slug from the name and prints {slug, name, url} and its settings', async ({ portico }) => {
         const created = await portico.createWorkspace('Acme Studio', 'https://portal.acme.example');
