@@ -1,7 +1,7 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { hashPassword } from '../src/crypto/password-hashing.js';
 import { isAppError } from '../src/errors.js';
 import { addWebhookEndpoint } from '../src/webhooks/webhook-endpoints.js';
@@ -77,6 +77,10 @@ class Receiver {
 
 const strongPassword = 'velvet otter climbs quiet harbor';
 const newPassword = 'copper kettle hums at dawn';
+
+// Several tests run CLI commands, a process each (about 0.9 s of CPU to start): beside the CLI's
+// own test file on two cores, they wait their turns well past the default 30 s.
+vi.setConfig({ testTimeout: 180_000 });
 
 describe.each(testDialects)('signed webhooks on %s', (dialect) => {
   let sink: SmtpSink;
@@ -217,7 +221,7 @@ describe.each(testDialects)('signed webhooks on %s', (dialect) => {
         [ofEvent.length, 200, true],
       ]);
     }
-  }, 60_000);
+  }, 180_000);
 
   it('gives an event up after a day of failures, each attempt recorded, and follows no redirect', async () => {
     const initech = await server.createWorkspace('Initech');
@@ -243,7 +247,7 @@ describe.each(testDialects)('signed webhooks on %s', (dialect) => {
     expect(attempts.every((attempt) => attempt.statusCode === 302 && !attempt.delivered)).toBe(true);
     const [row] = await server.portico.context.db.selectFrom('webhook_deliveries').select(['state']).where('workspace_id', '=', initech.id).execute();
     expect(row!.state).toBe('failed');
-  }, 60_000);
+  }, 180_000);
 
   it('refuses internal addresses when added unless WEBHOOK_ALLOW_PRIVATE=true, and again when delivering', async () => {
     const db = server.portico.context.db;
@@ -321,5 +325,5 @@ describe.each(testDialects)('signed webhooks on %s', (dialect) => {
     } finally {
       await second.stop();
     }
-  }, 60_000);
+  }, 180_000);
 });
