@@ -59,6 +59,7 @@ export async function addClient(
     disabled_at: null,
     created_at: clock.now(),
     session_generation: 0,
+    last_locale: null,
   };
   try {
     // The client and its client.added webhook, both or neither.

@@ -20,6 +20,25 @@ export interface WorkspaceTable {
   limit_workspace_emails_per_hour: number | null;
   /** Where `/` sends a signed-out visitor (migration 0010; `email` when not given). */
   default_door: ColumnType<DefaultDoor, DefaultDoor | undefined, DefaultDoor>;
+  /** The workspace's language (one of `src/i18n/locales.ts`), for a browser that prefers none shipped (migration 0014). */
+  locale: ColumnType<string, string | undefined, string>;
+  /** `#rrggbb`, checked for contrast when set; null: Portico's own blue. */
+  accent_color: string | null;
+  /** Reply-To of every mail; null: none. */
+  reply_to: string | null;
+  /** Shown on error pages as where to ask for help; null: none shown. */
+  support_email: string | null;
+  /** sha256 (hex) of the logo in `workspace_logos`; null: the name alone. */
+  logo_hash: string | null;
+}
+
+/** A workspace's logo, by the hash of its bytes (migration 0014). */
+export interface WorkspaceLogoTable {
+  hash: string;
+  workspace_id: string;
+  content_type: 'image/png' | 'image/jpeg' | 'image/webp';
+  data_base64: string;
+  created_at: number;
 }
 
 /** A workspace's default door: the email-link page or the password page. */
@@ -38,6 +57,8 @@ export interface ClientTable {
   created_at: number;
   /** How many times every session of the client was ended; a session recording fewer is over. */
   session_generation: Generated<number>;
+  /** The language of the browser the client last asked from (migration 0014); null: never asked. */
+  last_locale: string | null;
 }
 
 export interface MagicLinkTable {
@@ -255,6 +276,7 @@ export interface Database {
   password_resets: PasswordResetTable;
   rate_limits: RateLimitTable;
   workspaces: WorkspaceTable;
+  workspace_logos: WorkspaceLogoTable;
   clients: ClientTable;
   magic_links: MagicLinkTable;
   sessions: SessionTable;

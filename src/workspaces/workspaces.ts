@@ -74,6 +74,11 @@ export async function createWorkspace(
     limit_redemptions_per_5_minutes: null,
     limit_workspace_emails_per_hour: null,
     default_door: input.defaultDoor === undefined ? 'email' : readDefaultDoor(input.defaultDoor),
+    locale: 'en',
+    accent_color: null,
+    reply_to: null,
+    support_email: null,
+    logo_hash: null,
   };
   await assertNoConflict(db, workspace);
   try {

@@ -13,6 +13,7 @@ import { defaultDoor } from './0010-default-door.js';
 import { invitationsAndSessionEndings } from './0011-invitations-and-session-endings.js';
 import { apiKeys } from './0012-api-keys.js';
 import { webhooks } from './0013-webhooks.js';
+import { brandingAndLanguages } from './0014-branding-and-languages.js';
 
 export interface PorticoMigration {
   up(db: Kysely<any>, capabilities: DialectCapabilities): Promise<void>;
@@ -33,4 +34,5 @@ export const migrations: Record<string, PorticoMigration> = {
   '0011-invitations-and-session-endings': invitationsAndSessionEndings,
   '0012-api-keys': apiKeys,
   '0013-webhooks': webhooks,
+  '0014-branding-and-languages': brandingAndLanguages,
 };
