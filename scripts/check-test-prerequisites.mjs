@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm test`'s pretest step (issue 13 item 8): the suite needs Debian's Chromium, Caddy and nginx
-// (forward authentication, issue 16) and a PostgreSQL at 127.0.0.1:5432. On a fresh machine, bring what is missing when we are root (as .ci/run does);
+// (forward authentication, issue 16), promtool (issue 19) and a PostgreSQL at 127.0.0.1:5432. On a fresh machine, bring what is missing when we are root (as .ci/run does);
 // otherwise say in one line what is missing and the one command that fixes it, and fail before
 // any test runs. Silent when everything is there.
 import { spawnSync } from 'node:child_process';
@@ -140,6 +140,26 @@ function ensureProxies() {
   for (const name of missing) if (isExecutable(`/etc/init.d/${name}`)) run(`/etc/init.d/${name}`, ['stop']);
 }
 
+/**
+ * promtool (Debian's `prometheus` package), which checks and unit-tests the alert rules of
+ * docs/operations.md (issue 19 item 3). Without recommends it is a ~15 MB download; Debian does
+ * not start the Prometheus server it brings where systemd is not running, and where it does, it is
+ * stopped: the tests need only promtool.
+ */
+function ensurePromtool() {
+  if (onPath('promtool')) return;
+  const what = 'promtool is missing (the alert rules of docs/operations.md are checked with it)';
+  if (!onPath('apt-get')) fail(`${what}; install Prometheus's promtool so that it is on the PATH.`);
+  const command = 'apt-get update && apt-get install -y --no-install-recommends prometheus';
+  if (!isRoot) fail(`${what}; install with: sudo sh -c '${command}'`);
+  say(`${what}; installing Debian's prometheus (${command}) ...`);
+  if (!run('apt-get', ['update', '-qq']) || !run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'prometheus']) || !onPath('promtool')) {
+    fail(`installing prometheus failed (see above); run: ${command}`);
+  }
+  if (isExecutable('/etc/init.d/prometheus')) run('/etc/init.d/prometheus', ['stop']);
+}
+
 ensureChromium();
 ensureProxies();
+ensurePromtool();
 await ensurePostgres();
