@@ -71,7 +71,7 @@ describe('every page, at 390 and 1280 pixels, in Chromium', () => {
   async function askForLink(page: Page): Promise<string> {
     const before = sink.mailsTo(email).length;
     await page.goto(url('/magic-login'));
-    await page.getByLabel('Email address').fill(email);
+    await page.locator('input[name="email"]:not([type="hidden"])').first().fill(email);
     await page.locator('form[action="/magic-login"] button[type="submit"]').first().click();
     await page.waitForLoadState();
     return lastLinkTo(email, before);
@@ -79,8 +79,8 @@ describe('every page, at 390 and 1280 pixels, in Chromium', () => {
 
   async function signIn(page: Page): Promise<void> {
     await page.goto(url('/login'));
-    await page.getByLabel('Email address').fill(email);
-    await page.getByLabel('Password', { exact: true }).fill('lantern meadow copper violin');
+    await page.locator('input[name="email"]:not([type="hidden"])').first().fill(email);
+    await page.locator('input[name="password"]').fill('lantern meadow copper violin');
     await page.locator('form[action="/login"] button[type="submit"]').first().click();
     await page.waitForURL((address) => !address.pathname.startsWith('/login'));
   }
@@ -97,8 +97,8 @@ describe('every page, at 390 and 1280 pixels, in Chromium', () => {
       name: 'wrong-code',
       open: async (page) => {
         await askForLink(page);
-        await page.getByLabel('Code from the email').fill('0000000000');
-        await page.getByRole('button', { name: 'Sign in with the code' }).click();
+        await page.locator('input[name="code"]').fill('0000000000');
+        await page.locator('form[action="/magic-login/code"] button[type="submit"]').click();
         await page.waitForLoadState();
       },
     },
@@ -106,7 +106,7 @@ describe('every page, at 390 and 1280 pixels, in Chromium', () => {
       name: 'magic-login-form-error',
       open: async (page) => {
         await page.goto(url('/magic-login'));
-        await page.getByLabel('Email address').fill('not an address');
+        await page.locator('input[name="email"]:not([type="hidden"])').first().fill('not an address');
         await page.locator('form[action="/magic-login"] button[type="submit"]').first().click();
         await page.waitForLoadState();
       },
@@ -115,8 +115,8 @@ describe('every page, at 390 and 1280 pixels, in Chromium', () => {
       name: 'login-wrong-password',
       open: async (page) => {
         await page.goto(url('/login'));
-        await page.getByLabel('Email address').fill(email);
-        await page.getByLabel('Password', { exact: true }).fill('not the password at all');
+        await page.locator('input[name="email"]:not([type="hidden"])').first().fill(email);
+        await page.locator('input[name="password"]').fill('not the password at all');
         await page.locator('form[action="/login"] button[type="submit"]').first().click();
         await page.waitForLoadState();
       },
@@ -125,7 +125,7 @@ describe('every page, at 390 and 1280 pixels, in Chromium', () => {
       name: 'forgot-password-sent',
       open: async (page) => {
         await page.goto(url('/forgot-password'));
-        await page.getByLabel('Email address').fill(email);
+        await page.locator('input[name="email"]:not([type="hidden"])').first().fill(email);
         await page.locator('form[action="/forgot-password"] button[type="submit"]').first().click();
         await page.waitForLoadState();
       },
@@ -135,7 +135,7 @@ describe('every page, at 390 and 1280 pixels, in Chromium', () => {
       open: async (page) => {
         const before = sink.mailsTo(email).length;
         await page.goto(url('/forgot-password'));
-        await page.getByLabel('Email address').fill(email);
+        await page.locator('input[name="email"]:not([type="hidden"])').first().fill(email);
         await page.locator('form[action="/forgot-password"] button[type="submit"]').first().click();
         await page.goto(await lastLinkTo(email, before));
       },
@@ -165,7 +165,7 @@ describe('every page, at 390 and 1280 pixels, in Chromium', () => {
         const invited = `invited.${Math.random().toString(36).slice(2)}@example.com`;
         await inviteClient(server.portico.context, workspace, { email: invited, name: 'Invited Client' });
         await page.goto(await lastLinkTo(invited, 0));
-        await page.getByRole('button', { name: 'Accept invitation' }).click();
+        await page.locator('form[action="/magic-login/verify"] button[type="submit"]').click();
         await page.waitForURL((address) => address.pathname === '/welcome');
       },
     },
@@ -175,10 +175,10 @@ describe('every page, at 390 and 1280 pixels, in Chromium', () => {
         const invited = `invited.${Math.random().toString(36).slice(2)}@example.com`;
         await inviteClient(server.portico.context, workspace, { email: invited, name: 'Invited Client' });
         await page.goto(await lastLinkTo(invited, 0));
-        await page.getByRole('button', { name: 'Accept invitation' }).click();
+        await page.locator('form[action="/magic-login/verify"] button[type="submit"]').click();
         await page.waitForURL((address) => address.pathname === '/welcome');
-        await page.getByLabel('Password', { exact: true }).fill('harbor pepper glacier tulip');
-        await page.getByRole('button', { name: 'Set password' }).click();
+        await page.locator('input[name="new_password"]').fill('harbor pepper glacier tulip');
+        await page.locator('form[action="/account/password"] button[type="submit"]').click();
         await page.waitForURL((address) => address.searchParams.get('password') === 'set');
       },
     },
@@ -197,7 +197,7 @@ describe('every page, at 390 and 1280 pixels, in Chromium', () => {
         await signIn(await other.newPage());
         const otherPage = other.pages()[0]!;
         await otherPage.goto(url('/account'));
-        await otherPage.getByRole('button', { name: 'Sign out other sessions' }).click();
+        await otherPage.locator('form[action="/account/sessions/end-others"] button[type="submit"]').click();
         await otherPage.waitForLoadState();
         await other.close();
         await page.goto(url('/magic-login'));
@@ -241,8 +241,8 @@ describe('every page, at 390 and 1280 pixels, in Chromium', () => {
           }
         });
         await page.goto(url('/login'));
-        await page.getByLabel('Email address').fill(email);
-        await page.getByLabel('Password', { exact: true }).fill('not the password at all');
+        await page.locator('input[name="email"]:not([type="hidden"])').first().fill(email);
+        await page.locator('input[name="password"]').fill('not the password at all');
         const answer = page.waitForResponse((response) => response.request().method() === 'POST');
         await page.locator('form[action="/login"] button[type="submit"]').first().click();
         expect((await answer).status()).toBe(429);
