@@ -106,6 +106,8 @@ describe('branded pages in Chromium, light and dark', () => {
             for (const width of [390, 1280]) {
               await page.setViewportSize({ width, height: 844 });
               await page.screenshot({ path: `${screenshots}/${workspace.slug}-${name}-${scheme}-${width}.png`, fullPage: true });
+              const overflow = (await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth')) as number;
+              expect(overflow, `${where} at ${width} px scrolls sideways`).toBeLessThanOrEqual(0);
             }
             // axe runs as the test's own evaluation (DevTools protocol), which the page's CSP does not govern, so the
             // page keeps its policy: the logo above loaded under it.

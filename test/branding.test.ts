@@ -111,7 +111,7 @@ describe.each(testDialects)('branding on %s', (dialect) => {
 
     const unbranded = await second.agent(plain).get('/magic-login');
     expect(styleOf(unbranded.body)).toContain('--accent:#1d4ed8');
-    expect(unbranded.body).not.toContain('brand-logo"');
+    expect(unbranded.body).not.toContain('class="brand-logo"');
   });
 
   it('names the support address as a mailto link where someone is stuck, and nowhere else', async () => {
@@ -123,6 +123,17 @@ describe.each(testDialects)('branding on %s', (dialect) => {
     expect(usedLink.body).toContain(support);
     expect((await agent.get('/magic-login')).body).not.toContain('mailto:');
     expect((await first.agent(plain).get('/no-such-page')).body).not.toContain('mailto:');
+
+    // A door over its per-IP limit: the form comes back with a countdown, and the address beside it.
+    const limited = await updateWorkspace(first.portico.context.db, (await first.createWorkspace('Limited')).slug, {
+      supportEmail: 'help@limited.example',
+      limits: { limitIpPerMinute: '1' },
+    });
+    const door = first.agent(limited);
+    await door.post('/magic-login', { email: 'someone@example.com' });
+    const refused = await door.post('/magic-login', { email: 'someone@example.com' });
+    expect(refused.status).toBe(429);
+    expect(refused.body).toContain('<a href="mailto:help@limited.example">help@limited.example</a>');
   });
 
   it('sends mail from the workspace’s sender with its reply-to, logo and colours; the text part stays plain', async () => {
@@ -184,6 +195,8 @@ describe.each(testDialects)('branding on %s', (dialect) => {
       const style = styleOf(page.body);
       expect(style).toContain('--accent:#1d4ed8');
       expect(style).not.toMatch(/alert\(|<|red;/);
+      // A logo hash that is not one shows no logo rather than an address built from it.
+      expect(page.body).not.toContain('class="brand-logo"');
     }
     await first.addClient(victim, 'victim@example.com');
     await first.agent(victim).post('/magic-login', { email: 'victim@example.com' });

@@ -20,11 +20,16 @@ export interface PageBranding {
 /** The branding of a page of `workspace`; Portico's own look on an address no workspace owns. */
 export function pageBrandingOf(workspace: BrandedWorkspace | null | undefined): PageBranding {
   return {
-    logoPath: workspace?.logo_hash ? logoPath(workspace.logo_hash) : null,
+    logoPath: hasLogo(workspace) ? logoPath(workspace.logo_hash) : null,
     paletteCss: paletteCss(workspace?.accent_color ?? null),
     supportEmail: workspace?.support_email ?? null,
     supportHref: workspace?.support_email ? mailtoHref(workspace.support_email) : null,
   };
+}
+
+/** A logo hash as the workspaces domain writes it; anything else in the row is as good as none. */
+function hasLogo(workspace: BrandedWorkspace | null | undefined): workspace is BrandedWorkspace & { logo_hash: string } {
+  return typeof workspace?.logo_hash === 'string' && /^[0-9a-f]{64}$/.test(workspace.logo_hash);
 }
 
 function mailtoHref(address: string): string {
@@ -46,7 +51,7 @@ export interface MailBranding {
 export function mailBrandingOf(workspace: BrandedWorkspace | null): MailBranding {
   const shades = deriveAccentShades(workspace?.accent_color ?? defaultAccentColor).light;
   return {
-    logoUrl: workspace?.logo_hash ? `${workspace.url}${logoPath(workspace.logo_hash)}` : null,
+    logoUrl: hasLogo(workspace) ? `${workspace.url}${logoPath(workspace.logo_hash)}` : null,
     accent: shades.accent,
     accentInk: shades.accentInk,
     accentText: shades.accentText,
