@@ -74,7 +74,22 @@ function expectOneLineFailure(run: CliRun, ...mentions: string[]): void {
   for (const mention of mentions) expect(run.stderr).toContain(mention);
 }
 
-type WorkspaceJson = { slug: string; name: string; url: string; magicLinkTtl: string; defaultDoor: string; limits: Record<string, string | number> };
+type WorkspaceJson = {
+  slug: string;
+  name: string;
+  url: string;
+  magicLinkTtl: string;
+  defaultDoor: string;
+  limits: Record<string, string | number>;
+  locale: string;
+  accentColor: string | null;
+  mailFrom: string | null;
+  replyTo: string | null;
+  supportEmail: string | null;
+  logoUrl: string | null;
+};
+/** The branding of a workspace that set none (issue 18). */
+const unbranded = { locale: 'en', accentColor: null, mailFrom: null, replyTo: null, supportEmail: null, logoUrl: null };
 type ClientJson = { id: string; email: string; name: string; hasPassword: boolean; disabled: boolean };
 type AppJson = { clientId: string; clientSecret?: string; name: string; redirectUris: string[]; public: boolean; issuer?: string };
 type ImportJson = { added: number; updated: number; rejected: { line: number; reason: string }[] };
@@ -169,7 +184,7 @@ for (const dialect of testDialects) {
     describe('workspace create', () => {
       test('makes the slug from the name and prints {slug, name, url} and its settings', async ({ portico }) => {
         const created = await portico.createWorkspace('Acme Studio', 'https://portal.acme.example');
-        expect(created).toEqual({ slug: 'acme-studio', name: 'Acme Studio', url: 'https://portal.acme.example', magicLinkTtl: '15m', defaultDoor: 'email', limits: {} });
+        expect(created).toEqual({ slug: 'acme-studio', name: 'Acme Studio', url: 'https://portal.acme.example', magicLinkTtl: '15m', defaultDoor: 'email', limits: {}, ...unbranded });
         expect(await portico.listWorkspaces()).toEqual([created]);
 
         const human = await portico.run(['workspace', 'create', '--name', 'Globex', '--url', 'http://localhost:4000']);
@@ -186,6 +201,7 @@ for (const dialect of testDialects) {
           magicLinkTtl: '15m',
           defaultDoor: 'email',
           limits: {},
+          ...unbranded,
         });
         expectOneLineFailure(await portico.run(['workspace', 'create', '--name', 'X', '--url', 'https://x.example', '--slug', 'Not A Slug']), 'Not A Slug');
       });
@@ -258,7 +274,7 @@ for (const dialect of testDialects) {
       test('changes the name and URL, and frees the old URL', async ({ portico }) => {
         await portico.createWorkspace('Acme Studio', 'https://portal.acme.example');
         const updated = await portico.json<WorkspaceJson>(['workspace', 'update', 'acme-studio', '--name', 'Acme', '--url', 'https://clients.acme.example']);
-        expect(updated).toEqual({ slug: 'acme-studio', name: 'Acme', url: 'https://clients.acme.example', magicLinkTtl: '15m', defaultDoor: 'email', limits: {} });
+        expect(updated).toEqual({ slug: 'acme-studio', name: 'Acme', url: 'https://clients.acme.example', magicLinkTtl: '15m', defaultDoor: 'email', limits: {}, ...unbranded });
         expect(await portico.listWorkspaces()).toEqual([updated]);
         await portico.createWorkspace('Newcomer', 'https://portal.acme.example');
 
@@ -281,6 +297,78 @@ for (const dialect of testDialects) {
       });
     });
 
+    // Issue 18 item 1: branding, set and cleared with `workspace update`, each refusal one line naming the flag.
+    describe('workspace update: branding', () => {
+      const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/branding/${name}`, import.meta.url));
+      const demoLogo = fileURLToPath(new URL('../assets/demo-logo.png', import.meta.url));
+
+      test('sets logo, accent colour, sender, reply-to, support address and language, shows them, and clears each with none', async ({ portico }) => {
+        await portico.createWorkspace('Acme', 'https://acme.example');
+        const updated = await portico.json<WorkspaceJson>([
+          'workspace', 'update', 'acme',
+          '--logo', demoLogo,
+          '--accent-color', '#0F766E',
+          '--mail-from', '"Acme, Inc." <hello@acme.example>',
+          '--reply-to', 'team@acme.example',
+          '--support-email', 'help@acme.example',
+          '--locale', 'pt-BR',
+        ]);
+        const hash = createHash('sha256').update(readFileSync(demoLogo)).digest('hex');
+        expect(updated).toMatchObject({
+          slug: 'acme',
+          locale: 'pt-BR',
+          accentColor: '#0f766e',
+          mailFrom: 'Acme, Inc. <hello@acme.example>',
+          replyTo: 'team@acme.example',
+          supportEmail: 'help@acme.example',
+          logoUrl: `https://acme.example/assets/logo-${hash}`,
+        });
+        expect(await portico.listWorkspaces()).toEqual([updated]);
+        expect(await portico.json(['workspace', 'describe', 'acme'])).toEqual(updated);
+        const human = await portico.run(['workspace', 'describe', 'acme']);
+        expect(human.stdout).toContain('accent color:\t#0f766e');
+        expect(human.stdout).toContain(`logo:\thttps://acme.example/assets/logo-${hash}`);
+
+        const cleared = await portico.json<WorkspaceJson>(
+          ['workspace', 'update', 'acme', ...['--logo', '--accent-color', '--mail-from', '--reply-to', '--support-email', '--locale'].flatMap((flag) => [flag, 'none'])],
+        );
+        expect(cleared).toEqual({ ...updated, ...unbranded });
+      });
+
+      test('takes a logo by its content: a JPEG named .png and a WebP are logos, and the type is the bytes\' own', async ({ portico }) => {
+        await portico.createWorkspace('Acme', 'https://acme.example');
+        const jpegNamedPng = portico.writeFile('photo.png', '');
+        writeFileSync(jpegNamedPng, readFileSync(fixture('logo.jpg')));
+        expect((await portico.json<WorkspaceJson>(['workspace', 'update', 'acme', '--logo', jpegNamedPng])).logoUrl).toMatch(/\/assets\/logo-[0-9a-f]{64}$/);
+        expect((await portico.json<WorkspaceJson>(['workspace', 'update', 'acme', '--logo', fixture('logo.webp')])).logoUrl).toMatch(/\/assets\/logo-[0-9a-f]{64}$/);
+      });
+
+      test('refuses what a logo, colour, address or language cannot be, in one line naming the flag, and changes nothing', async ({ portico }) => {
+        await portico.createWorkspace('Acme', 'https://acme.example');
+        const before = await portico.json<WorkspaceJson>(['workspace', 'update', 'acme', '--accent-color', '#1d4ed8', '--support-email', 'help@acme.example']);
+        const tooBig = portico.writeFile('big.png', '');
+        writeFileSync(tooBig, Buffer.concat([readFileSync(demoLogo), Buffer.alloc(600 * 1024)]));
+        const refusals: [string[], string[]][] = [
+          [['--logo', fixture('text-renamed.png')], ['--logo', 'not a PNG, JPEG or WebP image']],
+          [['--logo', fixture('logo.svg')], ['--logo', 'SVG is not accepted']],
+          [['--logo', tooBig], ['--logo', 'larger than 512 KB']],
+          [['--logo', join(portico.folder, 'missing.png')], ['--logo', 'no such file']],
+          [['--accent-color', '#facc15'], ['--accent-color', '1.53:1', '3:1']],
+          [['--accent-color', 'red'], ['--accent-color', '#RRGGBB']],
+          [['--accent-color', '#123456;}</style><script>'], ['--accent-color', '#RRGGBB']],
+          [['--reply-to', 'not an address'], ['--reply-to', 'not an email address']],
+          [['--support-email', 'help@'], ['--support-email', 'not an email address']],
+          [['--mail-from', 'Acme <nobody>'], ['--mail-from', 'no valid address']],
+          [['--mail-from', 'Acme\r\nBcc: victim@example.com <hello@acme.example>'], ['--mail-from', 'one line']],
+          [['--locale', 'xx'], ['--locale', 'en, de, fr, es, nl, pt-BR']],
+          // One bad flag among good ones: nothing is written.
+          [['--name', 'Renamed', '--accent-color', '#ffff00'], ['--accent-color']],
+        ];
+        for (const [flags, mentions] of refusals) expectOneLineFailure(await portico.run(['workspace', 'update', 'acme', ...flags]), ...mentions);
+        expect(await portico.json(['workspace', 'describe', 'acme'])).toEqual(before);
+      });
+    });
+
     describe('workspace list', () => {
       test('lists every workspace by slug, as JSON and one per line', async ({ portico }) => {
         expect(await portico.listWorkspaces()).toEqual([]);
@@ -288,9 +376,9 @@ for (const dialect of testDialects) {
         await portico.createWorkspace('Alpha', 'https://alpha.example');
         await portico.createWorkspace('Mid', 'http://localhost:3001', '--slug', 'mid');
         expect(await portico.listWorkspaces()).toEqual([
-          { slug: 'alpha', name: 'Alpha', url: 'https://alpha.example', magicLinkTtl: '15m', defaultDoor: 'email', limits: {} },
-          { slug: 'mid', name: 'Mid', url: 'http://localhost:3001', magicLinkTtl: '15m', defaultDoor: 'email', limits: {} },
-          { slug: 'zeta', name: 'Zeta', url: 'https://zeta.example', magicLinkTtl: '15m', defaultDoor: 'email', limits: {} },
+          { slug: 'alpha', name: 'Alpha', url: 'https://alpha.example', magicLinkTtl: '15m', defaultDoor: 'email', limits: {}, ...unbranded },
+          { slug: 'mid', name: 'Mid', url: 'http://localhost:3001', magicLinkTtl: '15m', defaultDoor: 'email', limits: {}, ...unbranded },
+          { slug: 'zeta', name: 'Zeta', url: 'https://zeta.example', magicLinkTtl: '15m', defaultDoor: 'email', limits: {}, ...unbranded },
         ]);
 
         const human = await portico.run(['workspace', 'list']);

@@ -2,6 +2,7 @@ import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { OidcPages } from '../apps/oidc/workspace-providers.js';
 import { generateNonce } from '../crypto/tokens.js';
 import { htmlTemplates } from '../views/eta.js';
+import { pageBrandingOf } from '../workspaces/workspace-branding.js';
 import type { Workspace } from '../workspaces/workspaces.js';
 import { pagePolicy } from './security-headers.js';
 
@@ -9,7 +10,7 @@ import { pagePolicy } from './security-headers.js';
 export function oidcPagesFor(workspace: Workspace): OidcPages {
   return {
     async renderError(ctx, out) {
-      renderOidcPage(ctx, 'message', {
+      renderOidcPage(ctx, workspace, 'message', {
         workspaceName: workspace.name,
         title: 'This sign-in request cannot be used',
         heading: 'This sign-in request cannot be used',
@@ -24,6 +25,7 @@ export function oidcPagesFor(workspace: Workspace): OidcPages {
       const returnTo = client && requested && client.postLogoutRedirectUris?.includes(requested) ? new URL(requested).origin : null;
       renderOidcPage(
         ctx,
+        workspace,
         'app-sign-out',
         { workspaceName: workspace.name, title: 'Sign out', appName: client?.clientName ?? null, form },
         // The form is sent here, and the answer sends the browser on to the app's registered address.
@@ -32,7 +34,7 @@ export function oidcPagesFor(workspace: Workspace): OidcPages {
     },
 
     async postLogoutSuccessSource(ctx) {
-      renderOidcPage(ctx, 'message', {
+      renderOidcPage(ctx, workspace, 'message', {
         workspaceName: workspace.name,
         title: 'You are signed out',
         heading: 'You are signed out',
@@ -45,9 +47,9 @@ export function oidcPagesFor(workspace: Workspace): OidcPages {
 }
 
 /** One of Portico's pages as oidc-provider's answer, with the page CSP of every Portico page. */
-function renderOidcPage(ctx: KoaContextWithOIDC, page: string, data: Record<string, unknown>, formTarget: string | null = null): void {
+function renderOidcPage(ctx: KoaContextWithOIDC, workspace: Workspace, page: string, data: Record<string, unknown>, formTarget: string | null = null): void {
   const nonce = generateNonce();
   ctx.set('content-security-policy', pagePolicy(nonce, formTarget));
   ctx.type = 'text/html; charset=utf-8';
-  ctx.body = htmlTemplates.render(`./pages/${page}`, { nonce, ...data });
+  ctx.body = htmlTemplates.render(`./pages/${page}`, { nonce, branding: pageBrandingOf(workspace), showSupport: page === 'message' && ctx.status >= 400, ...data });
 }

@@ -18,6 +18,7 @@ import { sendAppError, toAppError } from './error-pages.js';
 import { oidcPagesFor } from './oidc-pages.js';
 import { isSameOriginRequest } from './origin-check.js';
 import './request-context.js';
+import { registerBrandingRoutes } from './routes/branding-routes.js';
 import { registerDevMailboxRoutes } from './routes/dev-mailbox-routes.js';
 import { registerMagicLoginRoutes } from './routes/magic-login-routes.js';
 import { registerPasswordRoutes } from './routes/password-routes.js';
@@ -141,6 +142,7 @@ export function buildHttpServer({ context, devMailbox, logStream, mailPausedSinc
   registerMagicLoginRoutes(app, context);
   registerPasswordRoutes(app, context);
   registerPortalRoutes(app, context);
+  registerBrandingRoutes(app, context);
   registerForwardAuthRoutes(app, context);
   registerAdminApi(app, context);
   registerOidcRoutes(app, context, new WorkspaceProviders(context.db, context.clock, context.config, oidcPagesFor, (message, error) => app.log.error({ err: error }, message)));

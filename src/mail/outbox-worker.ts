@@ -4,6 +4,8 @@ import { isDatabaseUnavailable } from '../storage/database-errors.js';
 import { ConcurrencyLimit } from '../shared/concurrency-limit.js';
 import { claimDueMail, describeOutbox, eraseMail, eraseSentMail, isMailRequest, mailTemplateOf, scheduleMailRetry, type MailPreparation, type OutboxMail, type PreparedMail } from './outbox.js';
 import { renderMail, type MailTemplateName, type RenderedMail } from './templates.js';
+import { mailBrandingOf, mailSenderOf } from '../workspaces/workspace-branding.js';
+import type { Workspace } from '../workspaces/workspaces.js';
 import type { MailTransport } from './transport.js';
 
 export interface OutboxWorkerOptions {
@@ -169,6 +171,7 @@ export function startOutboxWorker(context: PorticoContext, transport: MailTransp
     const prepare = isMailRequest(claimed.template) ? prepareRequestedMail : null;
     let mail: PreparedMail;
     let rendered: RenderedMail;
+    let workspace: Workspace | null;
     try {
       if (prepare) {
         const prepared = await prepare(context, claimed, now);
@@ -181,7 +184,10 @@ export function startOutboxWorker(context: PorticoContext, transport: MailTransp
       } else {
         mail = { template: claimed.template as MailTemplateName, recipient: claimed.recipient, payload: JSON.parse(claimed.payload) as Record<string, unknown> };
       }
-      rendered = renderMail(mail.template, mail.payload);
+      // Its branding and sender as the workspace has them now (within a second of a change), not as
+      // when it was queued: a mail queued before issue 18 renders the same as one queued after.
+      workspace = await context.workspaces.findById(claimed.workspace_id);
+      rendered = renderMail(mail.template, mail.payload, mailBrandingOf(workspace));
     } catch (error) {
       if (isDatabaseUnavailable(error)) {
         heldBack.set(claimed.id, claimed);
@@ -195,8 +201,8 @@ export function startOutboxWorker(context: PorticoContext, transport: MailTransp
       // Paused while it waited for its turn: the link minted for it is one nobody will ever hold.
       if (outage && !asProbe) return putBack(claimed, outage.reason);
       try {
-        const from = typeof mail.payload.from === 'string' && mail.payload.from ? mail.payload.from : context.config.mailFrom;
-        await transport.send({ ...rendered, from, to: mail.recipient, workspaceId: claimed.workspace_id });
+        const sender = mailSenderOf(workspace, mail.payload.from, context.config.mailFrom);
+        await transport.send({ ...rendered, from: sender.from, replyTo: sender.replyTo, to: mail.recipient, workspaceId: claimed.workspace_id });
         return 'sent';
       } catch (error) {
         return { failed: error };

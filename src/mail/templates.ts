@@ -1,5 +1,6 @@
 import { describeDuration } from '../shared/duration.js';
 import { htmlTemplates, textTemplates } from '../views/eta.js';
+import { mailBrandingOf, type MailBranding } from '../workspaces/workspace-branding.js';
 
 export interface RenderedMail {
   subject: string;
@@ -27,12 +28,12 @@ const mailTemplates = {
 
 export type MailTemplateName = keyof typeof mailTemplates;
 
-/** Renders a queued mail's subject, plain-text part and HTML part from its template and payload. */
-export function renderMail(template: MailTemplateName, payload: Record<string, unknown>): RenderedMail {
+/** Renders a queued mail's subject, plain-text part and HTML part from its template and payload, the HTML in its workspace's colours and logo. */
+export function renderMail(template: MailTemplateName, payload: Record<string, unknown>, brand: MailBranding = mailBrandingOf(null)): RenderedMail {
   const data = payload as unknown as MailPayload;
   const subject = mailTemplates[template];
   if (!subject) throw new Error(`unknown mail template ${template}`);
-  const view = { ...data, validFor: data.ttlMs === undefined ? null : describeDuration(data.ttlMs) };
+  const view = { ...data, validFor: data.ttlMs === undefined ? null : describeDuration(data.ttlMs), brand };
   return {
     subject: subject(data),
     text: textTemplates.render(`./mail/${template}-text`, view),

@@ -1,8 +1,12 @@
 import nodemailer from 'nodemailer';
+import type { Mailbox } from '../workspaces/sender-address.js';
 import type { RenderedMail } from './templates.js';
 
 export interface OutgoingMail extends RenderedMail {
-  from: string;
+  /** `MAIL_FROM` as configured, or a workspace's sender, whose name nodemailer quotes and encodes. */
+  from: string | Mailbox;
+  /** The workspace's `--reply-to`; null: none. */
+  replyTo?: string | null;
   to: string;
   /** The workspace the mail is sent for; the dev mailbox shows each workspace only its own mail. */
   workspaceId: string;
@@ -37,7 +41,8 @@ export function createSmtpTransport(smtpUrl: string): MailTransport {
     // Twice the pool: each connection has its next mail waiting, and an outage meets at most these.
     concurrency: smtpConnections * 2,
     async send(mail) {
-      await transporter.sendMail({ from: mail.from, to: mail.to, subject: mail.subject, text: mail.text, html: mail.html });
+      const from = typeof mail.from === 'string' ? mail.from : { name: mail.from.name ?? '', address: mail.from.address };
+      await transporter.sendMail({ from, ...(mail.replyTo ? { replyTo: mail.replyTo } : {}), to: mail.to, subject: mail.subject, text: mail.text, html: mail.html });
     },
     close() {
       transporter.close();

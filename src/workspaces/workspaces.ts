@@ -7,7 +7,13 @@ import { readOneLineName } from '../shared/one-line-name.js';
 import type { Database, DefaultDoor, WorkspaceTable } from '../storage/schema.js';
 import { isUniqueViolation } from '../storage/database-errors.js';
 import { prepareQuery } from '../storage/prepared-query.js';
+import { parseEmailAddress } from '../clients/email.js';
+import { isShippedLocale, shippedLocales } from '../i18n/locales.js';
+import { inTransaction } from '../storage/in-transaction.js';
+import { readAccentColor } from './brand-palette.js';
+import { formatMailbox, readMailbox } from './sender-address.js';
 import { isValidSlug, slugFromName } from './slug.js';
+import { logoPath, readLogoImage, saveWorkspaceLogo, type LogoImage } from './workspace-logo.js';
 import { parseWorkspaceOrigin } from './workspace-url.js';
 
 export type Workspace = Selectable<WorkspaceTable>;
@@ -35,6 +41,19 @@ export interface WorkspaceInput {
   limits?: Partial<Record<WorkspaceLimitOption, string>>;
   /** `email` or `password`: where `/` sends a signed-out visitor. */
   defaultDoor?: string;
+  /** The branding flags (issue 18); `none` clears each. */
+  locale?: string;
+  accentColor?: string;
+  mailFrom?: string;
+  replyTo?: string;
+  supportEmail?: string;
+  /** A logo file's bytes and the name it was given as, checked by content; null removes the logo. */
+  logo?: { bytes: Uint8Array; fileName: string } | null;
+}
+
+/** The word that clears a branding setting (`--logo none`); `default` reads as well, as it does for the limits. */
+export function isClearWord(text: string): boolean {
+  return text.trim() === 'none' || text.trim() === 'default';
 }
 
 const defaultDoors: readonly DefaultDoor[] = ['email', 'password'];
@@ -46,7 +65,20 @@ export function describeWorkspace(workspace: Workspace) {
     const value = workspace[column];
     if (value !== null) limits[option] = kind === 'duration' ? formatDuration(value) : value;
   }
-  return { slug: workspace.slug, name: workspace.name, url: workspace.url, magicLinkTtl: formatDuration(workspace.magic_link_ttl_ms), defaultDoor: workspace.default_door, limits };
+  return {
+    slug: workspace.slug,
+    name: workspace.name,
+    url: workspace.url,
+    magicLinkTtl: formatDuration(workspace.magic_link_ttl_ms),
+    defaultDoor: workspace.default_door,
+    limits,
+    locale: workspace.locale,
+    accentColor: workspace.accent_color,
+    mailFrom: workspace.mail_from,
+    replyTo: workspace.reply_to,
+    supportEmail: workspace.support_email,
+    logoUrl: workspace.logo_hash ? `${workspace.url}${logoPath(workspace.logo_hash)}` : null,
+  };
 }
 
 /** Creates a workspace; the slug defaults to one made from the name. */
@@ -91,8 +123,8 @@ export async function createWorkspace(
   return workspace;
 }
 
-/** Changes a workspace's name, URL or link lifetime. */
-export async function updateWorkspace(db: Kysely<Database>, slug: string, input: WorkspaceInput): Promise<Workspace> {
+/** Changes a workspace's name, URL, link lifetime, limits or branding; every value is checked before anything is written. */
+export async function updateWorkspace(db: Kysely<Database>, slug: string, input: WorkspaceInput, now: number = Date.now()): Promise<Workspace> {
   const current = await findWorkspaceBySlug(db, slug);
   if (!current) throw new AppError('WORKSPACE_NOT_FOUND', { message: `No workspace has the slug "${slug}".` });
   const updated: Workspace = { ...current };
@@ -109,7 +141,25 @@ export async function updateWorkspace(db: Kysely<Database>, slug: string, input:
     const { column, kind, flag } = workspaceLimitOptions[option];
     updated[column] = readLimit(flag, kind, text);
   }
+  if (input.locale !== undefined) updated.locale = readLocale(input.locale);
+  if (input.accentColor !== undefined) updated.accent_color = isClearWord(input.accentColor) ? null : readAccent(input.accentColor);
+  if (input.mailFrom !== undefined) updated.mail_from = isClearWord(input.mailFrom) ? null : readSender(input.mailFrom);
+  if (input.replyTo !== undefined) updated.reply_to = isClearWord(input.replyTo) ? null : readAddress('--reply-to', input.replyTo);
+  if (input.supportEmail !== undefined) updated.support_email = isClearWord(input.supportEmail) ? null : readAddress('--support-email', input.supportEmail);
+  let logo: LogoImage | null = null;
+  if (input.logo !== undefined) {
+    logo = input.logo === null ? null : await readLogo(input.logo);
+    updated.logo_hash = logo?.hash ?? null;
+  }
   await assertNoConflict(db, updated);
+  await inTransaction(db, async (trx) => {
+    if (logo) await saveWorkspaceLogo(trx, now, current.id, logo);
+    await updateWorkspaceRow(trx, current.id, updated);
+  });
+  return updated;
+}
+
+async function updateWorkspaceRow(db: Kysely<Database>, id: string, updated: Workspace): Promise<void> {
   await db
     .updateTable('workspaces')
     .set({
@@ -123,10 +173,15 @@ export async function updateWorkspace(db: Kysely<Database>, slug: string, input:
       limit_redemptions_per_5_minutes: updated.limit_redemptions_per_5_minutes,
       limit_workspace_emails_per_hour: updated.limit_workspace_emails_per_hour,
       default_door: updated.default_door,
+      locale: updated.locale,
+      accent_color: updated.accent_color,
+      mail_from: updated.mail_from,
+      reply_to: updated.reply_to,
+      support_email: updated.support_email,
+      logo_hash: updated.logo_hash,
     })
-    .where('id', '=', current.id)
+    .where('id', '=', id)
     .execute();
-  return updated;
 }
 
 /** Every workspace, by slug. */
@@ -212,6 +267,37 @@ function readDefaultDoor(text: string): DefaultDoor {
 export function defaultDoorPath(workspace: Pick<Workspace, 'default_door'>, next: string | null = null): string {
   const door = workspace.default_door === 'password' ? '/login' : '/magic-login';
   return next ? `${door}?next=${encodeURIComponent(next)}` : door;
+}
+
+function readLocale(text: string): string {
+  if (isClearWord(text)) return 'en';
+  const locale = text.trim();
+  if (!isShippedLocale(locale)) throw new AppError('LOCALE_INVALID', { message: `--locale "${text}" is not a shipped language: use one of ${shippedLocales.join(', ')}` });
+  return locale;
+}
+
+function readAccent(text: string): string {
+  const read = readAccentColor(text);
+  if (!read.ok) throw new AppError('ACCENT_COLOR_INVALID', { message: read.reason });
+  return read.color;
+}
+
+function readSender(text: string): string {
+  const read = readMailbox(text, '--mail-from');
+  if (!read.ok) throw new AppError('MAIL_FROM_INVALID', { message: read.reason });
+  return formatMailbox(read.mailbox);
+}
+
+function readAddress(flag: string, text: string): string {
+  const address = parseEmailAddress(text);
+  if (!address.ok) throw new AppError('WORKSPACE_ADDRESS_INVALID', { message: `${flag} "${text}" is not an email address like name@example.com (or none, to clear it)` });
+  return address.email;
+}
+
+async function readLogo(file: { bytes: Uint8Array; fileName: string }): Promise<LogoImage> {
+  const read = await readLogoImage(file.bytes, file.fileName);
+  if (!read.ok) throw new AppError('LOGO_INVALID', { message: read.reason });
+  return read.logo;
 }
 
 function readMagicLinkTtl(text: string): number {

@@ -1,10 +1,23 @@
+import { open } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { createWorkspace, describeWorkspace, listWorkspaces, requireWorkspaceBySlug, updateWorkspace, workspaceLimitOptions, type WorkspaceLimitOption } from '../../workspaces/workspaces.js';
+import { maxLogoBytes } from '../../workspaces/workspace-logo.js';
+import {
+  createWorkspace,
+  describeWorkspace,
+  isClearWord,
+  listWorkspaces,
+  requireWorkspaceBySlug,
+  updateWorkspace,
+  workspaceLimitOptions,
+  type WorkspaceInput,
+  type WorkspaceLimitOption,
+} from '../../workspaces/workspaces.js';
 import { rotateSigningKeys } from '../../apps/oidc/signing-keys.js';
 import { retiredKeyLifetimeMs } from '../../apps/oidc/workspace-providers.js';
-import { runDatabaseCommand } from '../command-runner.js';
+import { CommandFailure, runDatabaseCommand } from '../command-runner.js';
 
 type WorkspaceOptions = { name?: string; url?: string; slug?: string; magicLinkTtl?: string; defaultDoor?: string; json?: boolean };
+type BrandingOptions = { logo?: string; accentColor?: string; mailFrom?: string; replyTo?: string; supportEmail?: string; locale?: string };
 
 /** `portico workspace create|update|list`. */
 export function registerWorkspaceCommands(program: Command): void {
@@ -40,13 +53,20 @@ export function registerWorkspaceCommands(program: Command): void {
     .option('--limit-ip-per-minute <n>', 'POSTs per client IP per minute on each door, or "default"')
     .option('--limit-ip-redemptions-per-5-minutes <n>', 'link redemptions per client IP per 5 minutes, or "default"')
     .option('--limit-workspace-emails-per-hour <n>', 'sign-in and reset emails the workspace may send per hour, or "default"')
+    .option('--logo <file>', 'a PNG, JPEG or WebP image shown on pages and in mail, at most 512 KB, or "none"')
+    .option('--accent-color <#RRGGBB>', 'the colour of buttons and links, or "none" for Portico\'s blue')
+    .option('--mail-from <sender>', 'the sender of mail: "Name <address>" or an address, or "none" for MAIL_FROM')
+    .option('--reply-to <address>', 'where replies to mail go, or "none"')
+    .option('--support-email <address>', 'shown on error pages as where to ask for help, or "none"')
+    .option('--locale <locale>', 'the language for browsers that prefer none Portico ships: en, de, fr, es, nl or pt-BR')
     .option('--json', 'print JSON')
-    .action((slug: string, options: WorkspaceOptions & Partial<Record<WorkspaceLimitOption, string>>) =>
+    .action((slug: string, options: WorkspaceOptions & BrandingOptions & Partial<Record<WorkspaceLimitOption, string>>) =>
       runDatabaseCommand(
         options,
         async (context) => {
           const limits = Object.fromEntries(Object.keys(workspaceLimitOptions).map((option) => [option, options[option as WorkspaceLimitOption]]));
-          return describeWorkspace(await updateWorkspace(context.db, slug, { ...options, limits }));
+          const logo = options.logo === undefined ? undefined : await readLogoFile(options.logo);
+          return describeWorkspace(await updateWorkspace(context.db, slug, { ...options, limits, logo }, context.clock.now()));
         },
         (updated) => `Updated workspace "${updated.slug}" (${updated.name}) at ${updated.url}`,
       ),
@@ -81,4 +101,51 @@ export function registerWorkspaceCommands(program: Command): void {
         (workspaces) => (workspaces.length === 0 ? 'No workspaces yet.' : workspaces.map((w) => `${w.slug}\t${w.name}\t${w.url}`).join('\n')),
       ),
     );
+
+  workspace
+    .command('describe')
+    .description("show one workspace's settings and branding")
+    .argument('<slug>', 'the workspace')
+    .option('--json', 'print JSON')
+    .action((slug: string, options: { json?: boolean }) =>
+      runDatabaseCommand(options, async (context) => describeWorkspace(await requireWorkspaceBySlug(context.db, slug)), describeSettings),
+    );
+}
+
+/** `--logo FILE`: the file's bytes for the workspaces domain to check, or null for `none`. Read no further than a logo may be long. */
+async function readLogoFile(path: string): Promise<WorkspaceInput['logo']> {
+  if (isClearWord(path)) return null;
+  try {
+    const file = await open(path, 'r');
+    try {
+      // One byte past the limit is enough for the domain to refuse a file too large.
+      const buffer = Buffer.alloc(maxLogoBytes + 1);
+      const { bytesRead } = await file.read(buffer, 0, buffer.length, 0);
+      return { bytes: buffer.subarray(0, bytesRead), fileName: path };
+    } finally {
+      await file.close();
+    }
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new CommandFailure(`--logo ${path} cannot be read: ${code === 'ENOENT' ? 'there is no such file' : code === 'EISDIR' ? 'it is a folder' : code === 'EACCES' ? 'permission denied' : (code ?? 'unknown error')}`);
+  }
+}
+
+/** One setting a line, as `workspace describe` prints it. */
+function describeSettings(workspace: ReturnType<typeof describeWorkspace>): string {
+  const lines: [string, string | null][] = [
+    ['slug', workspace.slug],
+    ['name', workspace.name],
+    ['url', workspace.url],
+    ['magic link ttl', workspace.magicLinkTtl],
+    ['default door', workspace.defaultDoor],
+    ['locale', workspace.locale],
+    ['accent color', workspace.accentColor ?? 'none (Portico blue)'],
+    ['logo', workspace.logoUrl ?? 'none'],
+    ['mail from', workspace.mailFrom ?? 'none (MAIL_FROM)'],
+    ['reply to', workspace.replyTo ?? 'none'],
+    ['support email', workspace.supportEmail ?? 'none'],
+    ...Object.entries(workspace.limits).map(([option, value]): [string, string] => [option, String(value)]),
+  ];
+  return lines.map(([label, value]) => `${label}:\t${value}`).join('\n');
 }
