@@ -32,7 +32,7 @@ export interface WorkspaceTable {
   logo_hash: string | null;
 }
 
-/** A workspace's logo, by the hash of its bytes (migration 0014; keyed by workspace and hash since 0015). */
+/** A workspace's logo, by the hash of its bytes (migration 0014), keyed by workspace and hash. */
 export interface WorkspaceLogoTable {
   hash: string;
   workspace_id: string;

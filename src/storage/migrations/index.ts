@@ -14,7 +14,6 @@ import { invitationsAndSessionEndings } from './0011-invitations-and-session-end
 import { apiKeys } from './0012-api-keys.js';
 import { webhooks } from './0013-webhooks.js';
 import { brandingAndLanguages } from './0014-branding-and-languages.js';
-import { brandingLogosPerWorkspace } from './0015-branding-logos-per-workspace.js';
 
 export interface PorticoMigration {
   up(db: Kysely<any>, capabilities: DialectCapabilities): Promise<void>;
@@ -36,5 +35,4 @@ export const migrations: Record<string, PorticoMigration> = {
   '0012-api-keys': apiKeys,
   '0013-webhooks': webhooks,
   '0014-branding-and-languages': brandingAndLanguages,
-  '0015-branding-logos-per-workspace': brandingLogosPerWorkspace,
 };
