@@ -7,6 +7,7 @@ import { renderMail, type MailTemplateName, type RenderedMail } from './template
 import { mailBrandingOf, mailSenderOf } from '../workspaces/workspace-branding.js';
 import type { Workspace } from '../workspaces/workspaces.js';
 import type { MailTransport } from './transport.js';
+import { startPollingLoop, type PollingLoopState } from '../shared/polling-loop.js';
 
 export interface OutboxWorkerOptions {
   /**
@@ -138,10 +139,6 @@ export function startOutboxWorker(context: PorticoContext, transport: MailTransp
   const requestsComeFirst = options.requestsComeFirst ?? (() => false);
   const prepareRequestedMail = options.prepareRequestedMail ?? null;
   const metrics = context.metrics;
-  let stopped = false;
-  let running: Promise<void> | null = null;
-  let wakeRequested = false;
-  let timer: NodeJS.Timeout | null = null;
 
   /**
    * Sends handed to the transport at once: its connections and as many waiting. When an outage
@@ -277,11 +274,11 @@ export function startOutboxWorker(context: PorticoContext, transport: MailTransp
    * (no connection for it) and the next one taken; with nothing due, the probe stays due and takes
    * the next mail queued.
    */
-  async function probe(): Promise<void> {
+  async function probe(loop: PollingLoopState): Promise<void> {
     await summariseOutage(context.clock.now());
     for (let taken = 0; taken < batchSize; taken += 1) {
       const current = outage;
-      if (!current || stopped || context.clock.now() < current.nextProbeAt) return;
+      if (!current || loop.stopped || context.clock.now() < current.nextProbeAt) return;
       const [row] = await claimDueMail(context.db, context.clock.now(), leaseMs, 1);
       if (!row) return;
       const outcome = await deliver(row, true).catch((error: unknown): DeliveryOutcome => {
@@ -295,7 +292,7 @@ export function startOutboxWorker(context: PorticoContext, transport: MailTransp
         return;
       }
       await endOutage();
-      wakeRequested = true;
+      loop.wakeRequested = true;
       return;
     }
   }
@@ -338,8 +335,8 @@ export function startOutboxWorker(context: PorticoContext, transport: MailTransp
    * SMTP connections are never left idle while a batch waits for its slowest mail. Claims nothing
    * more once an outage has paused sending: then only probes go out.
    */
-  async function drain(): Promise<void> {
-    if (outage) return probe();
+  async function drain(loop: PollingLoopState): Promise<void> {
+    if (outage) return probe(loop);
     const inFlight = new Set<Promise<void>>();
     const start = (mails: OutboxMail[]) => {
       for (const mail of mails) {
@@ -352,7 +349,7 @@ export function startOutboxWorker(context: PorticoContext, transport: MailTransp
     };
     try {
       do {
-        wakeRequested = false;
+        loop.wakeRequested = false;
         const busy = requestsComeFirst();
         const limit = busy ? inFlightWhileRequestsComeFirst : batchSize;
         const room = limit - inFlight.size;
@@ -362,16 +359,16 @@ export function startOutboxWorker(context: PorticoContext, transport: MailTransp
           start(retried);
           const claimed = room > retried.length ? await claimDueMail(context.db, context.clock.now(), leaseMs, room - retried.length) : [];
           start(claimed);
-          if (retried.length + claimed.length === room) wakeRequested = true;
+          if (retried.length + claimed.length === room) loop.wakeRequested = true;
         } else {
-          wakeRequested = true;
+          loop.wakeRequested = true;
         }
         // Busy: the whole group finishes before the next is claimed. Otherwise more are claimed
         // once half are done, so the SMTP connections are never idle behind the slowest mail.
         const refillAt = busy ? 0 : limit / 2;
         while (inFlight.size > refillAt) await Promise.race(inFlight);
         if (busy) await new Promise((resolve) => setTimeout(resolve, pauseWhileRequestsComeFirstMs));
-      } while (wakeRequested && !stopped && !outage);
+      } while (loop.wakeRequested && !loop.stopped && !outage);
     } finally {
       await Promise.all(inFlight);
     }
@@ -388,29 +385,10 @@ export function startOutboxWorker(context: PorticoContext, transport: MailTransp
     return taken;
   }
 
-  function run(): void {
-    if (stopped) return;
-    if (running) {
-      wakeRequested = true;
-      return;
-    }
-    if (timer) clearTimeout(timer);
-    running = drain()
-      .catch((error) => logError('the outbox could not be read; retrying', error))
-      .finally(() => {
-        running = null;
-        if (!stopped) timer = setTimeout(run, wakeRequested ? 0 : pollIntervalMs);
-      });
-  }
-
-  run();
+  const polling = startPollingLoop(drain, { pollIntervalMs, onError: (error) => logError('the outbox could not be read; retrying', error) });
   return {
-    wake: run,
-    async stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      await running;
-    },
+    wake: polling.wake,
+    stop: polling.stop,
     pausedSince: () => outage?.since ?? null,
   };
 }

@@ -1,6 +1,7 @@
 import type { PorticoContext } from '../context.js';
 import { claimDueWebhookDeliveries, dropWebhookDelivery, finishWebhookAttempt, type WebhookDelivery, type WebhookDeliveryOutcome } from './webhook-deliveries.js';
 import { sendWebhook } from './webhook-sender.js';
+import { startPollingLoop, type PollingLoopState } from '../shared/polling-loop.js';
 
 export interface WebhookWorkerOptions {
   pollIntervalMs?: number;
@@ -37,10 +38,6 @@ export function startWebhookWorker(context: PorticoContext, options: WebhookWork
   const batchSize = options.batchSize ?? 20;
   const logError = options.logError ?? (() => {});
   const recordWebhookDelivery = options.recordWebhookDelivery ?? (() => {});
-  let stopped = false;
-  let running: Promise<void> | null = null;
-  let wakeRequested = false;
-  let timer: NodeJS.Timeout | null = null;
 
   async function deliver(claimed: WebhookDelivery): Promise<void> {
     const endpoint = await context.db.selectFrom('webhook_endpoints').select(['url', 'secret']).where('id', '=', claimed.endpoint_id).executeTakeFirst();
@@ -54,37 +51,17 @@ export function startWebhookWorker(context: PorticoContext, options: WebhookWork
     recordWebhookDelivery(outcome);
   }
 
-  async function drain(): Promise<void> {
+  async function drain(loop: PollingLoopState): Promise<void> {
     do {
-      wakeRequested = false;
+      loop.wakeRequested = false;
       const claimed = await claimDueWebhookDeliveries(context.db, context.clock.now(), leaseMs, batchSize);
       await Promise.all(claimed.map((delivery) => deliver(delivery).catch((error: unknown) => logError(`delivering webhook ${delivery.event_id} failed; retrying when its lease ends`, error))));
-      if (claimed.length === batchSize) wakeRequested = true;
-    } while (wakeRequested && !stopped);
+      if (claimed.length === batchSize) loop.wakeRequested = true;
+    } while (loop.wakeRequested && !loop.stopped);
   }
 
-  function run(): void {
-    if (stopped) return;
-    if (running) {
-      wakeRequested = true;
-      return;
-    }
-    if (timer) clearTimeout(timer);
-    running = drain()
-      .catch((error: unknown) => logError('the webhook outbox could not be read; retrying', error))
-      .finally(() => {
-        running = null;
-        if (!stopped) timer = setTimeout(run, wakeRequested ? 0 : pollIntervalMs);
-      });
-  }
-
-  run();
-  return {
-    wake: run,
-    async stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      await running;
-    },
-  };
+  return startPollingLoop(drain, {
+    pollIntervalMs,
+    onError: (error) => logError('the webhook outbox could not be read; retrying', error),
+  });
 }
