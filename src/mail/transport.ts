@@ -37,7 +37,8 @@ export function createSmtpTransport(smtpUrl: string): MailTransport {
     // Twice the pool: each connection has its next mail waiting, and an outage meets at most these.
     concurrency: smtpConnections * 2,
     async send(mail) {
-      await transporter.sendMail({ from: mail.from, to: mail.to, subject: mail.subject, text: mail.text, html: mail.html });
+      // Content-Language (RFC 3282): the language the mail is written in, for mail programs and screen readers.
+      await transporter.sendMail({ from: mail.from, to: mail.to, subject: mail.subject, text: mail.text, html: mail.html, headers: { 'Content-Language': mail.locale } });
     },
     close() {
       transporter.close();
