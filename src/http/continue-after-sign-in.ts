@@ -10,6 +10,6 @@ import { renderPage } from './render.js';
  * navigation; its "Continue" button is there if the refresh is blocked.
  */
 export function continueAfterSignIn(request: FastifyRequest, reply: FastifyReply, next: string | null): FastifyReply {
-  if (next?.startsWith(interactionPathPrefix)) return renderPage(request, reply, 'continue-to-app', { title: 'Signed in', refreshTo: next });
+  if (next?.startsWith(interactionPathPrefix)) return renderPage(request, reply, 'continue-to-app', { titleKey: 'continueToApp.title', refreshTo: next });
   return reply.redirect(next ?? '/', 303);
 }

@@ -2,7 +2,9 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { interactionPathPrefix } from '../apps/oidc/workspace-providers.js';
 import type { PorticoContext } from '../context.js';
 import { parseNextPath } from '../magic-links/next-path.js';
-import { describeWait, waitSeconds } from '../shared/duration.js';
+import type { EmailProblem } from '../clients/email.js';
+import type { Translator } from '../i18n/translator.js';
+import { waitSeconds } from '../shared/duration.js';
 import { readCurrentSession } from './current-session.js';
 import { renderPage } from './render.js';
 
@@ -21,14 +23,24 @@ export interface PageWait {
   words: string;
 }
 
-/** The wait until `at`, or null when it is already over. */
-export function waitUntil(now: number, at: number): PageWait | null {
-  return at > now ? waitFor(at - now) : null;
+/** The wait until `at`, in the page's words, or null when it is already over. */
+export function waitUntil(i18n: Translator, now: number, at: number): PageWait | null {
+  return at > now ? waitFor(i18n, at - now) : null;
 }
 
-export function waitFor(milliseconds: number): PageWait {
-  return { seconds: waitSeconds(milliseconds), words: describeWait(milliseconds) };
+/** A wait of `milliseconds`, in the page's words. */
+export function waitFor(i18n: Translator, milliseconds: number): PageWait {
+  return { seconds: waitSeconds(milliseconds), words: i18n.wait(milliseconds) };
 }
+
+/** What the email field of a door says for each problem with a typed address (message keys). */
+export const emailFieldErrors: Record<EmailProblem, string> = {
+  not_text: 'emailField.notText',
+  empty: 'emailField.empty',
+  too_long: 'emailField.tooLong',
+  not_ascii: 'emailField.notAscii',
+  malformed: 'emailField.malformed',
+};
 
 /**
  * The address a link between the doors carries in its query (`?email=`), to prefill the form; an
@@ -102,14 +114,14 @@ export function pathAfterSignOut(then: unknown): string {
 export function renderDoorWhenLimited(request: FastifyRequest, reply: FastifyReply, door: string, retryAfterMs: number): FastifyReply | null {
   const body = request.body as Record<string, unknown> | undefined;
   const email = readTypedEmail(body);
-  const wait = waitFor(retryAfterMs);
+  const wait = waitFor(request.i18n, retryAfterMs);
   switch (door) {
     case 'login':
-      return renderPage(request, reply, 'login', { title: 'Sign in', next: parseNextPath(body?.next), email, limited: true, wait }, 429);
+      return renderPage(request, reply, 'login', { titleKey: 'login.title', next: parseNextPath(body?.next), email, limited: true, wait }, 429);
     case 'magic-login':
-      return renderPage(request, reply, 'magic-login', { title: 'Sign in', next: parseNextPath(body?.next), email, limited: true, wait, passwordDoor: true }, 429);
+      return renderPage(request, reply, 'magic-login', { titleKey: 'magicLogin.title', next: parseNextPath(body?.next), email, limited: true, wait, passwordDoor: true }, 429);
     case 'forgot-password':
-      return renderPage(request, reply, 'forgot-password', { title: 'Reset your password', email, limited: true, wait }, 429);
+      return renderPage(request, reply, 'forgot-password', { titleKey: 'forgotPassword.title', email, limited: true, wait }, 429);
     default:
       return null;
   }

@@ -2,7 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { SignedInPanel } from './door-pages.js';
 import { renderPage } from './render.js';
 
-/** Why an emailed link cannot be used, in words for the person holding it. */
+/** Why an emailed link cannot be used, in words for the person holding it: message keys, shown in the request's language. */
 export interface LinkProblem {
   status: number;
   heading: string;
@@ -17,14 +17,14 @@ export function renderLinkProblem(
   request: FastifyRequest,
   reply: FastifyReply,
   problem: LinkProblem,
-  freshLink: { href: string; label: string },
+  freshLink: { href: string; /** A message key. */ label: string },
   signedIn: SignedInPanel | null = null,
 ) {
   return renderPage(
     request,
     reply,
     'message',
-    { title: problem.heading, heading: problem.heading, message: problem.explanation, actionHref: signedIn ? null : freshLink.href, actionLabel: freshLink.label, signedIn },
+    { titleKey: problem.heading, heading: problem.heading, message: problem.explanation, actionHref: signedIn ? null : freshLink.href, actionLabel: freshLink.label, signedIn },
     problem.status,
   );
 }

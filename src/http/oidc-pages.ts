@@ -1,20 +1,23 @@
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { OidcPages } from '../apps/oidc/workspace-providers.js';
 import { generateNonce } from '../crypto/tokens.js';
+import { negotiateLocale } from '../i18n/negotiate-locale.js';
+import { linkTag, translatorFor } from '../i18n/translator.js';
 import { htmlTemplates } from '../views/eta.js';
 import { pageBrandingOf } from '../workspaces/workspace-branding.js';
 import type { Workspace } from '../workspaces/workspaces.js';
 import { pagePolicy } from './security-headers.js';
 
-/** Portico's own pages for what a workspace's OpenID Connect provider shows in a browser. */
+/** Portico's own pages for what a workspace's OpenID Connect provider shows in a browser, in the browser's language. */
 export function oidcPagesFor(workspace: Workspace): OidcPages {
   return {
     async renderError(ctx, out) {
       renderOidcPage(ctx, workspace, 'message', {
-        workspaceName: workspace.name,
-        title: 'This sign-in request cannot be used',
-        heading: 'This sign-in request cannot be used',
-        message: `Go back to the app and try again. ${out.error_description ?? ''}`.trim(),
+        titleKey: 'oidc.error.heading',
+        heading: 'oidc.error.heading',
+        message: 'oidc.error.message',
+        // oidc-provider's own description, in English, for the app's developers.
+        detail: out.error_description ?? null,
         showHomeLink: false,
       });
     },
@@ -27,7 +30,7 @@ export function oidcPagesFor(workspace: Workspace): OidcPages {
         ctx,
         workspace,
         'app-sign-out',
-        { workspaceName: workspace.name, title: 'Sign out', appName: client?.clientName ?? null, form },
+        { titleKey: 'appSignOut.title', appName: client?.clientName ?? null, form },
         // The form is sent here, and the answer sends the browser on to the app's registered address.
         returnTo,
       );
@@ -35,21 +38,27 @@ export function oidcPagesFor(workspace: Workspace): OidcPages {
 
     async postLogoutSuccessSource(ctx) {
       renderOidcPage(ctx, workspace, 'message', {
-        workspaceName: workspace.name,
-        title: 'You are signed out',
-        heading: 'You are signed out',
-        message: `You are signed out of ${workspace.name}.`,
+        titleKey: 'oidc.signedOut.heading',
+        heading: 'oidc.signedOut.heading',
+        message: 'oidc.signedOut.message',
+        messageValues: { workspace: workspace.name },
         actionHref: '/login',
-        actionLabel: 'Sign in again',
+        actionLabel: 'oidc.signedOut.action',
       });
     },
   };
 }
 
-/** One of Portico's pages as oidc-provider's answer, with the page CSP of every Portico page. */
+/**
+ * One of Portico's pages as oidc-provider's answer, with the page CSP of every Portico page, in
+ * the language Portico's own pages would use (oidc-provider's requests never pass our hooks).
+ */
 function renderOidcPage(ctx: KoaContextWithOIDC, workspace: Workspace, page: string, data: Record<string, unknown>, formTarget: string | null = null): void {
   const nonce = generateNonce();
+  const i18n = translatorFor(negotiateLocale(ctx.get('accept-language'), workspace.locale));
   ctx.set('content-security-policy', pagePolicy(nonce, formTarget));
+  ctx.set('content-language', i18n.locale);
+  ctx.vary('Accept-Language');
   ctx.type = 'text/html; charset=utf-8';
-  ctx.body = htmlTemplates.render(`./pages/${page}`, { nonce, branding: pageBrandingOf(workspace), showSupport: page === 'message' && ctx.status >= 400, ...data });
+  ctx.body = htmlTemplates.render(`./pages/${page}`, { nonce, workspaceName: workspace.name, ...data, i18n, title: i18n.t(data.titleKey as string) });
 }

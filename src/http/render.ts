@@ -1,10 +1,26 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { negotiateLocale } from '../i18n/negotiate-locale.js';
+import { linkTag, translatorFor, type Translator } from '../i18n/translator.js';
+import { maxPasswordLength, minPasswordLength } from '../passwords/password-rules.js';
 import { htmlTemplates } from '../views/eta.js';
 import { pageBrandingOf } from '../workspaces/workspace-branding.js';
 import { usePagePolicy } from './security-headers.js';
 
-/** Renders `views/pages/<page>.eta` inside the layout, with the workspace name and branding and the CSP nonce filled in. */
+/**
+ * The request's translator, attached once by the server's first hook (request-locale.ts); a request
+ * refused before that hook ran (an unreadable URL) is read from `Accept-Language` alone.
+ */
+export function translatorOf(request: FastifyRequest): Translator {
+  return request.i18n ?? translatorFor(negotiateLocale(request.headers['accept-language'], undefined));
+}
+
+/**
+ * Renders `views/pages/<page>.eta` inside the layout, in the request's language, with the
+ * workspace name, branding and CSP nonce filled in. `titleKey` names the page title's message; `title` is a
+ * title as it is (the dev mailbox, which stays English).
+ */
 export function renderPage(request: FastifyRequest, reply: FastifyReply, page: string, data: Record<string, unknown>, status = 200): FastifyReply {
+  const i18n = translatorOf(request);
   const html = htmlTemplates.render(`./pages/${page}`, {
     workspaceName: request.workspace?.name ?? null,
     branding: pageBrandingOf(request.workspace),
@@ -12,7 +28,14 @@ export function renderPage(request: FastifyRequest, reply: FastifyReply, page: s
     showSupport: (page === 'message' && status >= 400) || status === 429,
     nonce: usePagePolicy(reply),
     signedOutNotice: request.signedOutNotice ?? null,
+    minPasswordLength,
+    maxPasswordLength,
     ...data,
+    i18n,
+    linkTag,
+    title: typeof data.titleKey === 'string' ? i18n.t(data.titleKey) : data.title,
   });
+  // The same address answers in the browser's language: a cache must keep one copy per language.
+  reply.header('content-language', i18n.locale).header('vary', 'Accept-Language');
   return reply.code(status).type('text/html; charset=utf-8').send(html);
 }

@@ -1,11 +1,14 @@
+import type { Translator } from '../i18n/translator.js';
 import type { Workspace } from '../workspaces/workspaces.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
     /** The workspace the `Host` header selects; set for every route but `/healthz`. */
     workspace: Workspace;
-    /** Why this browser was signed out from elsewhere, shown once on a sign-in page (signed-out-notice.ts). */
+    /** Why this browser was signed out from elsewhere, as a message key, shown once on a sign-in page (signed-out-notice.ts). */
     signedOutNotice: string | null;
+    /** The request's language and its words: `Accept-Language` among the shipped, else the workspace's (request-locale.ts). */
+    i18n: Translator;
   }
   interface FastifyContextConfig {
     /** Served on any host, without a workspace (only `/healthz`). */

@@ -10,7 +10,6 @@ import type { DevMailbox } from '../mail/dev-mailbox.js';
 import { longestDueWaitMs } from '../mail/outbox.js';
 import { workspaceLimits } from '../rate-limits/limits.js';
 import { hitRateLimit } from '../rate-limits/rate-limits.js';
-import { describeDuration } from '../shared/duration.js';
 import { normalizeRequestHost } from '../workspaces/workspace-url.js';
 import { renderDoorWhenLimited } from './door-pages.js';
 import { registerAdminApi } from './admin-api/admin-api-routes.js';
@@ -18,6 +17,7 @@ import { sendAppError, toAppError } from './error-pages.js';
 import { oidcPagesFor } from './oidc-pages.js';
 import { isSameOriginRequest } from './origin-check.js';
 import './request-context.js';
+import { attachRequestLocale } from './request-locale.js';
 import { registerBrandingRoutes } from './routes/branding-routes.js';
 import { registerDevMailboxRoutes } from './routes/dev-mailbox-routes.js';
 import { registerMagicLoginRoutes } from './routes/magic-login-routes.js';
@@ -73,12 +73,14 @@ export function buildHttpServer({ context, devMailbox, logStream, mailPausedSinc
   app.register(fastifyCookie);
   app.register(fastifyFormbody);
   app.decorateRequest('workspace', undefined as never);
+  app.decorateRequest('i18n', undefined as never);
 
   app.addHook('onRequest', async (request, reply) => {
     setSecurityHeaders(reply);
     if (request.routeOptions.config?.anyHost) return;
     const host = normalizeRequestHost(request.headers.host, request.protocol === 'https' ? 'https' : 'http');
     const workspace = host ? await context.workspaces.findByHost(host) : null;
+    attachRequestLocale(request, workspace);
     // An address no workspace owns gets a 404 and nothing else: no hint of which hosts exist.
     if (!workspace) return sendAppError(request, reply, new AppError('WORKSPACE_NOT_FOUND'));
     request.workspace = workspace;
@@ -110,7 +112,7 @@ export function buildHttpServer({ context, devMailbox, logStream, mailPausedSinc
     // A door with a form gets it back, with what was typed and a countdown (issue 17 item 2).
     const doorPage = renderDoorWhenLimited(request, reply, door, seconds * 1000);
     if (doorPage) return doorPage;
-    return sendAppError(request, reply, new AppError('TOO_MANY_REQUESTS'), { retryAfter: describeDuration(seconds * 1000) });
+    return sendAppError(request, reply, new AppError('TOO_MANY_REQUESTS'), { retryAfter: request.i18n.duration(seconds * 1000) });
   });
 
   app.setErrorHandler((error, request, reply) => {

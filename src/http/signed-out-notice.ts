@@ -4,15 +4,15 @@ import { looksLikeSecretToken } from '../crypto/tokens.js';
 import { takeSessionEndReason, type SessionEndReason } from '../sessions/session-endings.js';
 import { clearSessionCookie, readSessionCookie } from './session-cookie.js';
 
-/** The sentence a browser signed out from elsewhere reads on the sign-in page. Fixed text, never from the request. */
+/** The sentence (its message key) a browser signed out from elsewhere reads on the sign-in page. Fixed text, never from the request. */
 const signedOutBecause: Record<SessionEndReason, string> = {
-  signed_out_elsewhere: 'You were signed out because this browser was signed out from another one, on the account page.',
-  signed_out_others: 'You were signed out because “Sign out other sessions” was used in another browser.',
-  signed_out_everywhere: 'You were signed out because “Sign out everywhere” was used in another browser.',
-  password_changed: 'You were signed out because the password of this account was changed.',
-  password_set: 'You were signed out because a password was set for this account.',
-  password_reset: 'You were signed out because the password of this account was reset.',
-  client_disabled: 'You were signed out because this account was disabled. Contact the people who run this portal.',
+  signed_out_elsewhere: 'signedOutNotice.signedOutElsewhere',
+  signed_out_others: 'signedOutNotice.signedOutOthers',
+  signed_out_everywhere: 'signedOutNotice.signedOutEverywhere',
+  password_changed: 'signedOutNotice.passwordChanged',
+  password_set: 'signedOutNotice.passwordSet',
+  password_reset: 'signedOutNotice.passwordReset',
+  client_disabled: 'signedOutNotice.clientDisabled',
 };
 
 /** The sign-in pages, where a browser whose session was ended from elsewhere lands next. */

@@ -6,6 +6,7 @@ import { AppError } from '../errors.js';
 import { recordAuditEvents } from '../events/audit-events.js';
 import { decideEmailSend, workspaceLimits } from '../rate-limits/limits.js';
 import { inTransaction } from '../storage/in-transaction.js';
+import { mailLocaleFor } from '../mail-requests/mail-language.js';
 import { enqueueMailRequest, type MintedMail } from '../mail-requests/mail-request.js';
 import type { Database } from '../storage/schema.js';
 import type { Workspace } from '../workspaces/workspaces.js';
@@ -62,6 +63,14 @@ export async function mintInvitationMail(db: Kysely<Database>, invitedAt: number
   const link = await issueMagicLinkToken(db, invitedAt, { workspaceId: workspace.id, clientId: client.id, ttlMs: invitationTtlMs, nextPath: '/welcome', browserBindingHash: null, purpose: 'invitation' });
   return {
     template: 'invitation',
-    payload: { link: buildMagicLinkUrl(workspace.url, link.token), ttlMs: invitationTtlMs, workspaceName: workspace.name, clientName: client.name, from: workspace.mail_from },
+    payload: {
+      link: buildMagicLinkUrl(workspace.url, link.token),
+      ttlMs: invitationTtlMs,
+      workspaceName: workspace.name,
+      clientName: client.name,
+      from: workspace.mail_from,
+      // No browser asked: the client's last language, else the workspace's.
+      locale: mailLocaleFor(null, client, workspace),
+    },
   };
 }

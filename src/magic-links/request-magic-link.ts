@@ -1,8 +1,10 @@
 import type { Kysely } from 'kysely';
 import type { Client } from '../clients/clients.js';
-import { parseEmailAddress } from '../clients/email.js';
+import { checkEmailAddress, type EmailProblem } from '../clients/email.js';
 import type { PorticoContext } from '../context.js';
 import { hashSecretToken } from '../crypto/tokens.js';
+import type { Locale } from '../i18n/locales.js';
+import { mailLocaleFor } from '../mail-requests/mail-language.js';
 import type { MagicLinkRequest, MintedMail, MintingKeys } from '../mail-requests/mail-request.js';
 import { queueClientEmailRequest } from '../mail-requests/queue-client-email-request.js';
 import type { Database } from '../storage/schema.js';
@@ -14,7 +16,8 @@ import { formatSignInCode, generateSignInCode, hashSignInCode } from './sign-in-
 export type MagicLinkRequestResult =
   /** `alreadySent`: an email went to this address too recently, so this request sent nothing; `nextRequestAt`: when another can be asked for. */
   | { ok: true; email: string; alreadySent: boolean; nextRequestAt: number }
-  | { ok: false; formError: string };
+  /** The typed address is not one: what is wrong, for the page to say. */
+  | { ok: false; problem: EmailProblem };
 
 /**
  * Handles "email me a sign-in link". The answer is the same whether or not the email belongs to a
@@ -24,16 +27,23 @@ export type MagicLinkRequestResult =
 export async function requestMagicLink(
   context: PorticoContext,
   workspace: Workspace,
-  input: { email: unknown; next: unknown; browserBindingToken: string; ip: string },
+  input: { email: unknown; next: unknown; browserBindingToken: string; ip: string; /** The asking browser's language, for the mail (absent: English). */ locale?: Locale },
 ): Promise<MagicLinkRequestResult> {
-  const email = parseEmailAddress(input.email);
-  if (!email.ok) return { ok: false, formError: email.reason };
+  const email = checkEmailAddress(input.email);
+  if (!email.ok) return { ok: false, problem: email.problem };
   const queued = await queueClientEmailRequest(
     context,
     workspace,
     {
       template: 'magic-link-request',
-      payload: { normalizedEmail: email.normalized, typedEmail: email.email, ip: input.ip, nextPath: parseNextPath(input.next), browserBindingHash: hashSecretToken(input.browserBindingToken) },
+      payload: {
+        normalizedEmail: email.normalized,
+        typedEmail: email.email,
+        ip: input.ip,
+        nextPath: parseNextPath(input.next),
+        browserBindingHash: hashSecretToken(input.browserBindingToken),
+        locale: input.locale,
+      },
     },
     workspace.magic_link_ttl_ms,
   );
@@ -74,6 +84,7 @@ export async function mintMagicLinkMail(
       workspaceName: workspace.name,
       clientName: client.name,
       from: workspace.mail_from,
+      locale: mailLocaleFor(request.locale, client, workspace),
     },
   };
 }

@@ -17,7 +17,11 @@ export async function sendSignInLinkToClient(context: PorticoContext, workspace:
   const decision = await queueClientEmailRequest(
     context,
     workspace,
-    { template: 'magic-link-request', payload: { normalizedEmail: client.email_normalized, typedEmail: client.email, ip: input.ip, nextPath: null, browserBindingHash: null } },
+    {
+      template: 'magic-link-request',
+      // No browser asked: the mail is written in the client's last language, else the workspace's.
+      payload: { normalizedEmail: client.email_normalized, typedEmail: client.email, ip: input.ip, nextPath: null, browserBindingHash: null, locale: null },
+    },
     workspace.magic_link_ttl_ms,
   );
   if (!decision.queued) throw new AppError('CLIENT_EMAIL_LIMITED');

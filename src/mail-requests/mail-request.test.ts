@@ -8,6 +8,10 @@ const requests: MailRequest[] = [
   },
   { template: 'magic-link-request', payload: { normalizedEmail: 'ada@example.com', typedEmail: 'ada@example.com', ip: '::1', nextPath: null, browserBindingHash: 'h'.repeat(43) } },
   { template: 'password-reset-request', payload: { normalizedEmail: 'ada@example.com', typedEmail: 'ada@example.com', ip: '203.0.113.7' } },
+  // issue 18 item 2: the asking browser's language, and null when no browser asked (the admin API).
+  { template: 'magic-link-request', payload: { normalizedEmail: 'ada@example.com', typedEmail: 'ada@example.com', ip: '::1', nextPath: null, browserBindingHash: 'h'.repeat(43), locale: 'de' } },
+  { template: 'magic-link-request', payload: { normalizedEmail: 'ada@example.com', typedEmail: 'ada@example.com', ip: '::1', nextPath: null, browserBindingHash: null, locale: null } },
+  { template: 'password-reset-request', payload: { normalizedEmail: 'ada@example.com', typedEmail: 'ada@example.com', ip: '203.0.113.7', locale: 'pt-BR' } },
   { template: 'invitation-request', payload: { clientId: '0b7c4f0e-2f7b-4a8e-9d0a-3c1f5b6e7d8a' } },
 ];
 

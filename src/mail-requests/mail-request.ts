@@ -15,6 +15,8 @@ export interface MagicLinkRequest {
    * Null when no browser asked (the owner sent it through the admin API): every browser confirms first.
    */
   browserBindingHash: string | null;
+  /** The language of the browser that asked, which the mail is written in; null when no browser asked (see MailLanguage). */
+  locale?: MailLanguage;
 }
 
 /** "Forgot password", as its request row carries it to the worker. */
@@ -22,7 +24,16 @@ export interface PasswordResetRequest {
   normalizedEmail: string;
   typedEmail: string;
   ip: string;
+  /** The language of the browser that asked. */
+  locale?: MailLanguage;
 }
+
+/**
+ * The language a request's mail is written in (issue 18 item 2): the asking browser's; null when no
+ * browser asked (the admin API), for the client's last language, else the workspace's. A request
+ * queued before languages existed has none (undefined), and its mail goes out in English.
+ */
+export type MailLanguage = string | null;
 
 /** An invitation, as its request row carries it to the worker: no link, which is minted when the mail is sent. */
 export interface InvitationRequest {
@@ -85,14 +96,23 @@ export function readMailRequest(row: Pick<OutboxMail, 'template' | 'payload'>): 
     if (typeof value === 'string' || value === null) return value;
     throw missing(name);
   };
+  // Optional: a row queued before languages existed has none.
+  const language = (): { locale?: MailLanguage } => (fields.locale === undefined ? {} : { locale: textOrNull('locale') });
   switch (row.template) {
     case 'magic-link-request':
       return {
         template: row.template,
-        payload: { normalizedEmail: text('normalizedEmail'), typedEmail: text('typedEmail'), ip: text('ip'), nextPath: textOrNull('nextPath'), browserBindingHash: textOrNull('browserBindingHash') },
+        payload: {
+          normalizedEmail: text('normalizedEmail'),
+          typedEmail: text('typedEmail'),
+          ip: text('ip'),
+          nextPath: textOrNull('nextPath'),
+          browserBindingHash: textOrNull('browserBindingHash'),
+          ...language(),
+        },
       };
     case 'password-reset-request':
-      return { template: row.template, payload: { normalizedEmail: text('normalizedEmail'), typedEmail: text('typedEmail'), ip: text('ip') } };
+      return { template: row.template, payload: { normalizedEmail: text('normalizedEmail'), typedEmail: text('typedEmail'), ip: text('ip'), ...language() } };
     case 'invitation-request':
       return { template: row.template, payload: { clientId: text('clientId') } };
     default:

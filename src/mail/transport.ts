@@ -42,7 +42,8 @@ export function createSmtpTransport(smtpUrl: string): MailTransport {
     concurrency: smtpConnections * 2,
     async send(mail) {
       const from = typeof mail.from === 'string' ? mail.from : { name: mail.from.name ?? '', address: mail.from.address };
-      await transporter.sendMail({ from, ...(mail.replyTo ? { replyTo: mail.replyTo } : {}), to: mail.to, subject: mail.subject, text: mail.text, html: mail.html });
+      // Content-Language (RFC 3282): the language the mail is written in, for mail programs and screen readers.
+      await transporter.sendMail({ from, ...(mail.replyTo ? { replyTo: mail.replyTo } : {}), to: mail.to, subject: mail.subject, text: mail.text, html: mail.html, headers: { 'Content-Language': mail.locale } });
     },
     close() {
       transporter.close();

@@ -71,7 +71,7 @@ describe('describeDuration', () => {
     expect(describeDuration(milliseconds)).toBe(words);
   });
 
-  // Bug: the text goes into "It works once and stays valid for …" in the sign-in mail and page, and
+  // Bug: the text goes into "This link works once and stays valid for …" in the sign-in mail and page, and
   // 90s is the lifetime the MAGIC_LINK_TTL_INVALID message itself suggests. Rounding 90s up to
   // "2 minutes" promises half a minute that the link does not have.
   it('describes a 90-second link lifetime without rounding it up to 2 minutes', () => {

@@ -23,30 +23,35 @@ export function formatDuration(milliseconds: number): string {
   return `${milliseconds}ms`;
 }
 
-/**
- * Human words for a lifetime, for emails and pages: 900000 → `15 minutes`, 90000 → `90 seconds`.
- * Never rounds up: the text must not promise a link more time than it has.
- */
-export function describeDuration(milliseconds: number): string {
-  const plural = (count: number, unit: string) => (count === 1 ? `1 ${unit}` : `${count} ${unit}s`);
-  if (milliseconds >= 86_400_000 && milliseconds % 86_400_000 === 0) return plural(milliseconds / 86_400_000, 'day');
-  if (milliseconds >= 3_600_000 && milliseconds % 3_600_000 === 0) return plural(milliseconds / 3_600_000, 'hour');
-  if (milliseconds >= 60_000 && milliseconds % 60_000 === 0) return plural(milliseconds / 60_000, 'minute');
-  return plural(Math.max(1, Math.floor(milliseconds / 1000)), 'second');
+/** A unit of time in a language's own words and plural (`Intl`, CLDR): `2 Minuten`, `1 minute`; `1050 seconds`, not `1,050`. */
+function formatUnit(count: number, unit: 'day' | 'hour' | 'minute' | 'second', locale: string): string {
+  return new Intl.NumberFormat(locale, { style: 'unit', unit, unitDisplay: 'long', useGrouping: false }).format(count);
 }
 
 /**
- * Human words for a wait, in whole seconds rounded up: 42_100 → `43 seconds`, 65_000 → `1 minute
- * 5 seconds`. Never rounds down: the text must not send someone back before they can get in.
- * views/partials/countdown.eta counts down in the same words.
+ * Human words for a lifetime, for emails and pages, in `locale`: 900000 → `15 minutes`, 90000 →
+ * `90 seconds`. Never rounds up: the text must not promise a link more time than it has.
  */
-export function describeWait(milliseconds: number): string {
+export function describeDuration(milliseconds: number, locale = 'en'): string {
+  if (milliseconds >= 86_400_000 && milliseconds % 86_400_000 === 0) return formatUnit(milliseconds / 86_400_000, 'day', locale);
+  if (milliseconds >= 3_600_000 && milliseconds % 3_600_000 === 0) return formatUnit(milliseconds / 3_600_000, 'hour', locale);
+  if (milliseconds >= 60_000 && milliseconds % 60_000 === 0) return formatUnit(milliseconds / 60_000, 'minute', locale);
+  return formatUnit(Math.max(1, Math.floor(milliseconds / 1000)), 'second', locale);
+}
+
+/**
+ * Human words for a wait, in whole seconds rounded up, in `locale`: 42_100 → `43 seconds`, 65_000
+ * → `1 minute 5 seconds` (a list of units as CLDR writes one: `1 Minute, 5 Sekunden`). Never rounds
+ * down: the text must not send someone back before they can get in. views/partials/countdown.eta
+ * counts down in the same words, with the same `Intl` calls in the browser.
+ */
+export function describeWait(milliseconds: number, locale = 'en'): string {
   const seconds = waitSeconds(milliseconds);
-  const plural = (count: number, unit: string) => (count === 1 ? `1 ${unit}` : `${count} ${unit}s`);
   const minutes = Math.floor(seconds / 60);
   const rest = seconds % 60;
-  if (minutes === 0) return plural(rest, 'second');
-  return rest === 0 ? plural(minutes, 'minute') : `${plural(minutes, 'minute')} ${plural(rest, 'second')}`;
+  if (minutes === 0) return formatUnit(rest, 'second', locale);
+  if (rest === 0) return formatUnit(minutes, 'minute', locale);
+  return new Intl.ListFormat(locale, { type: 'unit', style: 'narrow' }).format([formatUnit(minutes, 'minute', locale), formatUnit(rest, 'second', locale)]);
 }
 
 /** A wait in whole seconds, rounded up, at least 1. */

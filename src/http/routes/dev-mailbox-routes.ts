@@ -2,6 +2,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError } from '../../errors.js';
 import type { DevMailbox } from '../../mail/dev-mailbox.js';
 import { sendAppError } from '../error-pages.js';
+import { sourceLocale } from '../../i18n/locales.js';
+import { translatorFor } from '../../i18n/translator.js';
 import { renderPage } from '../render.js';
 
 /**
@@ -20,6 +22,8 @@ export function registerDevMailboxRoutes(app: FastifyInstance, mailbox: DevMailb
       sentAtIso: new Date(mail.sentAt).toISOString(),
       link: /^(https?:\/\/\S+\/magic-login\/verify\?token=\S+)$/m.exec(mail.text)?.[1] ?? null,
     }));
+    // A developer's tool, in English whatever the browser prefers (issue 18: only clients' pages are translated).
+    request.i18n = translatorFor(sourceLocale);
     return renderPage(request, reply, 'dev-mailbox', { title: 'Dev mailbox', wide: true, mails });
   });
 }

@@ -165,9 +165,9 @@ async function continueInteraction(context: PorticoContext, providers: Workspace
       reply,
       'message',
       {
-        title: 'This sign-in request has ended',
-        heading: 'This sign-in request has ended',
-        message: 'It was opened in another browser, or it is too old. Go back to the app and sign in from there again.',
+        titleKey: 'oidc.ended.heading',
+        heading: 'oidc.ended.heading',
+        message: 'oidc.ended.message',
         showHomeLink: true,
       },
       400,

@@ -9,12 +9,12 @@ import { signInWithPassword } from '../../passwords/password-sign-in.js';
 import { setClientPassword } from '../../passwords/set-password.js';
 import { defaultDoorPath } from '../../workspaces/workspaces.js';
 import { endClientSession } from '../../sessions/sessions.js';
-import { describeDuration } from '../../shared/duration.js';
 import { continueAfterSignIn } from '../continue-after-sign-in.js';
-import { readCarriedEmail, readTypedEmail, signedInPanelFor, waitFor, waitUntil } from '../door-pages.js';
+import { emailFieldErrors, readCarriedEmail, readTypedEmail, signedInPanelFor, waitFor, waitUntil } from '../door-pages.js';
 import { readCurrentSession } from '../current-session.js';
 import { sendAppError } from '../error-pages.js';
 import { renderLinkProblem, type LinkProblem } from '../link-problem-page.js';
+import { describePasswordProblem } from '../password-problem-text.js';
 import { renderPage } from '../render.js';
 import { prepareTokenPage } from '../security-headers.js';
 import { setSessionCookie } from '../session-cookie.js';
@@ -22,22 +22,22 @@ import { renderAccountPage } from './account-page.js';
 
 type FormBody = Record<string, unknown> | undefined;
 
-const invalidCredentials = 'That email and password do not match an account here, or the account has no password. Check them and try again.';
+const invalidCredentials = 'login.error.invalidCredentials';
 
 const resetLinkProblems: Record<'unknown' | 'expired' | 'used', LinkProblem> = {
-  unknown: { status: 404, heading: 'This reset link is not valid', explanation: 'The link may be incomplete: some email programs break long links. Ask for a new one.' },
-  expired: { status: 410, heading: 'This reset link has expired', explanation: 'Reset links work for a short time only. Ask for a new one.' },
-  used: { status: 410, heading: 'This reset link has already been used', explanation: 'Each reset link works once. Ask for a new one if you still need to change your password.' },
+  unknown: { status: 404, heading: 'linkProblem.resetLink.invalid.heading', explanation: 'linkProblem.resetLink.invalid.explanation' },
+  expired: { status: 410, heading: 'linkProblem.resetLink.expired.heading', explanation: 'linkProblem.resetLink.expired.explanation' },
+  used: { status: 410, heading: 'linkProblem.resetLink.used.heading', explanation: 'linkProblem.resetLink.used.explanation' },
 };
 
 /** The password door: `/login`, `/forgot-password`, `/reset-password`, setting a password on the account. */
 export function registerPasswordRoutes(app: FastifyInstance, context: PorticoContext): void {
   app.get('/login', async (request, reply) => {
     const query = request.query as Record<string, unknown>;
-    const notice = query.signed_out === '1' ? 'You are signed out.' : query.password_reset === '1' ? 'Your password is set. Sign in with it now.' : null;
+    const notice = query.signed_out === '1' ? 'login.notice.signedOut' : query.password_reset === '1' ? 'login.notice.passwordReset' : null;
     const next = parseNextPath(query.next);
     const signedIn = await signedInPanelFor(context, request, '/login', next);
-    return renderPage(request, reply, 'login', { title: 'Sign in', next, notice, email: readCarriedEmail(query.email), signedIn });
+    return renderPage(request, reply, 'login', { titleKey: 'login.title', next, notice, email: readCarriedEmail(query.email), signedIn });
   });
 
   app.post('/login', { config: { door: 'login' } }, async (request, reply) => {
@@ -53,13 +53,12 @@ export function registerPasswordRoutes(app: FastifyInstance, context: PorticoCon
     });
     if (!result.ok) {
       if (result.reason === 'throttled') {
-        const wait = waitFor(result.retryAfterMs);
+        const wait = waitFor(request.i18n, result.retryAfterMs);
         reply.header('retry-after', String(wait.seconds));
-        const formError = 'Too many failed attempts for this account.';
-        return renderPage(request, reply, 'login', { title: 'Sign in', next, email: typedEmail, formError, wait }, 429);
+        return renderPage(request, reply, 'login', { titleKey: 'login.title', next, email: typedEmail, formError: 'login.error.throttled', wait }, 429);
       }
       // The same status and body for every failure: no account enumeration (OWASP ASVS 6.3).
-      return renderPage(request, reply, 'login', { title: 'Sign in', next, email: typedEmail, formError: invalidCredentials }, 401);
+      return renderPage(request, reply, 'login', { titleKey: 'login.title', next, email: typedEmail, formError: invalidCredentials }, 401);
     }
     if (previous) await endClientSession(context, previous.clientId, previous.idHash);
     setSessionCookie(reply, request.workspace, result.session.token, result.session.expiresAt, context.clock.now());
@@ -68,21 +67,21 @@ export function registerPasswordRoutes(app: FastifyInstance, context: PorticoCon
 
   app.get('/forgot-password', async (request, reply) => {
     const query = request.query as Record<string, unknown>;
-    return renderPage(request, reply, 'forgot-password', { title: 'Reset your password', email: readCarriedEmail(query.email) });
+    return renderPage(request, reply, 'forgot-password', { titleKey: 'forgotPassword.title', email: readCarriedEmail(query.email) });
   });
 
   app.post('/forgot-password', { config: { door: 'forgot-password' } }, async (request, reply) => {
     const body = request.body as FormBody;
-    const result = await requestPasswordReset(context, request.workspace, { email: body?.email, ip: request.ip });
+    const result = await requestPasswordReset(context, request.workspace, { email: body?.email, ip: request.ip, locale: request.i18n.locale });
     if (!result.ok) {
-      return renderPage(request, reply, 'forgot-password', { title: 'Reset your password', email: readTypedEmail(body), formError: result.formError }, 400);
+      return renderPage(request, reply, 'forgot-password', { titleKey: 'forgotPassword.title', email: readTypedEmail(body), formError: emailFieldErrors[result.problem] }, 400);
     }
     return renderPage(request, reply, 'forgot-password-sent', {
-      title: 'Check your email',
+      titleKey: 'common.checkEmail',
       email: result.email,
-      validFor: describeDuration(passwordResetTtlMs),
+      validFor: request.i18n.duration(passwordResetTtlMs),
       alreadySent: result.alreadySent,
-      wait: waitUntil(context.clock.now(), result.nextRequestAt),
+      wait: waitUntil(request.i18n, context.clock.now(), result.nextRequestAt),
       differentAddressHref: '/forgot-password',
     });
   });
@@ -94,7 +93,7 @@ export function registerPasswordRoutes(app: FastifyInstance, context: PorticoCon
     if (!looksLikeSecretToken(token)) return renderResetLinkProblem(request, reply, 'unknown');
     const link = await inspectPasswordResetToken(context.db, context.clock.now(), request.workspace.id, token);
     if (!link.ok) return renderResetLinkProblem(request, reply, link.reason);
-    return renderPage(request, reply, 'reset-password', { title: 'Choose a new password', token, email: link.clientEmail });
+    return renderPage(request, reply, 'reset-password', { titleKey: 'resetPassword.title', token, email: link.clientEmail });
   });
 
   app.post('/reset-password', { config: { door: 'reset-password' } }, async (request, reply) => {
@@ -102,7 +101,7 @@ export function registerPasswordRoutes(app: FastifyInstance, context: PorticoCon
     const body = request.body as FormBody;
     const token = body?.token;
     if (!looksLikeSecretToken(token)) return renderResetLinkProblem(request, reply, 'unknown');
-    const result = await resetPasswordWithToken(context, request.workspace, { token, password: body?.password, ip: request.ip });
+    const result = await resetPasswordWithToken(context, request.workspace, { token, password: body?.password, ip: request.ip, locale: request.i18n.locale });
     if (result.ok) {
       // Signed out everywhere, this browser included: the person signs in with the new password,
       // which shows it was typed (and saved) as meant. See docs/passwords.md.
@@ -110,7 +109,8 @@ export function registerPasswordRoutes(app: FastifyInstance, context: PorticoCon
     }
     if ('linkProblem' in result) return renderResetLinkProblem(request, reply, result.linkProblem);
     const link = await inspectPasswordResetToken(context.db, context.clock.now(), request.workspace.id, token);
-    return renderPage(request, reply, 'reset-password', { title: 'Choose a new password', token, email: link.ok ? link.clientEmail : '', formError: result.formError }, 400);
+    const formError = await describePasswordProblem(request.i18n, result.problem);
+    return renderPage(request, reply, 'reset-password', { titleKey: 'resetPassword.title', token, email: link.ok ? link.clientEmail : '', formError }, 400);
   });
 
   app.get('/welcome', async (request, reply) => {
@@ -122,9 +122,9 @@ export function registerPasswordRoutes(app: FastifyInstance, context: PorticoCon
     const hasPassword = client?.password_hash != null;
     // The end of an invitation that set a password: say it worked, and that they are signed in (issue 17 item 2).
     if (query.password === 'set' && hasPassword) {
-      return renderPage(request, reply, 'welcome-password-set', { title: 'Your password is set', email: session.clientEmail, next });
+      return renderPage(request, reply, 'welcome-password-set', { titleKey: 'welcomePasswordSet.title', email: session.clientEmail, next });
     }
-    return renderPage(request, reply, 'welcome', { title: 'Welcome', email: session.clientEmail, clientName: session.clientName, hasPassword, next });
+    return renderPage(request, reply, 'welcome', { titleKey: 'welcome.title', email: session.clientEmail, clientName: session.clientName, hasPassword, next });
   });
 
   // A door like /login: the per-IP limit applies, as the per-account throttle does (issue 13 item 9).
@@ -140,25 +140,26 @@ export function registerPasswordRoutes(app: FastifyInstance, context: PorticoCon
       newPassword: body?.new_password,
       keepSessionIdHash: session.idHash,
       ip: request.ip,
+      locale: request.i18n.locale,
     });
     if (result.ok) {
       // Only the welcome page's form sends `next`: it ends on a confirmation, then goes on to `next`.
       if (next) return reply.redirect(`/welcome?password=set${next === '/' ? '' : `&next=${encodeURIComponent(next)}`}`, 303);
       return reply.redirect(`/account?password=${result.changed ? 'changed' : 'set'}`, 303);
     }
-    const passwordError = { field: result.field, message: result.formError };
+    const passwordError = { field: result.field, message: await describePasswordProblem(request.i18n, result.problem) };
     let status = 400;
     if (result.retryAfterMs !== undefined) {
       status = 429;
       reply.header('retry-after', String(Math.ceil(result.retryAfterMs / 1000)));
     }
     if (next) {
-      return renderPage(request, reply, 'welcome', { title: 'Welcome', email: session.clientEmail, clientName: session.clientName, hasPassword: false, next, passwordError }, status);
+      return renderPage(request, reply, 'welcome', { titleKey: 'welcome.title', email: session.clientEmail, clientName: session.clientName, hasPassword: false, next, passwordError }, status);
     }
     return renderAccountPage(context, request, reply, session, { passwordError }, status);
   });
 }
 
 function renderResetLinkProblem(request: FastifyRequest, reply: FastifyReply, problem: keyof typeof resetLinkProblems) {
-  return renderLinkProblem(request, reply, resetLinkProblems[problem], { href: '/forgot-password', label: 'Email me a new reset link' });
+  return renderLinkProblem(request, reply, resetLinkProblems[problem], { href: '/forgot-password', label: 'linkProblem.action.newResetLink' });
 }

@@ -18,7 +18,7 @@ export function registerPortalRoutes(app: FastifyInstance, context: PorticoConte
     const session = await readCurrentSession(context, request);
     // The workspace's default door: the email-link page unless it chose the password (issue 17 item 2).
     if (!session) return reply.redirect(defaultDoorPath(request.workspace), 303);
-    return renderPage(request, reply, 'home', { title: 'Home', email: session.clientEmail, clientName: session.clientName });
+    return renderPage(request, reply, 'home', { titleKey: 'home.title', email: session.clientEmail, clientName: session.clientName });
   });
 
   app.get('/account', async (request, reply) => {
@@ -26,10 +26,10 @@ export function registerPortalRoutes(app: FastifyInstance, context: PorticoConte
     if (!session) return reply.redirect(defaultDoorPath(request.workspace, '/account'), 303);
     const query = request.query as Record<string, unknown>;
     const notices: Record<string, string> = {
-      ended: 'That browser is signed out.',
-      others: 'Every other browser is signed out. This one stays signed in.',
-      set: 'Your password is set.',
-      changed: 'Your password is changed. Other browsers were signed out.',
+      ended: 'account.notice.ended',
+      others: 'account.notice.others',
+      set: 'account.notice.set',
+      changed: 'account.notice.changed',
     };
     const notice = query.ended === '1' ? notices.ended : query.ended === 'others' ? notices.others : typeof query.password === 'string' ? (notices[query.password] ?? null) : null;
     return renderAccountPage(context, request, reply, session, { notice });
@@ -66,7 +66,7 @@ export function registerPortalRoutes(app: FastifyInstance, context: PorticoConte
   app.get('/account/sign-out-everywhere', async (request, reply) => {
     const session = await readCurrentSession(context, request);
     if (!session) return reply.redirect('/login?next=%2Faccount', 303);
-    return renderPage(request, reply, 'sign-out-everywhere', { title: 'Sign out everywhere?', email: session.clientEmail });
+    return renderPage(request, reply, 'sign-out-everywhere', { titleKey: 'signOutEverywhere.title', email: session.clientEmail });
   });
 
   app.post('/account/sessions/end-all', async (request, reply) => {
