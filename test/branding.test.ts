@@ -4,6 +4,7 @@ import http from 'node:http';
 import { simpleParser } from 'mailparser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enqueueMail } from '../src/mail/outbox.js';
+import { addApp } from '../src/apps/apps.js';
 import { updateWorkspace, type Workspace } from '../src/workspaces/workspaces.js';
 import { testDialects } from './helpers/databases.js';
 import { SmtpSink } from './helpers/smtp-sink.js';
@@ -134,6 +135,14 @@ describe.each(testDialects)('branding on %s', (dialect) => {
     const refused = await door.post('/magic-login', { email: 'someone@example.com' });
     expect(refused.status).toBe(429);
     expect(refused.body).toContain('<a href="mailto:help@limited.example">help@limited.example</a>');
+
+    // An app's sign-in request that cannot be used: oidc-provider's error on Portico's page, in the
+    // workspace's colours and with its support address, like every other page.
+    const { app } = await addApp(first.portico.context.db, first.clock, acme, { name: 'Portal', redirectUris: ['https://app.acme.example/callback'] });
+    const appError = await agent.get(`/oidc/auth?client_id=${app.clientId}&response_type=code&scope=openid&redirect_uri=${encodeURIComponent('https://evil.example/')}`);
+    expect(appError.status).toBe(400);
+    expect(appError.body).toContain(support);
+    expect(styleOf(appError.body)).toContain('--accent:#0f766e');
   });
 
   it('sends mail from the workspace’s sender with its reply-to, logo and colours; the text part stays plain', async () => {

@@ -5,18 +5,27 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addApp } from '../src/apps/apps.js';
 import { inviteClient } from '../src/magic-links/invite-client.js';
 import { hashPassword } from '../src/crypto/password-hashing.js';
-import type { Workspace } from '../src/workspaces/workspaces.js';
+import { updateWorkspace, type Workspace } from '../src/workspaces/workspaces.js';
 import { launchChromium } from './helpers/chromium.js';
 import { linkFromMail, SmtpSink } from './helpers/smtp-sink.js';
 import { startTestPortico, type TestPortico } from './helpers/test-portico.js';
 
 /**
- * Issue 17 item 3: every page a client can meet, at a phone's width (390 px) and a laptop's (1280
- * px): no horizontal scroll, and no serious or critical violation found by axe-core. The
- * screenshots are kept under test-results/ (CI keeps them as artefacts) for people to look at.
+ * Issue 17 item 3 and issue 18 item 4: every page a client can meet, in two languages (English and
+ * German, the longest words), light and dark, at a phone's width (390 px) and a laptop's (1280 px),
+ * on a branded workspace (its accent colour, logo and support address): no horizontal scroll, the
+ * page in the browser's language, and no serious or critical violation found by axe-core (colour
+ * contrast among them). The screenshots are kept under test-results/ (CI keeps them as artefacts)
+ * for people to look at.
  */
 const screenshots = 'test-results/screenshots/pages';
 const widths = [390, 1280] as const;
+const schemes = ['light', 'dark'] as const;
+/** The browser's locale (its Accept-Language) and the language the page must then be in. */
+const languages = [
+  { browserLocale: 'en-US', lang: 'en' },
+  { browserLocale: 'de-DE', lang: 'de' },
+] as const;
 const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 interface PageState {
@@ -25,7 +34,7 @@ interface PageState {
   open(page: Page): Promise<void>;
 }
 
-describe('every page, at 390 and 1280 pixels, in Chromium', () => {
+describe('every page, in English and German, light and dark, at 390 and 1280 pixels, in Chromium', () => {
   let sink: SmtpSink;
   let server: TestPortico;
   let workspace: Workspace;
@@ -39,7 +48,14 @@ describe('every page, at 390 and 1280 pixels, in Chromium', () => {
     // (X-Forwarded-For, believed with TRUST_PROXY): only the 429 page's context goes over it.
     server = await startTestPortico({ dialect: 'sqlite', smtpUrl: sink.url, env: { HOST: '127.0.0.1', TRUST_PROXY: 'true', LIMIT_IP_PER_MINUTE: '10' } });
     // A long name and a long address: where pages break on a phone.
-    workspace = await server.createWorkspace('Northwind Creative Studio & Partners');
+    const created = await server.createWorkspace('Northwind Creative Studio & Partners');
+    // Branded as an agency would: a mid-tone violet (light text on it, a lighter shade in dark mode),
+    // a logo, and a support address, which error pages show.
+    workspace = await updateWorkspace(server.portico.context.db, created.slug, {
+      accentColor: '#7c3aed',
+      supportEmail: 'help@northwind-creative.example',
+      logo: { bytes: readFileSync(new URL('../assets/demo-logo.png', import.meta.url)), fileName: 'demo-logo.png' },
+    });
     const client = await server.addClient(workspace, 'maximiliana.featherstonehaugh-worthington@example.com', 'Maximiliana Featherstonehaugh');
     clientId = client.id;
     await server.portico.context.db
@@ -262,35 +278,42 @@ describe('every page, at 390 and 1280 pixels, in Chromium', () => {
   ];
 
   for (const state of states) {
-    it(`${state.name}: no horizontal scroll, no serious accessibility violation`, async () => {
-      // The page is brought to its state once, then looked at at each width: the layout follows the
-      // window as it would on a phone turned or a window resized. axe runs as a script of the test,
-      // so the pages' own script policy is set aside for it.
-      const context = await newContext({ viewport: { width: widths[0], height: 844 }, bypassCSP: true });
-      try {
-        const page = await context.newPage();
-        await state.open(page);
-        await page.waitForLoadState('load');
-        await page.evaluate(axeSource);
-        for (const width of widths) {
-          await page.setViewportSize({ width, height: 844 });
-          await page.screenshot({ path: `${screenshots}/${state.name}-${width}.png`, fullPage: true });
-          // Expressions as strings: they run in the page, and this project's TypeScript has no DOM types.
-          const overflow = (await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth')) as number;
-          expect(overflow, `${state.name} at ${width} px scrolls sideways by ${overflow} px`).toBeLessThanOrEqual(0);
-          const violations = (await page.evaluate(`axe.run(document, { resultTypes: ['violations'] }).then((result) =>
-            result.violations.map((violation) => ({ id: violation.id, impact: violation.impact, help: violation.help, targets: violation.nodes.map((node) => node.target.join(' ')) })))`)) as {
-            id: string;
-            impact: string;
-            help: string;
-            targets: string[];
-          }[];
-          const serious = violations.filter((violation) => violation.impact === 'serious' || violation.impact === 'critical');
-          expect(serious, `${state.name} at ${width} px`).toEqual([]);
+    for (const { browserLocale, lang } of languages) {
+      it(`${state.name} in ${lang}: the page's language, no horizontal scroll, no serious accessibility violation, light and dark`, async () => {
+        // The page is brought to its state once, then looked at in each scheme and at each width: the
+        // layout follows the window as it would on a phone turned or a window resized. axe runs as a
+        // script of the test, so the pages' own script policy is set aside for it.
+        const context = await newContext({ viewport: { width: widths[0], height: 844 }, bypassCSP: true, locale: browserLocale });
+        try {
+          const page = await context.newPage();
+          await state.open(page);
+          await page.waitForLoadState('load');
+          expect(await page.evaluate('document.documentElement.lang'), `${state.name} in ${lang}`).toBe(lang);
+          await page.evaluate(axeSource);
+          for (const scheme of schemes) {
+            await page.emulateMedia({ colorScheme: scheme });
+            for (const width of widths) {
+              const where = `${state.name} in ${lang}, ${scheme}, at ${width} px`;
+              await page.setViewportSize({ width, height: 844 });
+              await page.screenshot({ path: `${screenshots}/${state.name}-${lang}-${scheme}-${width}.png`, fullPage: true });
+              // Expressions as strings: they run in the page, and this project's TypeScript has no DOM types.
+              const overflow = (await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth')) as number;
+              expect(overflow, `${where} scrolls sideways by ${overflow} px`).toBeLessThanOrEqual(0);
+              const violations = (await page.evaluate(`axe.run(document, { resultTypes: ['violations'] }).then((result) =>
+                result.violations.map((violation) => ({ id: violation.id, impact: violation.impact, help: violation.help, targets: violation.nodes.map((node) => node.target.join(' ')) })))`)) as {
+                id: string;
+                impact: string;
+                help: string;
+                targets: string[];
+              }[];
+              const serious = violations.filter((violation) => violation.impact === 'serious' || violation.impact === 'critical');
+              expect(serious, where).toEqual([]);
+            }
+          }
+        } finally {
+          await context.close();
         }
-      } finally {
-        await context.close();
-      }
-    }, 120_000);
+      }, 180_000);
+    }
   }
 });

@@ -60,5 +60,15 @@ function renderOidcPage(ctx: KoaContextWithOIDC, workspace: Workspace, page: str
   ctx.set('content-language', i18n.locale);
   ctx.vary('Accept-Language');
   ctx.type = 'text/html; charset=utf-8';
-  ctx.body = htmlTemplates.render(`./pages/${page}`, { nonce, workspaceName: workspace.name, ...data, i18n, title: i18n.t(data.titleKey as string) });
+  ctx.body = htmlTemplates.render(`./pages/${page}`, {
+    nonce,
+    workspaceName: workspace.name,
+    branding: pageBrandingOf(workspace),
+    // As on Portico's own pages: the support address where someone is stuck.
+    showSupport: page === 'message' && ctx.status >= 400,
+    ...data,
+    i18n,
+    linkTag,
+    title: i18n.t(data.titleKey as string),
+  });
 }
