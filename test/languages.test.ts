@@ -137,6 +137,39 @@ describe.each(testDialects)('languages, on %s', (dialect) => {
     expect(third!.subject).toBe(`Sign in to ${workspace.name}`);
   });
 
+  it('shows the account page in German: plurals of how long ago, dates in German, the sign-in method', async () => {
+    const workspace = await workspaceWith();
+    await server.addClient(workspace, 'konto@example.com');
+    const browser = server.agent(workspace);
+    await browser.post('/magic-login', { email: 'konto@example.com' }, { headers: german });
+    const [mail] = await sink.waitForMails('konto@example.com', 1);
+    expect((await browser.post('/magic-login/verify', { token: tokenFromLink(linkFromMail(mail!, workspace.url)) }, { headers: german })).status).toBe(303);
+    server.clock.advance(5 * 60_000);
+    const account = await browser.get('/account', { headers: german });
+    expect(account.body).toContain('<h1>Konto und Sicherheit</h1>');
+    expect(account.body).toContain('Link per E-Mail<br>');
+    expect(account.body).toContain('>vor 5 Minuten</time>');
+    expect(account.body).toMatch(/title="\d{1,2}\. [A-ZÄÖÜ][a-zäöü]+ \d{4}/);
+    // The tests' user agent names no browser bowser knows.
+    expect(account.body).toContain('aria-label="Unbekannter Browser abmelden (dieser Browser)"');
+  });
+
+  it("sends an invitation from the admin API in the workspace's language", async () => {
+    const workspace = await workspaceWith({ locale: 'de' });
+    const { key } = await createApiKey(server.portico.context.db, server.clock, workspace, { name: 'crm' });
+    issuedSecrets.add(key);
+    const answer = await server.agent(workspace).request('/api/v1/invitations', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'neu@example.com', name: 'Mia' }),
+    });
+    expect(answer.status, answer.body).toBe(202);
+    const [mail] = await sink.waitForMails('neu@example.com', 1);
+    expect(mail!.subject).toBe(`Sie sind zu ${workspace.name} eingeladen`);
+    expect(mail!.text).toContain('Der Link funktioniert einmal und ist 7 Tage lang gültig.');
+    expect(mail!.html).toMatch(/<a href="[^"]+"[^>]*>Einladung annehmen<\/a>/);
+  });
+
   it('counts down in German, and says a 429 in German', async () => {
     const workspace = await workspaceWith({ limits: { limitEmailCooldown: '60s', limitEmailPerHour: '5', limitIpPerMinute: '2', limitIpRedemptionsPer5Minutes: '1' } });
     const browser = server.agent(workspace);

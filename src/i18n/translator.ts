@@ -47,7 +47,7 @@ export interface Translator {
   duration(milliseconds: number): string;
   /** A wait in words, in whole seconds rounded up: `1 minute 5 seconds`. */
   wait(milliseconds: number): string;
-  /** A date and time, for a page's `<time>` title. */
+  /** A date and time in UTC, for a page's `<time>` title: `December 1, 2026 at 12:30 PM UTC`. */
   dateTime(at: number): string;
 }
 
@@ -65,7 +65,8 @@ export function translatorFor(locale: Locale): Translator {
 
 function createTranslator(locale: Locale): Translator {
   const catalogue = compiledCatalogue(locale);
-  const dateTimeFormat = new Intl.DateTimeFormat(locale, { dateStyle: 'long', timeStyle: 'short', timeZone: 'UTC' });
+  // In UTC, named: the server cannot know the visitor's time zone (the page sends no script for it).
+  const dateTimeFormat = new Intl.DateTimeFormat(locale, { year: 'numeric', month: 'long', day: 'numeric', hour: 'numeric', minute: '2-digit', timeZone: 'UTC', timeZoneName: 'short' });
   // Every shipped catalogue has every English key (catalogues.test.ts); English stands in only
   // while a new message waits for its translation. A key English lacks is a bug: it throws, in
   // tests and everywhere.
@@ -94,7 +95,7 @@ function createTranslator(locale: Locale): Translator {
     },
     duration: (milliseconds) => describeDuration(milliseconds, locale),
     wait: (milliseconds) => describeWait(milliseconds, locale),
-    dateTime: (at) => `${dateTimeFormat.format(at)} UTC`,
+    dateTime: (at) => dateTimeFormat.format(at),
   };
 }
 
