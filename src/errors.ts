@@ -24,7 +24,7 @@ export const errorRegistry = {
   ACCENT_COLOR_INVALID: { status: 400, message: 'The accent colour must be written #RRGGBB and stand at least 3:1 against the white card.' },
   MAIL_FROM_INVALID: { status: 400, message: 'The sender must be written Name <address@example.com> or address@example.com.' },
   WORKSPACE_ADDRESS_INVALID: { status: 400, message: 'Enter an email address like name@example.com.' },
-  LOGO_INVALID: { status: 400, message: 'A logo is a PNG, JPEG or WebP image of at most 512 KB and 4096 pixels a side.' },
+  LOGO_INVALID: { status: 400, message: 'A logo is a whole PNG, JPEG or WebP image of at most 512 KB, 2048 pixels a side and a million pixels.' },
   CLIENT_EMAIL_INVALID: { status: 400, message: 'Enter an email address like name@example.com.' },
   CLIENT_NAME_INVALID: { status: 400, message: 'A client name is at most 200 characters.' },
   CLIENT_EXISTS: { status: 409, message: 'This email is already a client of the workspace.' },

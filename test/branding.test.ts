@@ -103,6 +103,17 @@ describe.each(testDialects)('branding on %s', (dialect) => {
     }
   });
 
+  it('reads a logo from the database once per instance, then serves it from memory: it never changes under its hash', async () => {
+    const cached = await updateWorkspace(first.portico.context.db, (await first.createWorkspace('Cached')).slug, { logo: { bytes: jpegLogo, fileName: 'cached.jpg' } });
+    const path = `/assets/logo-${sha256(jpegLogo)}`;
+    expect((await getBytes(first.portico.address, cached.url, path)).status).toBe(200);
+    // The row goes behind both instances' backs: the one that read it still serves it, the other never read it.
+    await first.portico.context.db.deleteFrom('workspace_logos').where('workspace_id', '=', cached.id).execute();
+    const again = await getBytes(first.portico.address, cached.url, path);
+    expect([again.status, again.headers['content-type'], again.body.equals(jpegLogo)]).toEqual([200, 'image/jpeg', true]);
+    expect((await getBytes(second.portico.address, cached.url, path)).status).toBe(404);
+  });
+
   it('draws pages in the workspace colours, as custom properties in the nonce’d style, with the logo beside the name', async () => {
     const page = await first.agent(acme).get('/magic-login');
     const style = styleOf(page.body);
@@ -119,6 +130,11 @@ describe.each(testDialects)('branding on %s', (dialect) => {
     const agent = first.agent(acme);
     const support = '<a href="mailto:help@acme.example">help@acme.example</a>';
     expect((await agent.get('/no-such-page')).body).toContain(support);
+    // A URL the router cannot read is refused before the workspace is looked up: still its page.
+    const unreadable = await agent.get('/%');
+    expect(unreadable.status).toBe(400);
+    expect(unreadable.body).toContain(support);
+    expect(styleOf(unreadable.body)).toContain('--accent:#0f766e');
     const usedLink = await agent.post('/magic-login/verify', { token: 'x'.repeat(43) });
     expect(usedLink.status).toBeGreaterThanOrEqual(400);
     expect(usedLink.body).toContain(support);

@@ -311,7 +311,8 @@ for (const dialect of testDialects) {
           '--mail-from', '"Acme, Inc." <hello@acme.example>',
           '--reply-to', 'team@acme.example',
           '--support-email', 'help@acme.example',
-          '--locale', 'pt-BR',
+          // Language tags are case-insensitive: stored as the shipped one.
+          '--locale', 'PT-br',
         ]);
         const hash = createHash('sha256').update(readFileSync(demoLogo)).digest('hex');
         expect(updated).toMatchObject({

@@ -16,7 +16,9 @@ export async function describePasswordProblem(i18n: Translator, problem: SetPass
       return i18n.t('passwordRules.tooLong', { max: problem.max, length: problem.length });
     case 'guessable': {
       const warning = (problem.warning && (await passwordWarningIn(i18n.locale, problem.warning))) ?? i18n.t('passwordRules.easyToGuess');
-      return i18n.t('passwordRules.guessable', { warning });
+      // Some of zxcvbn's French and Spanish warnings lack their full stop, and the message goes on
+      // with a sentence of its own: without one, the two ran together.
+      return i18n.t('passwordRules.guessable', { warning: /[.!?…]$/.test(warning.trim()) ? warning.trim() : `${warning.trim()}.` });
     }
     case 'wrong_current':
       return i18n.t('passwordForm.error.wrongCurrent');

@@ -65,7 +65,16 @@ export function buildHttpServer({ context, devMailbox, logStream, mailPausedSinc
     frameworkErrors: (error, request, reply) => {
       setSecurityHeaders(reply);
       request.log.info({ code: 'BAD_REQUEST', reason: error.code }, 'request refused');
-      return sendAppError(request, reply, new AppError('BAD_REQUEST', { cause: error }));
+      // Refused before the hook that finds the workspace: found here, so the page is still the
+      // workspace's, in its language, colours and with its support address (issue 18 review).
+      const host = normalizeRequestHost(request.headers.host, request.protocol === 'https' ? 'https' : 'http');
+      void (host ? context.workspaces.findByHost(host) : Promise.resolve(null))
+        .catch(() => null)
+        .then((workspace) => {
+          attachRequestLocale(request, workspace);
+          if (workspace) request.workspace = workspace;
+          return sendAppError(request, reply, new AppError('BAD_REQUEST', { cause: error }));
+        });
     },
     clientErrorHandler: answerUnreadableRequest,
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { negotiateLocale, readLocale } from './negotiate-locale.js';
+import { matchShippedLocale, negotiateLocale, readLocale } from './negotiate-locale.js';
 
 describe('negotiateLocale', () => {
   it.each([
@@ -17,6 +17,11 @@ describe('negotiateLocale', () => {
     // Nothing shipped, a wildcard, no header at all: the workspace's language.
     ['ja,zh-CN;q=0.8', 'de', 'de'],
     ['*', 'fr', 'fr'],
+    // A wildcard above a shipped language: any language will do, so the workspace's (RFC 4647 §3.3.1).
+    ['*, de;q=0.5', 'fr', 'fr'],
+    ['de;q=0.5, *', 'fr', 'fr'],
+    // Below it: German.
+    ['de, *;q=0.1', 'fr', 'de'],
     ['', 'es', 'es'],
     [undefined, 'nl', 'nl'],
   ])('%j with the workspace in %j reads %j', (header, workspaceLocale, expected) => {
@@ -33,5 +38,20 @@ describe('readLocale', () => {
     expect(readLocale('pt-BR')).toBe('pt-BR');
     expect(readLocale(undefined)).toBe('en');
     expect(readLocale('de-AT')).toBe('en');
+  });
+});
+
+describe('matchShippedLocale', () => {
+  it.each([
+    ['de', 'de'],
+    ['de-DE', 'de'],
+    ['PT-br', 'pt-BR'],
+    ['pt', 'pt-BR'],
+    [' fr ', 'fr'],
+    ['ja', null],
+    ['', null],
+    ['*', null],
+  ])('%j names %j', (tag, expected) => {
+    expect(matchShippedLocale(tag)).toBe(expected);
   });
 });

@@ -15,12 +15,20 @@ export function negotiateLocale(acceptLanguage: string | string[] | undefined, w
   const header = Array.isArray(acceptLanguage) ? acceptLanguage.join(',') : acceptLanguage;
   if (header) {
     for (const requested of new Negotiator({ headers: { 'accept-language': header } }).languages()) {
-      const tag = requested.toLowerCase();
-      const match = shippedByTag.get(tag) ?? shippedByLanguage.get(tag.split('-')[0]!);
+      // `*` ranked above every shipped language the browser names: any language will do, so the
+      // workspace's (RFC 4647 §3.3.1: `de;q=0.5, *` prefers anything to German).
+      if (requested === '*') break;
+      const match = matchShippedLocale(requested);
       if (match) return match;
     }
   }
   return readLocale(workspaceLocale);
+}
+
+/** The shipped locale a language tag names, by its whole tag, else by its language alone, in any case (`de-AT`, `PT-br`); else null. */
+export function matchShippedLocale(tag: string): Locale | null {
+  const lower = tag.trim().toLowerCase();
+  return shippedByTag.get(lower) ?? shippedByLanguage.get(lower.split('-')[0]!) ?? null;
 }
 
 /** A stored locale (a workspace's, a client's, a queued mail's) as a shipped one; anything else is English. */

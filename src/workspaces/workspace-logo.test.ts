@@ -30,7 +30,14 @@ describe('readLogoImage: by content, never by name', () => {
     ['logo.svg', fixture('logo.svg'), 'SVG is not accepted'],
     ['a GIF', Buffer.concat([Buffer.from('GIF89a'), Buffer.alloc(32)]), 'is a GIF file'],
     ['a PNG of 5000×10 pixels', pngClaiming(5000, 10), '5000×10 pixels'],
+    // Within 2048 a side but 2.25 million pixels: a small file can decode to a huge picture.
+    ['a PNG of 1500×1500 pixels', pngClaiming(1500, 1500), '1500×1500 pixels'],
     ['a PNG over 512 KB', Buffer.concat([png, Buffer.alloc(maxLogoBytes)]), 'larger than 512 KB'],
+    // A header alone reads as a PNG of some size; so does a header followed by a page of HTML.
+    ['a PNG signature and header only', png.subarray(0, 33), 'cut short'],
+    ['a PNG with HTML after its end', Buffer.concat([png, Buffer.from('<html><script>alert(1)</script>')]), 'carries data after its end'],
+    ['a JPEG with data after its end', Buffer.concat([fixture('logo.jpg'), Buffer.from('trailing')]), 'carries data after its end'],
+    ['a WebP shorter than its header says', fixture('logo.webp').subarray(0, fixture('logo.webp').length - 10), 'cut short'],
     ['a JPEG cut short', fixture('logo.jpg').subarray(0, 40), 'cannot be read as an image'],
     ['a WebP header with no picture', Buffer.concat([Buffer.from('RIFF'), Buffer.alloc(4), Buffer.from('WEBPVP8 '), Buffer.alloc(20)]), 'no readable width and height'],
   ])('refuses %s, saying why', async (name, bytes, reason) => {

@@ -7,7 +7,13 @@ import type { Database, WorkspaceLogoTable } from '../storage/schema.js';
 /** Enough for a crisp logo many times over; a sign-in page should not wait for more. */
 export const maxLogoBytes = 512 * 1024;
 /** Pixels per side: pages show a logo 40 px high, and a huge image costs every browser memory. */
-export const maxLogoSide = 4096;
+export const maxLogoSide = 2048;
+/**
+ * Pixels in all (a 2048 × 512 wordmark, a 1024 × 1024 square): what every page view and HTML mail
+ * decodes, at most 8 MB however well the file compresses. A side limit alone let a 130 KB PNG of
+ * 4096 × 4096 decode to 134 MB in every browser (a decompression bomb).
+ */
+export const maxLogoPixels = 1024 * 1024;
 
 type LogoContentType = WorkspaceLogoTable['content_type'];
 
@@ -25,7 +31,8 @@ export type LogoReading = { ok: true; logo: LogoImage } | { ok: false; reason: s
 
 /**
  * Checks a logo file by its content, never its name: PNG, JPEG or WebP (by the bytes' signature,
- * which `file-type` reads), at most 512 KB and 4096 pixels a side (`image-size` reads the header).
+ * which `file-type` reads), whole (it ends where its format says it ends), at most 512 KB, 2048
+ * pixels a side and a million pixels (`image-size` reads the header).
  */
 export async function readLogoImage(bytes: Uint8Array, fileName: string): Promise<LogoReading> {
   const buffer = Buffer.from(bytes);
@@ -45,10 +52,34 @@ export async function readLogoImage(bytes: Uint8Array, fileName: string): Promis
     return { ok: false, reason: `--logo ${fileName} looks like ${detected!.ext.toUpperCase()} but cannot be read as an image` };
   }
   if (!size.width || !size.height) return { ok: false, reason: `--logo ${fileName} has no readable width and height` };
-  if (size.width > maxLogoSide || size.height > maxLogoSide) {
-    return { ok: false, reason: `--logo ${fileName} is ${size.width}×${size.height} pixels; a logo may be at most ${maxLogoSide} pixels a side` };
+  if (size.width > maxLogoSide || size.height > maxLogoSide || size.width * size.height > maxLogoPixels) {
+    return {
+      ok: false,
+      reason: `--logo ${fileName} is ${size.width}×${size.height} pixels; a logo may be at most ${maxLogoSide} pixels a side and ${maxLogoPixels.toLocaleString('en')} pixels in all (2048×512, 1024×1024); it is shown 40 pixels high`,
+    };
+  }
+  if (!endsWhereItsFormatSays(buffer, contentType)) {
+    return { ok: false, reason: `--logo ${fileName} is cut short or carries data after its end; save it again as a ${detected!.ext.toUpperCase()} file` };
   }
   return { ok: true, logo: { hash: createHash('sha256').update(buffer).digest('hex'), contentType, bytes: buffer } };
+}
+
+const pngEnd = Buffer.from([0, 0, 0, 0, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82]);
+
+/**
+ * Whether the file ends where its format says: a PNG with its IEND chunk, a JPEG with its
+ * end-of-image marker, a WebP where its RIFF header's size says. A header alone passed the checks
+ * above, and so did a header followed by a page of HTML; such a file would be served for a year.
+ */
+function endsWhereItsFormatSays(bytes: Buffer, contentType: LogoContentType): boolean {
+  switch (contentType) {
+    case 'image/png':
+      return bytes.length > pngEnd.length && bytes.subarray(bytes.length - pngEnd.length).equals(pngEnd);
+    case 'image/jpeg':
+      return bytes.length > 4 && bytes[bytes.length - 2] === 0xff && bytes[bytes.length - 1] === 0xd9;
+    case 'image/webp':
+      return bytes.length >= 12 && bytes.readUInt32LE(4) + 8 === bytes.length;
+  }
 }
 
 /** Keeps a logo of a workspace; the same picture again is already there. Earlier logos stay, so mails already sent still show theirs. */
@@ -60,8 +91,14 @@ export async function saveWorkspaceLogo(db: Kysely<Database>, now: number, works
     .execute();
 }
 
+/** A stored logo, as served. */
+export interface WorkspaceLogo {
+  contentType: LogoContentType;
+  bytes: Buffer;
+}
+
 /** A logo of this workspace by its hash, or null: another workspace's hash is as unknown as a made-up one. */
-export async function findWorkspaceLogo(db: Kysely<Database>, workspaceId: string, hash: string): Promise<{ contentType: LogoContentType; bytes: Buffer } | null> {
+export async function findWorkspaceLogo(db: Kysely<Database>, workspaceId: string, hash: string): Promise<WorkspaceLogo | null> {
   const row = await db
     .selectFrom('workspace_logos')
     .select(['content_type', 'data_base64'])

@@ -8,7 +8,8 @@ import type { Database, DefaultDoor, WorkspaceTable } from '../storage/schema.js
 import { isUniqueViolation } from '../storage/database-errors.js';
 import { prepareQuery } from '../storage/prepared-query.js';
 import { parseEmailAddress } from '../clients/email.js';
-import { isShippedLocale, shippedLocales } from '../i18n/locales.js';
+import { shippedLocales } from '../i18n/locales.js';
+import { matchShippedLocale } from '../i18n/negotiate-locale.js';
 import { inTransaction } from '../storage/in-transaction.js';
 import { readAccentColor } from './brand-palette.js';
 import { formatMailbox, readMailbox } from './sender-address.js';
@@ -271,8 +272,9 @@ export function defaultDoorPath(workspace: Pick<Workspace, 'default_door'>, next
 
 function readLocale(text: string): string {
   if (isClearWord(text)) return 'en';
-  const locale = text.trim();
-  if (!isShippedLocale(locale)) throw new AppError('LOCALE_INVALID', { message: `--locale "${text}" is not a shipped language: use one of ${shippedLocales.join(', ')}` });
+  // Tags are case-insensitive and a region narrows a language Portico ships whole (`de-DE`, `pt-br`).
+  const locale = matchShippedLocale(text);
+  if (!locale) throw new AppError('LOCALE_INVALID', { message: `--locale "${text}" is not a shipped language: use one of ${shippedLocales.join(', ')}` });
   return locale;
 }
 
