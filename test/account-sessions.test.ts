@@ -146,11 +146,11 @@ describe.each(testDialects)('the account page and remote sign-outs on %s', (dial
     expect((await other.get('/api/me')).status).toBe(200);
 
     const ended = await here.post('/account/sessions/end-all', {});
-    expect(ended.headers.location).toBe('/login?signed_out=1');
+    expect(ended.headers.location).toBe('/magic-login?signed_out=1');
     expect((await here.get('/api/me')).status).toBe(401);
     expect((await other.get('/api/me')).status).toBe(401);
     // This browser chose it and reads "You are signed out."; only the other one is told why.
-    expect(await signInPageOf(here, '/login?signed_out=1')).not.toMatch(told);
+    expect(await signInPageOf(here, '/magic-login?signed_out=1')).not.toMatch(told);
     expect((await signInPageOf(other)).match(told)?.[0]).toBe('You were signed out because “Sign out everywhere” was used in another browser.');
   });
 

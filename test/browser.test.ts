@@ -96,7 +96,7 @@ describe('signing in by magic link in Chromium', () => {
     await page.getByRole('heading', { name: 'Sign out everywhere?' }).waitFor();
     await page.screenshot({ path: `${screenshots}/sign-out-everywhere.png`, fullPage: true });
     await page.getByRole('button', { name: 'Sign out everywhere', exact: true }).click();
-    await page.waitForURL(`${workspace.url}/login?signed_out=1`);
+    await page.waitForURL(`${workspace.url}/magic-login?signed_out=1`);
     await expect(page.getByText('You are signed out.').isVisible()).resolves.toBe(true);
     await context.close();
   });

@@ -232,6 +232,20 @@ describe.each(testDialects)('no dead ends at the doors, on %s', (dialect) => {
         expect(landing === '/login?signed_out=1' || landing === '/magic-login?signed_out=1').toBe(true);
       }
     });
+
+    it('signs out to the workspace’s default door, saying so: a client without a password is not left on the password page', async () => {
+      for (const [defaultDoor, door] of [['email', '/magic-login'], ['password', '/login']] as const) {
+        const workspace = await workspaceWith({ defaultDoor });
+        await server.addClient(workspace, 'leaving@example.com');
+        const { browser } = await signedInBrowser(workspace, 'leaving@example.com');
+        const out = await browser.post('/logout', {});
+        expect([out.status, out.headers.location]).toEqual([303, `${door}?signed_out=1`]);
+        expect((await browser.get(out.headers.location!)).body).toContain('You are signed out.');
+        // Signing out everywhere from the account page lands there too.
+        const again = (await signedInBrowser(workspace, 'leaving@example.com')).browser;
+        expect((await again.post('/account/sessions/end-all', {})).headers.location).toBe(`${door}?signed_out=1`);
+      }
+    });
   });
 
   describe('at a 429', () => {

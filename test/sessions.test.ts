@@ -83,7 +83,7 @@ describe.each(testDialects)('sessions on %s', (dialect) => {
     const { email, browser: first } = await signedInClient();
     const second = await signIn(email);
     const response = await first.post('/account/sessions/end-all', {});
-    expect(response.headers.location).toBe('/login?signed_out=1');
+    expect(response.headers.location).toBe('/magic-login?signed_out=1');
     expect((await first.get('/api/me')).status).toBe(401);
     expect((await second.get('/api/me')).status).toBe(401);
   });

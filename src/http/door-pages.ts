@@ -95,13 +95,14 @@ export async function signedInPanelFor(
 const doorsAfterSignOut = new Set(['/login', '/magic-login']);
 
 /**
- * Where POST /logout sends the browser: back to the door named in `then` (with its `next`), so "sign
- * in as someone else" lands on the door it was pressed on; else `/login`, as ever.
+ * Where a sign-out sends the browser: back to the door named in `then` (with its `next`), so "sign
+ * in as someone else" lands on the door it was pressed on; else the workspace's default door (the
+ * one `/` leads to), so a client without a password is not left on the password page.
  */
-export function pathAfterSignOut(then: unknown): string {
+export function pathAfterSignOut(then: unknown, defaultDoor: string): string {
   const path = parseNextPath(then);
   const url = path ? new URL(path, 'http://portico.invalid') : null;
-  const door = url && doorsAfterSignOut.has(url.pathname) ? url.pathname : '/login';
+  const door = url && doorsAfterSignOut.has(url.pathname) ? url.pathname : defaultDoor;
   const next = url ? parseNextPath(url.searchParams.get('next')) : null;
   return `${door}?signed_out=1${next ? `&next=${encodeURIComponent(next)}` : ''}`;
 }

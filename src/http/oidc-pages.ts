@@ -5,7 +5,7 @@ import { negotiateLocale } from '../i18n/negotiate-locale.js';
 import { linkTag, translatorFor } from '../i18n/translator.js';
 import { htmlTemplates } from '../views/eta.js';
 import { pageBrandingOf } from '../workspaces/workspace-branding.js';
-import type { Workspace } from '../workspaces/workspaces.js';
+import { defaultDoorPath, type Workspace } from '../workspaces/workspaces.js';
 import { pagePolicy } from './security-headers.js';
 
 /** Portico's own pages for what a workspace's OpenID Connect provider shows in a browser, in the browser's language. */
@@ -42,7 +42,7 @@ export function oidcPagesFor(workspace: Workspace): OidcPages {
         heading: 'oidc.signedOut.heading',
         message: 'oidc.signedOut.message',
         messageValues: { workspace: workspace.name },
-        actionHref: '/login',
+        actionHref: defaultDoorPath(workspace),
         actionLabel: 'oidc.signedOut.action',
       });
     },

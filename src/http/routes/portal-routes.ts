@@ -86,7 +86,7 @@ export function registerPortalRoutes(app: FastifyInstance, context: PorticoConte
       await endClientSession(context, session.clientId, session.idHash);
       await recordSessionEnded(context, request, session, 'signed_out');
     }
-    return signOutHere(request, reply, pathAfterSignOut((request.body as Record<string, unknown> | undefined)?.then));
+    return signOutHere(request, reply, pathAfterSignOut((request.body as Record<string, unknown> | undefined)?.then, defaultDoorPath(request.workspace)));
   });
 
   app.get('/api/me', { config: { api: true } }, async (request, reply) => {
@@ -99,7 +99,8 @@ export function registerPortalRoutes(app: FastifyInstance, context: PorticoConte
   });
 }
 
-function signOutHere(request: FastifyRequest, reply: FastifyReply, landing = '/login?signed_out=1') {
+/** Ends this browser's session cookie and lands on the door named, else the workspace's default door, saying "You are signed out". */
+function signOutHere(request: FastifyRequest, reply: FastifyReply, landing = pathAfterSignOut(undefined, defaultDoorPath(request.workspace))) {
   clearSessionCookie(reply, request.workspace);
   return reply.redirect(landing, 303);
 }
