@@ -111,6 +111,8 @@ describe.each(testDialects)('sign-in codes on %s', (dialect) => {
     expect(withoutNonce(wrongAtUnknown.body)).toBe(withoutNonce(wrongAtKnown.body));
     expect(wrongAtKnown.body).toContain('That code is not right');
     expect(wrongAtKnown.body).toMatch(/<input id="code"[^>]* aria-invalid="true"/);
+    // What was typed stays in the field, to correct a slip.
+    expect(wrongAtKnown.body).toContain(`value="${wrongCodeFor(code)}"`);
     expect(await signedInAs(known)).toBeNull();
     expect((await known.post('/magic-login/code', { code })).status).toBe(303);
   });
@@ -123,6 +125,9 @@ describe.each(testDialects)('sign-in codes on %s', (dialect) => {
       expect(response.body).toContain('Enter the 10-digit code from the email');
       expect(response.body).not.toContain('<script>');
     }
+    // Kept in the field as typed, escaped, and no longer than the field takes.
+    expect((await browser.post('/magic-login/code', { code: '<script>' })).body).toContain('value="&lt;script&gt;"');
+    expect((await browser.post('/magic-login/code', { code: '1'.repeat(500) })).body).toContain(`value="${'1'.repeat(40)}"`);
     expect((await browser.post('/magic-login/code', { code: ['12345 67890', '12345 67890'] })).status).toBe(400);
   });
 
@@ -139,8 +144,10 @@ describe.each(testDialects)('sign-in codes on %s', (dialect) => {
       const refused = await stranger.post('/magic-login/code', { code });
       const wrong = await stranger.post('/magic-login/code', { code: wrongCode });
       expect(refused.status).toBe(400);
-      const comparable = (body: string) => body.replace(/nonce="[^"]*"/g, 'nonce=""');
-      expect(comparable(refused.body)).toBe(comparable(wrong.body));
+      // Each page keeps what was typed in the field; apart from that, not a byte differs.
+      const comparable = (body: string, typed: string) => body.replace(/nonce="[^"]*"/g, 'nonce=""').replace(`value="${typed}"`, 'value="TYPED"');
+      expect(refused.body).toContain(`value="${code}"`);
+      expect(comparable(refused.body, code)).toBe(comparable(wrong.body, wrongCode));
       expect(refused.body).not.toContain('laptop@example.com');
       expect(await signedInAs(stranger)).toBeNull();
     }

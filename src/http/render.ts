@@ -1,18 +1,9 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { negotiateLocale } from '../i18n/negotiate-locale.js';
-import { linkTag, translatorFor, type Translator } from '../i18n/translator.js';
+import { linkTag } from '../i18n/translator.js';
 import { maxPasswordLength, minPasswordLength } from '../passwords/password-rules.js';
 import { htmlTemplates } from '../views/eta.js';
 import { pageBrandingOf } from '../workspaces/workspace-branding.js';
 import { usePagePolicy } from './security-headers.js';
-
-/**
- * The request's translator, attached once by the server's first hook (request-locale.ts); a request
- * refused before that hook ran (an unreadable URL) is read from `Accept-Language` alone.
- */
-export function translatorOf(request: FastifyRequest): Translator {
-  return request.i18n ?? translatorFor(negotiateLocale(request.headers['accept-language'], undefined));
-}
 
 /**
  * Renders `views/pages/<page>.eta` inside the layout, in the request's language, with the
@@ -20,7 +11,7 @@ export function translatorOf(request: FastifyRequest): Translator {
  * title as it is (the dev mailbox, which stays English).
  */
 export function renderPage(request: FastifyRequest, reply: FastifyReply, page: string, data: Record<string, unknown>, status = 200): FastifyReply {
-  const i18n = translatorOf(request);
+  const i18n = request.i18n;
   const html = htmlTemplates.render(`./pages/${page}`, {
     workspaceName: request.workspace?.name ?? null,
     branding: pageBrandingOf(request.workspace),

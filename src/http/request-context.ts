@@ -9,6 +9,8 @@ declare module 'fastify' {
     signedOutNotice: string | null;
     /** The request's language and its words: `Accept-Language` among the shipped, else the workspace's (request-locale.ts). */
     i18n: Translator;
+    /** The translator `i18n` picked, once it was first read (request-locale.ts). */
+    i18nChosen: Translator | null;
   }
   interface FastifyContextConfig {
     /** Served on any host, without a workspace (only `/healthz`). */

@@ -2,10 +2,12 @@ import fastifyCookie from '@fastify/cookie';
 import fastifyFormbody from '@fastify/formbody';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply } from 'fastify';
 import { WorkspaceProviders } from '../apps/oidc/workspace-providers.js';
 import type { PorticoContext } from '../context.js';
 import { AppError } from '../errors.js';
+import { negotiateLocale } from '../i18n/negotiate-locale.js';
+import { translatorFor } from '../i18n/translator.js';
 import type { DevMailbox } from '../mail/dev-mailbox.js';
 import { longestDueWaitMs } from '../mail/outbox.js';
 import { workspaceLimits } from '../rate-limits/limits.js';
@@ -17,7 +19,7 @@ import { sendAppError, toAppError } from './error-pages.js';
 import { oidcPagesFor } from './oidc-pages.js';
 import { isSameOriginRequest } from './origin-check.js';
 import './request-context.js';
-import { attachRequestLocale } from './request-locale.js';
+import { decorateRequestLocale } from './request-locale.js';
 import { registerBrandingRoutes } from './routes/branding-routes.js';
 import { registerDevMailboxRoutes } from './routes/dev-mailbox-routes.js';
 import { registerMagicLoginRoutes } from './routes/magic-login-routes.js';
@@ -71,9 +73,14 @@ export function buildHttpServer({ context, devMailbox, logStream, mailPausedSinc
       void (host ? context.workspaces.findByHost(host) : Promise.resolve(null))
         .catch(() => null)
         .then((workspace) => {
-          attachRequestLocale(request, workspace);
           if (workspace) request.workspace = workspace;
+          // Set here: Fastify builds this request before routing, without the lazy `i18n` of the others.
+          request.i18n = translatorFor(negotiateLocale(request.headers['accept-language'], workspace?.locale));
           return sendAppError(request, reply, new AppError('BAD_REQUEST', { cause: error }));
+        })
+        .catch((failure: unknown) => {
+          request.log.error({ err: failure }, 'the page for a bad request could not be rendered');
+          if (!reply.sent) (reply as unknown as FastifyReply).code(400).type('text/plain; charset=utf-8').send('Bad request');
         });
     },
     clientErrorHandler: answerUnreadableRequest,
@@ -82,14 +89,13 @@ export function buildHttpServer({ context, devMailbox, logStream, mailPausedSinc
   app.register(fastifyCookie);
   app.register(fastifyFormbody);
   app.decorateRequest('workspace', undefined as never);
-  app.decorateRequest('i18n', undefined as never);
+  decorateRequestLocale(app);
 
   app.addHook('onRequest', async (request, reply) => {
     setSecurityHeaders(reply);
     if (request.routeOptions.config?.anyHost) return;
     const host = normalizeRequestHost(request.headers.host, request.protocol === 'https' ? 'https' : 'http');
     const workspace = host ? await context.workspaces.findByHost(host) : null;
-    attachRequestLocale(request, workspace);
     // An address no workspace owns gets a 404 and nothing else: no hint of which hosts exist.
     if (!workspace) return sendAppError(request, reply, new AppError('WORKSPACE_NOT_FOUND'));
     request.workspace = workspace;

@@ -41,6 +41,9 @@ const codeRejectionPages: Record<SignInCodeRejection, LinkProblem> = {
   too_many_guesses: { status: 410, heading: 'linkProblem.code.ended.heading', explanation: 'linkProblem.code.tooManyGuesses.explanation' },
 };
 
+/** The code field's `maxlength`: the digits with room for spaces and hyphens as typed. */
+const maxTypedCodeLength = 40;
+
 const codeFormErrors = {
   malformed: 'codeForm.error.malformed',
   wrong: 'codeForm.error.wrong',
@@ -105,7 +108,9 @@ export function registerMagicLoginRoutes(app: FastifyInstance, context: PorticoC
       return continueAfterSignIn(request, reply, result.nextPath ?? next);
     }
     if (result.reason === 'malformed' || result.reason === 'wrong') {
-      return renderPage(request, reply, 'magic-login-code', { titleKey: 'magicLoginCode.title', next, codeError: codeFormErrors[result.reason] }, 400);
+      // What was typed stays in the field, to correct a slip rather than type ten digits again.
+      const typedCode = typeof body?.code === 'string' ? body.code.slice(0, maxTypedCodeLength) : '';
+      return renderPage(request, reply, 'magic-login-code', { titleKey: 'magicLoginCode.title', next, codeError: codeFormErrors[result.reason], typedCode }, 400);
     }
     if (result.reason === 'ip_limited') {
       const seconds = Math.max(1, Math.ceil(result.retryAfterMs / 1000));
