@@ -1,13 +1,13 @@
 import type { PorticoContext } from '../context.js';
 import { recordAuditEvents } from '../events/audit-events.js';
-import { isDatabaseUnavailable } from '../storage/database-errors.js';
 import { ConcurrencyLimit } from '../shared/concurrency-limit.js';
-import { claimDueMail, describeOutbox, eraseMail, eraseSentMail, isMailRequest, mailTemplateOf, scheduleMailRetry, type MailPreparation, type OutboxMail, type PreparedMail } from './outbox.js';
-import { renderMail, type MailTemplateName, type RenderedMail } from './templates.js';
+import { startPollingLoop, type PollingLoopState } from '../shared/polling-loop.js';
+import { isDatabaseUnavailable } from '../storage/database-errors.js';
 import { mailBrandingOf, mailSenderOf } from '../workspaces/workspace-branding.js';
 import type { Workspace } from '../workspaces/workspaces.js';
+import { claimDueMail, describeOutbox, eraseMail, eraseSentMail, isMailRequest, mailTemplateOf, scheduleMailRetry, type MailPreparation, type OutboxMail, type PreparedMail } from './outbox.js';
+import { renderMail, type MailTemplateName, type RenderedMail } from './templates.js';
 import type { MailTransport } from './transport.js';
-import { startPollingLoop, type PollingLoopState } from '../shared/polling-loop.js';
 
 export interface OutboxWorkerOptions {
   /**

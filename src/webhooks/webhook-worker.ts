@@ -1,7 +1,7 @@
 import type { PorticoContext } from '../context.js';
+import { startPollingLoop, type PollingLoopState } from '../shared/polling-loop.js';
 import { claimDueWebhookDeliveries, dropWebhookDelivery, finishWebhookAttempt, type WebhookDelivery, type WebhookDeliveryOutcome } from './webhook-deliveries.js';
 import { sendWebhook } from './webhook-sender.js';
-import { startPollingLoop, type PollingLoopState } from '../shared/polling-loop.js';
 
 export interface WebhookWorkerOptions {
   pollIntervalMs?: number;
