@@ -231,12 +231,25 @@ describe.each(testDialects)('signed webhooks on %s', (dialect) => {
     receiver.secret = secret;
     await server.addClient(initech, 'peter@example.com');
     await receiver.waitFor(() => receiver.received.length === 1, 'the first attempt');
+    // The worker records an attempt (and when the next is due, from its clock) after the receiver
+    // has answered: the clock moves only once it has, or the next retry lands after the step.
+    const attemptsRecorded = async (count: number) => {
+      const db = server.portico.context.db;
+      for (let waited = 0; waited < 15_000; waited += 50) {
+        const row = await db.selectFrom('webhook_attempts').select((eb) => eb.fn.countAll<number>().as('count')).where('workspace_id', '=', initech.id).executeTakeFirstOrThrow();
+        if (Number(row.count) >= count) return;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      throw new Error(`timed out waiting for ${count} recorded attempts`);
+    };
     // Steps longer than the longest wait between retries (8 h): one retry each, the last at the day's end.
     for (let step = 1; step <= 3; step += 1) {
+      await attemptsRecorded(step);
       clock.advance(9 * 3600_000);
       await receiver.waitFor(() => receiver.received.length === step + 1, `retry ${step}`);
     }
     const count = receiver.received.length;
+    await attemptsRecorded(count);
     clock.advance(48 * 3600_000);
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(receiver.received.length).toBe(count);
