@@ -1,11 +1,9 @@
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { OidcPages } from '../apps/oidc/workspace-providers.js';
 import { generateNonce } from '../crypto/tokens.js';
-import { negotiateLocale } from '../i18n/negotiate-locale.js';
-import { linkTag, translatorFor } from '../i18n/translator.js';
-import { htmlTemplates } from '../views/eta.js';
-import { pageBrandingOf } from '../workspaces/workspace-branding.js';
 import { defaultDoorPath, type Workspace } from '../workspaces/workspaces.js';
+import { pageHtml } from './render.js';
+import { pageTranslator } from './request-locale.js';
 import { pagePolicy } from './security-headers.js';
 
 /** Portico's own pages for what a workspace's OpenID Connect provider shows in a browser, in the browser's language. */
@@ -55,20 +53,10 @@ export function oidcPagesFor(workspace: Workspace): OidcPages {
  */
 function renderOidcPage(ctx: KoaContextWithOIDC, workspace: Workspace, page: string, data: Record<string, unknown>, formTarget: string | null = null): void {
   const nonce = generateNonce();
-  const i18n = translatorFor(negotiateLocale(ctx.get('accept-language'), workspace.locale));
+  const i18n = pageTranslator(ctx.get('accept-language'), workspace);
   ctx.set('content-security-policy', pagePolicy(nonce, formTarget));
   ctx.set('content-language', i18n.locale);
   ctx.vary('Accept-Language');
   ctx.type = 'text/html; charset=utf-8';
-  ctx.body = htmlTemplates.render(`./pages/${page}`, {
-    nonce,
-    workspaceName: workspace.name,
-    branding: pageBrandingOf(workspace),
-    // As on Portico's own pages: the support address where someone is stuck.
-    showSupport: page === 'message' && ctx.status >= 400,
-    ...data,
-    i18n,
-    linkTag,
-    title: i18n.t(data.titleKey as string),
-  });
+  ctx.body = pageHtml(page, { workspace, i18n, nonce, status: ctx.status }, data);
 }

@@ -2,24 +2,23 @@ import fastifyCookie from '@fastify/cookie';
 import fastifyFormbody from '@fastify/formbody';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import Fastify, { LogController, type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { WorkspaceProviders } from '../apps/oidc/workspace-providers.js';
 import type { PorticoContext } from '../context.js';
 import { AppError } from '../errors.js';
-import { negotiateLocale } from '../i18n/negotiate-locale.js';
-import { translatorFor } from '../i18n/translator.js';
 import type { DevMailbox } from '../mail/dev-mailbox.js';
 import { longestDueWaitMs } from '../mail/outbox.js';
 import { workspaceLimits } from '../rate-limits/limits.js';
 import { hitRateLimit } from '../rate-limits/rate-limits.js';
 import { normalizeRequestHost } from '../workspaces/workspace-url.js';
+import type { Workspace } from '../workspaces/workspaces.js';
 import { renderDoorWhenLimited } from './door-pages.js';
 import { registerAdminApi } from './admin-api/admin-api-routes.js';
 import { sendAppError, toAppError } from './error-pages.js';
 import { oidcPagesFor } from './oidc-pages.js';
 import { isSameOriginRequest } from './origin-check.js';
 import './request-context.js';
-import { decorateRequestLocale } from './request-locale.js';
+import { decorateRequestLocale, pageTranslator } from './request-locale.js';
 import { registerBrandingRoutes } from './routes/branding-routes.js';
 import { registerDevMailboxRoutes } from './routes/dev-mailbox-routes.js';
 import { registerMagicLoginRoutes } from './routes/magic-login-routes.js';
@@ -45,6 +44,11 @@ const bodyLimitBytes = 16 * 1024;
 
 /** Builds the HTTP server: routes on a workspace's own address, picked by the `Host` header. */
 export function buildHttpServer({ context, devMailbox, logStream, mailPausedSince = () => null }: HttpServerOptions): FastifyInstance {
+  /** The workspace a request's `Host` names, or null. */
+  const findWorkspaceOf = (request: FastifyRequest): Promise<Workspace | null> => {
+    const host = normalizeRequestHost(request.headers.host, request.protocol === 'https' ? 'https' : 'http');
+    return host ? context.workspaces.findByHost(host) : Promise.resolve(null);
+  };
   const app = Fastify({
     logger: {
       level: context.config.logLevel,
@@ -69,13 +73,12 @@ export function buildHttpServer({ context, devMailbox, logStream, mailPausedSinc
       request.log.info({ code: 'BAD_REQUEST', reason: error.code }, 'request refused');
       // Refused before the hook that finds the workspace: found here, so the page is still the
       // workspace's, in its language, colours and with its support address (issue 18 review).
-      const host = normalizeRequestHost(request.headers.host, request.protocol === 'https' ? 'https' : 'http');
-      void (host ? context.workspaces.findByHost(host) : Promise.resolve(null))
+      void findWorkspaceOf(request)
         .catch(() => null)
         .then((workspace) => {
           if (workspace) request.workspace = workspace;
           // Set here: Fastify builds this request before routing, without the lazy `i18n` of the others.
-          request.i18n = translatorFor(negotiateLocale(request.headers['accept-language'], workspace?.locale));
+          request.i18n = pageTranslator(request.headers['accept-language'], workspace);
           return sendAppError(request, reply, new AppError('BAD_REQUEST', { cause: error }));
         })
         .catch((failure: unknown) => {
@@ -94,8 +97,7 @@ export function buildHttpServer({ context, devMailbox, logStream, mailPausedSinc
   app.addHook('onRequest', async (request, reply) => {
     setSecurityHeaders(reply);
     if (request.routeOptions.config?.anyHost) return;
-    const host = normalizeRequestHost(request.headers.host, request.protocol === 'https' ? 'https' : 'http');
-    const workspace = host ? await context.workspaces.findByHost(host) : null;
+    const workspace = await findWorkspaceOf(request);
     // An address no workspace owns gets a 404 and nothing else: no hint of which hosts exist.
     if (!workspace) return sendAppError(request, reply, new AppError('WORKSPACE_NOT_FOUND'));
     request.workspace = workspace;
