@@ -86,20 +86,22 @@ async function isPaused(server: TestPortico): Promise<boolean> {
   return /^portico_mail_paused 1$/m.test(text);
 }
 
+/** What each test started, stopped after it, last first. */
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+/** A mail sink behind a door that counts connections and can refuse them all. */
+async function setUp() {
+  const sink = await new SmtpSink().start();
+  cleanups.push(() => sink.stop());
+  const door = await new CountingSmtpDoor(sink).start();
+  cleanups.push(() => door.stop());
+  return { sink, door };
+}
+
 describe.each(testDialects)('issue 19 item 4: an SMTP outage is one event, on %s', (dialect) => {
-  const cleanups: (() => Promise<void>)[] = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
-
-  async function setUp() {
-    const sink = await new SmtpSink().start();
-    cleanups.push(() => sink.stop());
-    const door = await new CountingSmtpDoor(sink).start();
-    cleanups.push(() => door.stop());
-    return { sink, door };
-  }
-
   it('with the mail server refusing connections, 60 queued mails cost a bounded number of connection attempts and log lines, and all arrive once, when it is back', async () => {
     const { sink, door } = await setUp();
     const server = await startTestPortico({ dialect, smtpUrl: door.url, env: { METRICS_PORT: '0' } });
@@ -166,19 +168,6 @@ describe.each(testDialects)('issue 19 item 4: an SMTP outage is one event, on %s
 
 describe('issue 19 item 4: instances sharing PostgreSQL during an SMTP outage', () => {
   const dialect = 'postgres' as const;
-  const cleanups: (() => Promise<void>)[] = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
-
-  async function setUp() {
-    const sink = await new SmtpSink().start();
-    cleanups.push(() => sink.stop());
-    const door = await new CountingSmtpDoor(sink).start();
-    cleanups.push(() => door.stop());
-    return { sink, door };
-  }
-
   it('two instances sharing the database each pause on their own, and every mail arrives exactly once', async () => {
     const { sink, door } = await setUp();
     const first = await startTestPortico({ dialect, smtpUrl: door.url, env: { METRICS_PORT: '0' } });
