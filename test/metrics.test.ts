@@ -6,14 +6,8 @@ import { HttpAgent } from './helpers/http-agent.js';
 import { PrometheusText } from './helpers/prometheus-text.js';
 import { linkFromMail, SmtpSink, tokenFromLink } from './helpers/smtp-sink.js';
 import { startTestPortico, type TestPortico } from './helpers/test-portico.js';
+import { waitFor } from './helpers/wait-for.js';
 
-async function waitFor(condition: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 /** Scrapes the server's metrics listener over HTTP and reads the answer strictly. */
 async function scrape(server: TestPortico): Promise<PrometheusText> {

@@ -14,14 +14,8 @@ import { createTestDatabase, openTestDatabaseWithWorkspace, testDialects, type T
 import { linkFromMail, SmtpSink } from './helpers/smtp-sink.js';
 import { TestClock } from './helpers/test-clock.js';
 import { startTestPortico, type TestPortico } from './helpers/test-portico.js';
+import { waitFor } from './helpers/wait-for.js';
 
-async function waitFor(condition: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 async function outboxRows(server: TestPortico) {
   return server.portico.context.db.selectFrom('outbox').select(['attempts', 'last_error']).execute();

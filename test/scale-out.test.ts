@@ -12,17 +12,11 @@ import { HttpAgent } from './helpers/http-agent.js';
 import { generousLimits, runPorticoCommand, startPorticoProcess, type PorticoProcess } from './helpers/portico-process.js';
 import { linkFromMail, SmtpSink, tokenFromLink } from './helpers/smtp-sink.js';
 import { createThrowawayPostgres } from './helpers/throwaway-postgres.js';
+import { waitFor } from './helpers/wait-for.js';
 
 // Several `portico serve` processes behind one address share one PostgreSQL database (issue 4).
 // The address clients use is the workspace URL; the tests send it as `Host` to either instance.
 
-async function waitFor(condition: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 async function seedWorkspace(database: DatabaseHandle, emails: string[]): Promise<Workspace> {
   const workspace = await createWorkspace(database.db, systemClock, { name: 'Scale', url: 'http://scale.test:8080' });

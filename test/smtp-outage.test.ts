@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { testDialects } from './helpers/databases.js';
 import { SmtpSink } from './helpers/smtp-sink.js';
 import { startTestPortico, type TestPortico } from './helpers/test-portico.js';
+import { waitFor as waitForCondition } from './helpers/wait-for.js';
 
 /**
  * A TCP door in front of the SMTP sink that counts every connection Portico opens. Down, it resets
@@ -50,13 +51,8 @@ class CountingSmtpDoor {
   }
 }
 
-async function waitFor(condition: () => Promise<boolean> | boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+/** This file's waits allow 15 s: an outage's probes back off for seconds at a time. */
+const waitFor = (condition: () => Promise<boolean> | boolean, timeoutMs = 15_000) => waitForCondition(condition, timeoutMs);
 
 interface LogLine {
   level: number;

@@ -12,6 +12,7 @@ import { runPorticoCommand } from './helpers/portico-process.js';
 import { linkFromMail, SmtpSink, tokenFromLink } from './helpers/smtp-sink.js';
 import { TestClock } from './helpers/test-clock.js';
 import { startTestPortico, type TestPortico } from './helpers/test-portico.js';
+import { waitFor } from './helpers/wait-for.js';
 
 // issue 19 item 2: signed webhooks, from real actions over HTTP and the CLI to a receiver on
 // loopback that verifies every delivery with the Standard Webhooks library, on both databases.
@@ -233,15 +234,15 @@ describe.each(testDialects)('signed webhooks on %s', (dialect) => {
     await receiver.waitFor(() => receiver.received.length === 1, 'the first attempt');
     // The worker records an attempt (and when the next is due, from its clock) after the receiver
     // has answered: the clock moves only once it has, or the next retry lands after the step.
-    const attemptsRecorded = async (count: number) => {
-      const db = server.portico.context.db;
-      for (let waited = 0; waited < 15_000; waited += 50) {
-        const row = await db.selectFrom('webhook_attempts').select((eb) => eb.fn.countAll<number>().as('count')).where('workspace_id', '=', initech.id).executeTakeFirstOrThrow();
-        if (Number(row.count) >= count) return;
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-      throw new Error(`timed out waiting for ${count} recorded attempts`);
-    };
+    const attemptsRecorded = (count: number) =>
+      waitFor(
+        async () => {
+          const row = await server.portico.context.db.selectFrom('webhook_attempts').select((eb) => eb.fn.countAll<number>().as('count')).where('workspace_id', '=', initech.id).executeTakeFirstOrThrow();
+          return Number(row.count) >= count;
+        },
+        15_000,
+        `${count} recorded attempts`,
+      );
     // Steps longer than the longest wait between retries (8 h): one retry each, the last at the day's end.
     for (let step = 1; step <= 3; step += 1) {
       await attemptsRecorded(step);
