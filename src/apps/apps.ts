@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import type { Kysely, Selectable } from 'kysely';
 import { AppError } from '../errors.js';
 import type { Clock } from '../shared/clock.js';
@@ -38,7 +38,7 @@ export function describeApp(app: App) {
  * fast hash leaves nothing to brute-force (as for sign-in links, crypto/tokens.ts).
  */
 export function hashClientSecret(secret: string): string {
-  return createHash('sha256').update(secret, 'utf8').digest('hex');
+  return hash('sha256', secret, 'hex');
 }
 
 /**

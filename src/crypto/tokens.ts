@@ -1,4 +1,4 @@
-import { createHash, randomFillSync, timingSafeEqual } from 'node:crypto';
+import { hash, randomFillSync, timingSafeEqual } from 'node:crypto';
 
 // Random bytes are drawn from the system's CSPRNG 4 KiB at a time and each byte is handed out once,
 // as Node itself does for randomUUID(): a call to the CSPRNG has a fixed cost (about 7 µs on the
@@ -24,15 +24,17 @@ export function generateSecretToken(): string {
 /**
  * SHA-256 of a token, base64url. A plain fast hash is right here: the token carries 256 bits of
  * randomness, so there is nothing to brute-force, and a database leak yields no usable link.
+ * Node's one-shot `hash` (not a `Hash` object, which costs about three times as much): every
+ * signed-in request and every app's token hashes one.
  */
 export function hashSecretToken(token: string): string {
-  return createHash('sha256').update(token, 'utf8').digest('base64url');
+  return hash('sha256', token, 'base64url');
 }
 
 /** Compares two strings without leaking where they differ through timing. */
 export function constantTimeEqual(a: string, b: string): boolean {
-  const left = createHash('sha256').update(a, 'utf8').digest();
-  const right = createHash('sha256').update(b, 'utf8').digest();
+  const left = hash('sha256', a, 'buffer');
+  const right = hash('sha256', b, 'buffer');
   // Hashing first makes the lengths equal, so timingSafeEqual never throws or leaks the length.
   return timingSafeEqual(left, right) && a === b;
 }
