@@ -2,7 +2,6 @@ import type { Kysely } from 'kysely';
 import type { Adapter, AdapterPayload, ClientMetadata } from 'oidc-provider';
 import type { Database } from '../../storage/schema.js';
 import { findApp } from '../apps.js';
-import { oidcRequestScope } from './oidc-request-scope.js';
 
 /**
  * oidc-provider's "Client" model read from the apps the owner registered (`portico app add`), so
@@ -28,11 +27,9 @@ export class AppClientsAdapter implements Adapter {
       id_token_signed_response_alg: 'RS256',
       // When the client signed in, in every ID token: an app deciding whether to ask again needs it.
       require_auth_time: true,
-      // An app may send its secret either way (HTTP Basic or the form): it is registered, for
-      // this request, with the way it used, which is all oidc-provider checks it against.
-      ...(app.secretHash === null
-        ? { token_endpoint_auth_method: 'none' }
-        : { client_secret: app.secretHash, token_endpoint_auth_method: oidcRequestScope.getStore()?.clientAuthMethod ?? 'client_secret_basic' }),
+      // An app may send its secret either way, HTTP Basic or the form: oidc-provider 8 takes either
+      // for a client registered with one of them (lib/shared/token_auth.js), and refuses both at once.
+      ...(app.secretHash === null ? { token_endpoint_auth_method: 'none' } : { client_secret: app.secretHash, token_endpoint_auth_method: 'client_secret_basic' }),
     };
     return metadata as AdapterPayload;
   }

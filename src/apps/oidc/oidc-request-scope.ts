@@ -1,15 +1,21 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
+import type { IncomingMessage } from 'node:http';
 import type { ValidSession } from '../../sessions/sessions.js';
 
 /**
- * What Portico knows of the request oidc-provider is handling, which oidc-provider's hooks do not
- * receive: the visitor's Portico session (the one sign-in that counts, checked by the
- * authorization policy) and how an app presented its secret (an app may use either the HTTP Basic
- * header or the form field, and oidc-provider checks the one an app is registered with).
+ * The visitor's Portico session for the request oidc-provider is handling (the one sign-in that
+ * counts, checked by the authorization policy), which oidc-provider's hooks do not receive. Kept
+ * by the request object itself, which oidc-provider's hooks see as `ctx.req`: an
+ * AsyncLocalStorage would do the same, but once used it puts a hook on every promise of the
+ * process, every other path's included.
  */
-export interface OidcRequestScope {
-  readonly porticoSession: ValidSession | null;
-  readonly clientAuthMethod: 'client_secret_basic' | 'client_secret_post';
+const porticoSessions = new WeakMap<IncomingMessage, ValidSession | null>();
+
+/** Records the Portico session of a request before it is handed to oidc-provider. */
+export function handOverPorticoSession(request: IncomingMessage, session: ValidSession | null): void {
+  porticoSessions.set(request, session);
 }
 
-export const oidcRequestScope = new AsyncLocalStorage<OidcRequestScope>();
+/** The Portico session of a request handed to oidc-provider; null when there is none, or it was not handed over. */
+export function porticoSessionOf(request: IncomingMessage): ValidSession | null {
+  return porticoSessions.get(request) ?? null;
+}

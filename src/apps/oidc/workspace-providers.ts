@@ -10,7 +10,7 @@ import type { Database } from '../../storage/schema.js';
 import type { Workspace } from '../../workspaces/workspaces.js';
 import { hashClientSecret } from '../apps.js';
 import { AppClientsAdapter } from './app-clients.js';
-import { oidcRequestScope } from './oidc-request-scope.js';
+import { porticoSessionOf } from './oidc-request-scope.js';
 import { OidcStorageAdapter } from './oidc-storage-adapter.js';
 import { loadSigningKeys, readSigningKeysVersion, type SigningKey } from './signing-keys.js';
 
@@ -214,7 +214,7 @@ function authorizationPolicy() {
   login.checks.add(
     new interactionPolicy.Check('portico_session', 'the client must sign in to the workspace', 'login_required', (ctx) => {
       if (ctx.oidc.result?.login) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
-      const session = oidcRequestScope.getStore()?.porticoSession ?? null;
+      const session = porticoSessionOf(ctx.req);
       if (!session || session.clientId !== ctx.oidc.session?.accountId) return interactionPolicy.Check.REQUEST_PROMPT;
       return interactionPolicy.Check.NO_NEED_TO_PROMPT;
     }),

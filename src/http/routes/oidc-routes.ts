@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { errors } from 'oidc-provider';
 import { recordGrantGeneration } from '../../apps/oidc/oidc-storage-adapter.js';
-import { oidcRequestScope, type OidcRequestScope } from '../../apps/oidc/oidc-request-scope.js';
+import { handOverPorticoSession } from '../../apps/oidc/oidc-request-scope.js';
 import { answerUserinfo } from '../../apps/oidc/userinfo.js';
 import { interactionPathPrefix, type WorkspaceProviders } from '../../apps/oidc/workspace-providers.js';
 import type { PorticoContext } from '../../context.js';
@@ -77,13 +77,10 @@ async function handToProvider(context: PorticoContext, providers: WorkspaceProvi
     await endClientSession(context, porticoSession.clientId, porticoSession.idHash);
     clearSessionCookie(reply, request.workspace);
   }
-  const scope: OidcRequestScope = {
-    porticoSession,
-    clientAuthMethod: /^basic /i.test(request.headers.authorization ?? '') ? 'client_secret_basic' : 'client_secret_post',
-  };
   // What oidc-provider reads of the proxy in front is what Portico believes of it (TRUST_PROXY),
   // never what a visitor wrote in these headers.
   const raw = request.raw;
+  handOverPorticoSession(raw, porticoSession);
   // The scheme is the workspace's: its cookies are `Secure` on https, as Portico's own are, even
   // when a TLS proxy in front is not (yet) trusted.
   raw.headers['x-forwarded-proto'] = new URL(request.workspace.url).protocol.slice(0, -1);
@@ -96,7 +93,7 @@ async function handToProvider(context: PorticoContext, providers: WorkspaceProvi
   // script-src; the form goes here or to the app's registered address, and is built by oidc-provider
   // from validated values. Portico's own pages (errors, sign-out) set their page policy instead.
   reply.raw.setHeader('content-security-policy', "default-src 'none'; script-src 'report-sample'; form-action 'self' https: http:; frame-ancestors 'none'; base-uri 'none'");
-  await oidcRequestScope.run(scope, () => handle(raw, reply.raw));
+  await handle(raw, reply.raw);
 }
 
 /**
