@@ -397,6 +397,10 @@ describe.each(testDialects)('every workspace an OpenID Connect provider, on %s',
     const openidOnly = await tokensFor('openid');
     expect((await userinfoBothWays(server, workspace, openidOnly)).body).toEqual({ sub });
     expect(await answerUserinfo(db, workspace.id, openidOnly)).toEqual({ sub });
+    // A token stored before its row recorded its session's uid (migration 0015) is answered alike.
+    const { hashSecretToken } = await import('../src/crypto/tokens.js');
+    await db.updateTable('oidc_payloads').set({ session_uid: null }).where('model', '=', 'AccessToken').where('id_hash', '=', hashSecretToken(openidOnly)).execute();
+    expect(await answerUserinfo(db, workspace.id, openidOnly)).toEqual({ sub });
     const emailOnly = await tokensFor('openid email');
     expect((await userinfoBothWays(server, workspace, emailOnly)).body).toEqual({ sub, email: 'client@example.com', email_verified: true });
     const profileOnly = await tokensFor('openid profile');
@@ -418,7 +422,6 @@ describe.each(testDialects)('every workspace an OpenID Connect provider, on %s',
 
     // A token of a shape this path does not know (here, one with an audience) is left to oidc-provider.
     const withAudience = await tokensFor('openid email');
-    const { hashSecretToken } = await import('../src/crypto/tokens.js');
     const editPayload = async (token: string, edit: (payload: Record<string, unknown>) => void) => {
       const row = await db.selectFrom('oidc_payloads').select('payload').where('model', '=', 'AccessToken').where('id_hash', '=', hashSecretToken(token)).executeTakeFirstOrThrow();
       const payload = JSON.parse(row.payload) as Record<string, unknown>;
@@ -442,6 +445,8 @@ describe.each(testDialects)('every workspace an OpenID Connect provider, on %s',
     await db.deleteFrom('oidc_payloads').where('workspace_id', '=', workspace.id).where('model', '=', 'Session').execute();
     expect(await answerUserinfo(db, workspace.id, openidOnly)).toBeNull();
     expect((await userinfoBothWays(server, workspace, openidOnly)).status).toBe(401);
+    expect(await answerUserinfo(db, workspace.id, emailOnly)).toBeNull();
+    expect((await userinfoBothWays(server, workspace, emailOnly)).status).toBe(401);
     expect((await userinfoBothWays(server, workspace, full)).status).toBe(200);
 
     // Sign out everywhere, then disabling, then removing the app: each ends the token at once.

@@ -109,7 +109,8 @@ export class OidcStorageAdapter implements Adapter {
     const row = {
       payload: JSON.stringify(stored),
       grant_id: grantId,
-      session_uid: this.model === 'Session' && typeof payload.uid === 'string' ? payload.uid : null,
+      // A session's own uid; a code's or token's, the session it ends with (userinfo.ts joins them).
+      session_uid: this.model === 'Session' ? (typeof payload.uid === 'string' ? payload.uid : null) : typeof payload.sessionUid === 'string' ? payload.sessionUid : null,
       account_id: typeof payload.accountId === 'string' ? payload.accountId : null,
       app_id: typeof payload.clientId === 'string' ? payload.clientId : null,
       expires_at: expiresIn ? now + expiresIn * 1000 : null,

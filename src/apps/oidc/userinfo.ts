@@ -37,7 +37,11 @@ export async function answerUserinfo(db: Kysely<Database>, workspaceId: string, 
   // Claims asked for the ID token (`auth_time`, which every app gets) do not touch userinfo; a claims request for userinfo would.
   if (token.claims !== undefined && !(isObject(token.claims) && hasOnlyKnownKeys(token.claims, new Set(['id_token'])))) return null;
   if (token.accountId !== row.client_id || token.clientId !== row.app_client_id) return null;
-  if (token.expiresWithSession !== undefined && !(await sessionStillBinds(db, workspaceId, token, now))) return null;
+  if (token.expiresWithSession !== undefined) {
+    // A token stored before its row recorded the session's uid (migration 0015) finds it by itself.
+    const sessionPayload = row.session_payload ?? (typeof token.sessionUid === 'string' ? await sessionPayloadByUid(db, workspaceId, token.sessionUid) : null);
+    if (!sessionStillBinds(sessionPayload, token, now)) return null;
+  }
   const tokenScopes = new Set(token.scope.split(' '));
   if (!tokenScopes.has('openid')) return null;
   if (grant.kind !== 'Grant' || !isNumber(grant.exp) || grant.exp <= now || grant.clientId !== token.clientId || grant.accountId !== token.accountId) return null;
@@ -60,7 +64,7 @@ export async function answerUserinfo(db: Kysely<Database>, workspaceId: string, 
 const accessTokenKeys = new Set(['kind', 'iat', 'exp', 'accountId', 'clientId', 'grantId', 'gty', 'scope', 'sessionUid', 'expiresWithSession', 'sid', 'claims']);
 const grantKeys = new Set(['kind', 'iat', 'exp', 'accountId', 'clientId', 'openid', 'jti']);
 
-/** The token, its grant, the client (the account) and the app, in one statement. */
+/** The token, its grant, the client (the account), the app and oidc-provider's session the token may be bound to, in one statement. */
 const selectAccessTokenForUserinfo = prepareQuery((db, idHash: string, workspaceId: string) =>
   db
     .selectFrom('oidc_payloads as token')
@@ -69,7 +73,11 @@ const selectAccessTokenForUserinfo = prepareQuery((db, idHash: string, workspace
     )
     .leftJoin('clients', (join) => join.onRef('clients.id', '=', 'token.account_id').onRef('clients.workspace_id', '=', 'token.workspace_id'))
     .leftJoin('apps', (join) => join.onRef('apps.client_id', '=', 'token.app_id').onRef('apps.workspace_id', '=', 'token.workspace_id'))
+    .leftJoin('oidc_payloads as session', (join) =>
+      join.onRef('session.session_uid', '=', 'token.session_uid').onRef('session.workspace_id', '=', 'token.workspace_id').on('session.model', '=', 'Session'),
+    )
     .select([
+      'session.payload as session_payload',
       'token.payload',
       'grants.payload as grant_payload',
       'grants.client_generation as grant_generation',
@@ -86,13 +94,17 @@ const selectAccessTokenForUserinfo = prepareQuery((db, idHash: string, workspace
 );
 
 /** A token that ends with oidc-provider's session holds while that session does, for the same account and grant. */
-async function sessionStillBinds(db: Kysely<Database>, workspaceId: string, token: Record<string, unknown>, now: number): Promise<boolean> {
-  if (token.expiresWithSession !== true || typeof token.sessionUid !== 'string') return false;
-  const [row] = await selectSessionPayloadByUid(db, 'Session', token.sessionUid, workspaceId);
-  const session = row ? parseObject(row.payload) : null;
+function sessionStillBinds(sessionPayload: string | null, token: Record<string, unknown>, now: number): boolean {
+  if (token.expiresWithSession !== true || typeof token.sessionUid !== 'string' || sessionPayload === null) return false;
+  const session = parseObject(sessionPayload);
   if (!session || !isNumber(session.exp) || now - oidcClockToleranceSeconds >= session.exp) return false;
   const authorization = (session.authorizations as Record<string, { grantId?: unknown }> | undefined)?.[token.clientId as string];
   return session.accountId === token.accountId && authorization?.grantId === token.grantId;
+}
+
+async function sessionPayloadByUid(db: Kysely<Database>, workspaceId: string, uid: string): Promise<string | null> {
+  const [row] = await selectSessionPayloadByUid(db, 'Session', uid, workspaceId);
+  return row?.payload ?? null;
 }
 
 function parseObject(json: string): Record<string, unknown> | null {

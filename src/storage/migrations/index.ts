@@ -14,6 +14,7 @@ import { invitationsAndSessionEndings } from './0011-invitations-and-session-end
 import { apiKeys } from './0012-api-keys.js';
 import { webhooks } from './0013-webhooks.js';
 import { brandingAndLanguages } from './0014-branding-and-languages.js';
+import { tokenSessionIndex } from './0015-token-session-index.js';
 
 export interface PorticoMigration {
   up(db: Kysely<any>, capabilities: DialectCapabilities): Promise<void>;
@@ -35,4 +36,5 @@ export const migrations: Record<string, PorticoMigration> = {
   '0012-api-keys': apiKeys,
   '0013-webhooks': webhooks,
   '0014-branding-and-languages': brandingAndLanguages,
+  '0015-token-session-index': tokenSessionIndex,
 };
