@@ -240,6 +240,29 @@ describe.each(testDialects)('every workspace an OpenID Connect provider, on %s',
     const publicConfig = await discoverWorkspace(server.portico.address, workspace.url, publicApp.app.clientId);
     const viaPublic = await appTokens(server, sink, workspace, publicConfig);
     expect(viaPublic.tokens.claims()).toMatchObject({ email: 'client@example.com' });
+
+    // Each way at every back-channel endpoint; both at once, a wrong or missing secret, and a
+    // secret from a public app are refused.
+    const basic = (clientId: string, secret: string) => ({ authorization: `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(secret)}`).toString('base64')}` });
+    const post = async (path: string, headers: Record<string, string>, form: Record<string, string>) => {
+      const answer = await server.agent(workspace).request(path, { method: 'POST', headers, form });
+      return { status: answer.status, error: answer.status === 200 ? undefined : answer.json<{ error: string }>().error };
+    };
+    const confidential = { client_id: app.clientId, client_secret: clientSecret! };
+    const requests = [
+      ['/oidc/token', { grant_type: 'refresh_token', refresh_token: 'z'.repeat(43) }, { status: 400, error: 'invalid_grant' }],
+      ['/oidc/token/introspection', { token: 'q'.repeat(43) }, { status: 200 }],
+      ['/oidc/token/revocation', { token: 'q'.repeat(43) }, { status: 200 }],
+    ] as const;
+    for (const [path, form, accepted] of requests) {
+      expect(await post(path, basic(app.clientId, clientSecret!), form), path).toEqual(accepted);
+      expect(await post(path, {}, { ...form, ...confidential }), path).toEqual(accepted);
+      expect(await post(path, basic(app.clientId, clientSecret!), { ...form, ...confidential }), path).toEqual({ status: 400, error: 'invalid_request' });
+      expect(await post(path, {}, { ...form, client_id: app.clientId, client_secret: 'wrong' }), path).toEqual({ status: 401, error: 'invalid_client' });
+      expect(await post(path, {}, { ...form, client_id: app.clientId }), path).toEqual({ status: 401, error: 'invalid_client' });
+      expect(await post(path, {}, { ...form, client_id: publicApp.app.clientId, client_secret: 'anything' }), path).toEqual({ status: 401, error: 'invalid_client' });
+      expect(await post(path, basic(publicApp.app.clientId, 'anything'), form), path).toEqual({ status: 401, error: 'invalid_client' });
+    }
   });
 
   it('limits the token endpoint per IP (LIMIT_IP_TOKEN_PER_MINUTE): 429 with Retry-After, as OAuth JSON', async () => {

@@ -189,6 +189,7 @@ export interface OidcPayloadTable {
   workspace_id: string;
   payload: string;
   grant_id: string | null;
+  /** A Session's own uid; a code's or token's, the uid of the session it ends with (since migration 0015). */
   session_uid: string | null;
   account_id: string | null;
   app_id: string | null;

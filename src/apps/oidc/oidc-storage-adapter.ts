@@ -49,8 +49,9 @@ export function grantStillHolds(row: GrantStanding): boolean {
   return row.client_id !== null && row.disabled_at === null && row.grant_generation !== null && row.session_generation !== null && row.grant_generation >= row.session_generation;
 }
 
+/** oidc-provider's session by its uid; should two rows ever share one (two tabs saving at once), always the same of them. */
 export const selectSessionPayloadByUid = prepareQuery((db, model: string, uid: string, workspaceId: string) =>
-  db.selectFrom('oidc_payloads').select('payload').where('model', '=', model).where('session_uid', '=', uid).where('workspace_id', '=', workspaceId),
+  db.selectFrom('oidc_payloads').select('payload').where('model', '=', model).where('session_uid', '=', uid).where('workspace_id', '=', workspaceId).orderBy('id_hash').limit(1),
 );
 
 /** Saving again updates what the payload says, never a grant's generation, and only in its own workspace. */
@@ -132,9 +133,10 @@ export class OidcStorageAdapter implements Adapter {
   }
 
   /**
-   * oidc-provider's session by its public uid, to check that an interaction still belongs to the
-   * session it started in. Its id (the cookie) is kept only as a hash, so the session found has
-   * none: it is read, never saved back, on that path.
+   * oidc-provider's session by its public uid: to check that an interaction still belongs to the
+   * session it started in, and that a code or token bound to a session still has it (as userinfo.ts
+   * does in its one statement). Its id (the cookie) is kept only as a hash, so the session found has
+   * none: it is read, never saved back, on these paths.
    */
   async findByUid(uid: string): Promise<AdapterPayload | undefined> {
     const [row] = await selectSessionPayloadByUid(this.db, this.model, uid, this.workspaceId);

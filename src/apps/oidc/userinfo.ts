@@ -39,7 +39,7 @@ export async function answerUserinfo(db: Kysely<Database>, workspaceId: string, 
   if (token.accountId !== row.client_id || token.clientId !== row.app_client_id) return null;
   if (token.expiresWithSession !== undefined) {
     // A token stored before its row recorded the session's uid (migration 0015) finds it by itself.
-    const sessionPayload = row.session_payload ?? (typeof token.sessionUid === 'string' ? await sessionPayloadByUid(db, workspaceId, token.sessionUid) : null);
+    const sessionPayload = row.token_session_uid === null && typeof token.sessionUid === 'string' ? await sessionPayloadByUid(db, workspaceId, token.sessionUid) : row.session_payload;
     if (!sessionStillBinds(sessionPayload, token, now)) return null;
   }
   const tokenScopes = new Set(token.scope.split(' '));
@@ -73,11 +73,19 @@ const selectAccessTokenForUserinfo = prepareQuery((db, idHash: string, workspace
     )
     .leftJoin('clients', (join) => join.onRef('clients.id', '=', 'token.account_id').onRef('clients.workspace_id', '=', 'token.workspace_id'))
     .leftJoin('apps', (join) => join.onRef('apps.client_id', '=', 'token.app_id').onRef('apps.workspace_id', '=', 'token.workspace_id'))
-    .leftJoin('oidc_payloads as session', (join) =>
-      join.onRef('session.session_uid', '=', 'token.session_uid').onRef('session.workspace_id', '=', 'token.workspace_id').on('session.model', '=', 'Session'),
-    )
     .select([
-      'session.payload as session_payload',
+      // The row oidc-provider's own lookup finds (selectSessionPayloadByUid), should two ever share a uid.
+      (eb) =>
+        eb
+          .selectFrom('oidc_payloads as session')
+          .select('session.payload')
+          .where('session.model', '=', 'Session')
+          .whereRef('session.session_uid', '=', 'token.session_uid')
+          .whereRef('session.workspace_id', '=', 'token.workspace_id')
+          .orderBy('session.id_hash')
+          .limit(1)
+          .as('session_payload'),
+      'token.session_uid as token_session_uid',
       'token.payload',
       'grants.payload as grant_payload',
       'grants.client_generation as grant_generation',
@@ -97,7 +105,8 @@ const selectAccessTokenForUserinfo = prepareQuery((db, idHash: string, workspace
 function sessionStillBinds(sessionPayload: string | null, token: Record<string, unknown>, now: number): boolean {
   if (token.expiresWithSession !== true || typeof token.sessionUid !== 'string' || sessionPayload === null) return false;
   const session = parseObject(sessionPayload);
-  if (!session || !isNumber(session.exp) || now - oidcClockToleranceSeconds >= session.exp) return false;
+  // The session's own uid, not only the column the row was found by.
+  if (!session || session.uid !== token.sessionUid || !isNumber(session.exp) || now - oidcClockToleranceSeconds >= session.exp) return false;
   const authorization = (session.authorizations as Record<string, { grantId?: unknown }> | undefined)?.[token.clientId as string];
   return session.accountId === token.accountId && authorization?.grantId === token.grantId;
 }

@@ -10,7 +10,7 @@ import type { Database } from '../../storage/schema.js';
 import type { Workspace } from '../../workspaces/workspaces.js';
 import { hashClientSecret } from '../apps.js';
 import { AppClientsAdapter } from './app-clients.js';
-import { porticoSessionOf } from './oidc-request-scope.js';
+import { porticoSessionOf } from './handed-over-session.js';
 import { OidcStorageAdapter } from './oidc-storage-adapter.js';
 import { loadSigningKeys, readSigningKeysVersion, type SigningKey } from './signing-keys.js';
 

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { errors } from 'oidc-provider';
 import { recordGrantGeneration } from '../../apps/oidc/oidc-storage-adapter.js';
-import { handOverPorticoSession } from '../../apps/oidc/oidc-request-scope.js';
+import { handOverPorticoSession } from '../../apps/oidc/handed-over-session.js';
 import { answerUserinfo } from '../../apps/oidc/userinfo.js';
 import { interactionPathPrefix, type WorkspaceProviders } from '../../apps/oidc/workspace-providers.js';
 import type { PorticoContext } from '../../context.js';
