@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey } from '../src/api-keys/api-keys.js';
 import { findClientById } from '../src/clients/clients.js';
+import { hashPassword } from '../src/crypto/password-hashing.js';
 import { createWorkspace, updateWorkspace, type Workspace } from '../src/workspaces/workspaces.js';
 import { testDialects } from './helpers/databases.js';
 import { issuedSecrets } from './helpers/issued-secrets.js';
@@ -11,10 +12,12 @@ import { startTestPortico, type TestPortico } from './helpers/test-portico.js';
 /*
  * issue 18 item 2: a client reads pages in its browser's language (Accept-Language among those
  * shipped, else the workspace's), and mail in the language of the browser that asked for it; with
- * no browser behind a mail (the admin API), in the client's last language.
+ * no browser behind a mail (the admin API), in the client's last language: the language of the
+ * browser it last signed in from, never of one that merely asked for a link.
  */
 
 const german = { 'accept-language': 'de-DE,de;q=0.9,en;q=0.5' };
+const english = { 'accept-language': 'en-US,en;q=0.9' };
 
 describe.each(testDialects)('languages, on %s', (dialect) => {
   let sink: SmtpSink;
@@ -94,9 +97,8 @@ describe.each(testDialects)('languages, on %s', (dialect) => {
     expect(mail!.html).toContain(`Hier ist Ihr Link zur Anmeldung bei <strong>${workspace.name}</strong>.`);
     expect(mail!.html).toContain('Falls die Schaltfläche nicht funktioniert');
     expect(mail!.raw).toMatch(/^Content-Language: de\r?$/m);
-    // The link it carries works as ever.
-    expect((await browser.post('/magic-login/verify', { token: tokenFromLink(linkFromMail(mail!, workspace.url)) })).status).toBe(303);
-    // The worker noted the language of the browser that asked.
+    // The link it carries works as ever, and the sign-in notes the language of the browser it was made in.
+    expect((await browser.post('/magic-login/verify', { token: tokenFromLink(linkFromMail(mail!, workspace.url)) }, { headers: german })).status).toBe(303);
     expect((await findClientById(server.portico.context.db, workspace.id, client.id))?.last_locale).toBe('de');
 
     // No browser asks for the admin API's link: it goes out in the client's last language.
@@ -115,7 +117,7 @@ describe.each(testDialects)('languages, on %s', (dialect) => {
     expect(second!.html).toContain('<html lang="de">');
   });
 
-  it("mails a client who never asked from a browser in the workspace's language, and one asking in English in English", async () => {
+  it("mails a client who never signed in in the workspace's language, and one who signed in from an English browser in English", async () => {
     const workspace = await workspaceWith({ locale: 'de' });
     const client = await server.addClient(workspace, 'jonas@example.com');
     const { key } = await createApiKey(server.portico.context.db, server.clock, workspace, { name: 'crm' });
@@ -127,14 +129,52 @@ describe.each(testDialects)('languages, on %s', (dialect) => {
     expect(first!.subject).toBe(`Bei ${workspace.name} anmelden`);
     expect(first!.text).toContain('Guten Tag,');
 
-    expect((await server.agent(workspace).post('/magic-login', { email: 'jonas@example.com' }, { headers: { 'accept-language': 'en-US,en;q=0.9' } })).status).toBe(200);
+    const browser = server.agent(workspace);
+    expect((await browser.post('/magic-login', { email: 'jonas@example.com' }, { headers: english })).status).toBe(200);
     const [, second] = await sink.waitForMails('jonas@example.com', 2);
     expect(second!.subject).toBe(`Sign in to ${workspace.name}`);
     expect(second!.raw).toMatch(/^Content-Language: en\r?$/m);
-    // And from then on, the admin API's link follows the English the client last asked in.
+    expect((await browser.post('/magic-login/verify', { token: tokenFromLink(linkFromMail(second!, workspace.url)) }, { headers: english })).status).toBe(303);
+    // And from then on, the admin API's link follows the English the client last signed in from.
     expect((await viaApi()).status).toBe(202);
     const [, , third] = await sink.waitForMails('jonas@example.com', 3);
     expect(third!.subject).toBe(`Sign in to ${workspace.name}`);
+  });
+
+  // Asking for a link is open to anyone, for any address: the asker's language goes into that mail
+  // alone, never into the client's later mail (before, the worker noted it as the client's last).
+  it('keeps the language of the browser a client signed in from, whatever language a stranger asks for its links in', async () => {
+    // The workspace speaks German: a sign-in that noted nothing would leave the API's link German.
+    const workspace = await workspaceWith({ locale: 'de' });
+    const client = await server.addClient(workspace, 'mara@example.com', 'Mara Lind');
+    const password = 'quiet harbour lantern seventeen';
+    await server.portico.context.db.updateTable('clients').set({ password_hash: await hashPassword(password) }).where('id', '=', client.id).execute();
+    const { key } = await createApiKey(server.portico.context.db, server.clock, workspace, { name: 'crm' });
+    issuedSecrets.add(key);
+    const viaApi = () =>
+      server.agent(workspace).request(`/api/v1/clients/${client.id}/sign-in-link`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: '{}' });
+
+    expect((await server.agent(workspace).post('/login', { email: 'mara@example.com', password }, { headers: english })).status).toBe(303);
+    // A stranger's German browser asks for a link to Mara: that mail is in German, and goes out.
+    expect((await server.agent(workspace).post('/magic-login', { email: 'mara@example.com' }, { headers: german })).status).toBe(200);
+    const [asked] = await sink.waitForMails('mara@example.com', 1);
+    expect(asked!.subject).toBe(`Bei ${workspace.name} anmelden`);
+    // Mara's next link from the admin API is still in the English she signed in with.
+    expect((await viaApi()).status).toBe(202);
+    const [, fromApi] = await sink.waitForMails('mara@example.com', 2);
+    expect(fromApi!.subject).toBe(`Sign in to ${workspace.name}`);
+    expect(fromApi!.raw).toMatch(/^Content-Language: en\r?$/m);
+
+    // Mara herself signs in from a German browser, with the code: the API's next link is German.
+    const laptop = server.agent(workspace);
+    expect((await laptop.post('/magic-login', { email: 'mara@example.com' }, { headers: german })).status).toBe(200);
+    const [, , own] = await sink.waitForMails('mara@example.com', 3);
+    const code = /^Ihr Code: ([0-9]{5} [0-9]{5})$/m.exec(own!.text)?.[1] ?? 'no code in the German mail';
+    expect((await laptop.post('/magic-login/code', { code }, { headers: german })).status).toBe(303);
+    expect((await viaApi()).status).toBe(202);
+    const [, , , next] = await sink.waitForMails('mara@example.com', 4);
+    expect(next!.subject).toBe(`Bei ${workspace.name} anmelden`);
+    expect(next!.raw).toMatch(/^Content-Language: de\r?$/m);
   });
 
   it('shows the account page in German: plurals of how long ago, dates in German, the sign-in method', async () => {

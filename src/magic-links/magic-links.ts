@@ -91,7 +91,7 @@ export async function inspectMagicLinkToken(db: Kysely<Database>, now: number, w
 }
 
 export type MagicLinkConsumption =
-  | { ok: true; clientId: string; clientEmail: string; clientGeneration: number; nextPath: string | null; purpose: MagicLinkPurpose }
+  | { ok: true; clientId: string; clientEmail: string; clientGeneration: number; clientLastLocale: string | null; nextPath: string | null; purpose: MagicLinkPurpose }
   | { ok: false; reason: MagicLinkRejection; clientEmail: string | null; purpose: MagicLinkPurpose };
 
 /**

@@ -31,7 +31,7 @@ describe.each(testDialects)('redemptions made at the same moment, on %s', (diale
     const context = await setUp();
     const workspace = (await findWorkspaceById(context.db, 'w'))!;
     const [ada1, ada2, bob, cyExpired] = [await link(context, 'ada'), await link(context, 'ada'), await link(context, 'bob'), await link(context, 'cy', 500)];
-    const redeem = (token: string) => redeemMagicLink(context, workspace, { token, ip: '192.0.2.1', userAgent: 'test' });
+    const redeem = (token: string) => redeemMagicLink(context, workspace, { token, ip: '192.0.2.1', userAgent: 'test', locale: 'en' });
     const results = await Promise.all([redeem(ada2), redeem(bob), redeem(ada2), redeem(ada1), redeem(cyExpired), redeem('never-issued')]);
     expect(results.map((result) => (result.ok ? result.nextPath : result.reason))).toEqual(['/ada', '/bob', 'used', 'superseded', 'expired', 'unknown']);
     const sessions = await context.db.selectFrom('sessions').select(['id_hash', 'client_id']).execute();

@@ -1,5 +1,7 @@
+import { rememberClientLocale } from '../clients/client-locale.js';
 import type { PorticoContext } from '../context.js';
 import { recordAuditEvents } from '../events/audit-events.js';
+import type { Locale } from '../i18n/locales.js';
 import { startSession, type StartedSession } from '../sessions/sessions.js';
 import { queueWebhookEvent } from '../webhooks/webhook-events.js';
 import type { Workspace } from '../workspaces/workspaces.js';
@@ -21,7 +23,7 @@ export type MagicLinkRedemption =
 export async function redeemMagicLink(
   context: PorticoContext,
   workspace: Workspace,
-  input: { token: string; ip: string; userAgent: string },
+  input: { token: string; ip: string; userAgent: string; /** The browser's language, noted as the client's last. */ locale: Locale },
 ): Promise<MagicLinkRedemption> {
   const now = context.clock.now();
   const consumed = await consumeMagicLinkToken(context.db, now, workspace.id, input.token);
@@ -32,18 +34,20 @@ export async function redeemMagicLink(
     ]);
     return { ok: false, reason: consumed.reason, purpose: consumed.purpose };
   }
-  return signInWithConsumedLink(context, workspace, consumed, { ip: input.ip, userAgent: input.userAgent, with: 'link' });
+  return signInWithConsumedLink(context, workspace, consumed, { ip: input.ip, userAgent: input.userAgent, locale: input.locale, with: 'link' });
 }
 
 /**
  * The sign-in that follows a used link, whether its token or its code was given: the session and
  * the audit events are the same, but for the method they record and `magic_link.used` saying which it was.
+ * The browser's language becomes the client's last, written only when it differs from the one the
+ * consumption read.
  */
 export async function signInWithConsumedLink(
   context: PorticoContext,
   workspace: Workspace,
   consumed: Extract<MagicLinkConsumption, { ok: true }>,
-  input: { ip: string; userAgent: string; with: 'link' | 'code' },
+  input: { ip: string; userAgent: string; locale: Locale; with: 'link' | 'code' },
 ): Promise<Extract<MagicLinkRedemption, { ok: true }>> {
   const now = context.clock.now();
   // The account page tells an invitation's session, a code's and an everyday link's apart.
@@ -70,6 +74,7 @@ export async function signInWithConsumedLink(
       client: { id: consumed.clientId, email: consumed.clientEmail },
       data: { door: consumed.purpose === 'invitation' ? 'invitation' : input.with },
     }),
+    rememberClientLocale(context.db, { id: consumed.clientId, last_locale: consumed.clientLastLocale }, input.locale),
   ]);
   return { ok: true, session, nextPath: consumed.nextPath, purpose: consumed.purpose };
 }

@@ -3,6 +3,7 @@ import { countSignInCodeRefused } from '../metrics/portico-metrics.js';
 import type { PorticoContext } from '../context.js';
 import { hashSecretToken } from '../crypto/tokens.js';
 import { recordAuditEvents } from '../events/audit-events.js';
+import type { Locale } from '../i18n/locales.js';
 import { workspaceLimits } from '../rate-limits/limits.js';
 import { hitRateLimit } from '../rate-limits/rate-limits.js';
 import { prepareQuery } from '../storage/prepared-query.js';
@@ -59,7 +60,7 @@ const takeGuessOnPendingCodes = prepareQuery((db, now: number, workspaceId: stri
 export async function redeemSignInCode(
   context: PorticoContext,
   workspace: Workspace,
-  input: { code: unknown; browserBindingToken: string | undefined; ip: string; userAgent: string },
+  input: { code: unknown; browserBindingToken: string | undefined; ip: string; userAgent: string; /** The browser's language, noted as the client's last. */ locale: Locale },
 ): Promise<SignInCodeRedemption> {
   const redemption = await compareSignInCode(context, workspace, input);
   // Every refusal is counted by its reason, a fixed value (portico_sign_in_codes_refused_total).
@@ -70,7 +71,7 @@ export async function redeemSignInCode(
 async function compareSignInCode(
   context: PorticoContext,
   workspace: Workspace,
-  input: { code: unknown; browserBindingToken: string | undefined; ip: string; userAgent: string },
+  input: { code: unknown; browserBindingToken: string | undefined; ip: string; userAgent: string; locale: Locale },
 ): Promise<SignInCodeRedemption> {
   const code = normalizeTypedSignInCode(input.code);
   if (code === null) return { ok: false, reason: 'malformed' };
@@ -97,7 +98,7 @@ async function compareSignInCode(
   }
   if (match) {
     const consumed = await consumeMagicLinkByHash(db, now, workspace.id, match.token_hash);
-    if (consumed.ok) return signInWithConsumedLink(context, workspace, consumed, { ip: input.ip, userAgent: input.userAgent, with: 'code' });
+    if (consumed.ok) return signInWithConsumedLink(context, workspace, consumed, { ip: input.ip, userAgent: input.userAgent, locale: input.locale, with: 'code' });
     // Another request used this link or one of its client's first (two right codes at once).
     await recordRejection(context, workspace, now, consumed.clientEmail, input.ip, consumed.reason);
     return { ok: false, reason: consumed.reason === 'unknown' || consumed.reason === 'other_workspace' ? 'used' : consumed.reason };

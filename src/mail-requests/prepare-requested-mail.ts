@@ -1,8 +1,6 @@
 import type { Kysely } from 'kysely';
 import { findClientById, findClientByNormalizedEmail, type Client } from '../clients/clients.js';
-import { rememberClientLocale } from '../clients/client-locale.js';
 import type { PorticoContext } from '../context.js';
-import { readLocale } from '../i18n/negotiate-locale.js';
 import { recordAuditEvents } from '../events/audit-events.js';
 import { mintInvitationMail } from '../magic-links/invite-client.js';
 import { mintMagicLinkMail } from '../magic-links/request-magic-link.js';
@@ -120,9 +118,6 @@ async function prepareClientEmail(
     await markMailCounted(db, row.id, now, { workspaceId: workspace.id, at: row.created_at, type: eventType, email: client.email, ip, detail: { outcome: 'link_queued' } });
     row.counted_at = now;
   }
-  // The client is known only here, never at the door (where looking it up would tell who is a
-  // client): the language its browser asked in is noted now, without a write when it is the same.
-  if (request.payload.locale) await rememberClientLocale(db, client, readLocale(request.payload.locale));
   const minted = await mint(workspace, client);
   context.metrics.linksIssued.labels(minted.template).inc();
   // The stored address, never the typed one: mail goes only to the client on record.

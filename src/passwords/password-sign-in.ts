@@ -3,6 +3,7 @@ import { parseEmailAddress } from '../clients/email.js';
 import type { PorticoContext } from '../context.js';
 import { hashPassword, passwordHashNeedsUpgrade, verifyAgainstDummyPassword, verifyPassword } from '../crypto/password-hashing.js';
 import { recordAuditEvents } from '../events/audit-events.js';
+import type { Locale } from '../i18n/locales.js';
 import { startSession, type StartedSession } from '../sessions/sessions.js';
 import { queueWebhookEvent } from '../webhooks/webhook-events.js';
 import type { Workspace } from '../workspaces/workspaces.js';
@@ -21,7 +22,7 @@ export type PasswordSignInResult =
 export async function signInWithPassword(
   context: PorticoContext,
   workspace: Workspace,
-  input: { email: unknown; password: unknown; ip: string; userAgent: string },
+  input: { email: unknown; password: unknown; ip: string; userAgent: string; /** The browser's language, noted as the client's last. */ locale: Locale },
 ): Promise<PasswordSignInResult> {
   const now = context.clock.now();
   const email = parseEmailAddress(input.email);
@@ -59,9 +60,11 @@ export async function signInWithPassword(
     // password change or disable that committed meanwhile has ended every session of the client,
     // and must end this one too. So the client row is taken again, on the condition that it is as
     // checked; it stays locked until this session is stored, so whatever ends sessions next sees it.
+    // The same statement notes the browser's language as the client's last (what
+    // rememberClientLocale does for the other sign-ins): no write of its own, the row is written anyway.
     const unchanged = await trx
       .updateTable('clients')
-      .set({ password_hash: upgradedHash ?? client.password_hash! })
+      .set({ password_hash: upgradedHash ?? client.password_hash!, last_locale: input.locale })
       .where('id', '=', client.id)
       .where('password_hash', '=', client.password_hash!)
       .where('disabled_at', 'is', null)

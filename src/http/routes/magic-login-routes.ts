@@ -100,6 +100,7 @@ export function registerMagicLoginRoutes(app: FastifyInstance, context: PorticoC
       browserBindingToken: looksLikeSecretToken(browserToken) ? browserToken : undefined,
       ip: request.ip,
       userAgent: request.headers['user-agent'] ?? '',
+      locale: request.i18n.locale,
     });
     if (result.ok) {
       // The session this browser had before is ended: a sign-in never upgrades an existing id.
@@ -145,7 +146,7 @@ export function registerMagicLoginRoutes(app: FastifyInstance, context: PorticoC
     const token = (request.body as FormBody)?.token;
     if (!looksLikeSecretToken(token)) return renderRejection(request, reply, 'malformed');
     const previous = await readCurrentSession(context, request);
-    const result = await redeemMagicLink(context, request.workspace, { token, ip: request.ip, userAgent: request.headers['user-agent'] ?? '' });
+    const result = await redeemMagicLink(context, request.workspace, { token, ip: request.ip, userAgent: request.headers['user-agent'] ?? '', locale: request.i18n.locale });
     if (!result.ok) {
       const signedIn = previous ? { email: previous.clientEmail, continueTo: '/', signOutThen: '/magic-login' } : null;
       return renderRejection(request, reply, result.reason, result.purpose, signedIn);

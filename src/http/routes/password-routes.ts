@@ -50,6 +50,7 @@ export function registerPasswordRoutes(app: FastifyInstance, context: PorticoCon
       password: body?.password,
       ip: request.ip,
       userAgent: request.headers['user-agent'] ?? '',
+      locale: request.i18n.locale,
     });
     if (!result.ok) {
       if (result.reason === 'throttled') {

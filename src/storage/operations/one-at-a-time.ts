@@ -41,7 +41,8 @@ const selectClientByNormalizedEmail = prepareQuery((db, workspaceId: string, nor
 // Runs on every redemption. One conditional UPDATE ends this link and every other live link of the
 // same client, and only if this link is live (better-auth's single-step consumption, without its
 // plaintext tokens). It also returns the client's address, which the audit log records, so that
-// takes no second query; so does the client's session generation, which the session records.
+// takes no second query; so do the client's session generation, which the session records, and
+// its last language, which the sign-in updates only when the browser's differs.
 const endLiveLinksOfClient = prepareQuery((db, now: number, tokenHash: string, workspaceId: string) =>
   db
     .updateTable('magic_links')
@@ -68,6 +69,7 @@ const endLiveLinksOfClient = prepareQuery((db, now: number, tokenHash: string, w
       'purpose',
       eb.selectFrom('clients').select('clients.email').whereRef('clients.id', '=', 'magic_links.client_id').as('client_email'),
       eb.selectFrom('clients').select('clients.session_generation').whereRef('clients.id', '=', 'magic_links.client_id').as('client_generation'),
+      eb.selectFrom('clients').select('clients.last_locale').whereRef('clients.id', '=', 'magic_links.client_id').as('client_last_locale'),
     ]),
 );
 
@@ -150,7 +152,9 @@ export function oneAtATimeOperations(db: Kysely<Database>): StorageOperations {
     async consumeMagicLink(link) {
       const ended = await endLiveLinksOfClient(db, link.now, link.tokenHash, link.workspaceId);
       const used = ended.find((row) => row.token_hash === link.tokenHash);
-      return used ? { clientId: used.client_id, clientEmail: used.client_email!, clientGeneration: used.client_generation!, nextPath: used.next_path, purpose: used.purpose } : null;
+      return used
+        ? { clientId: used.client_id, clientEmail: used.client_email!, clientGeneration: used.client_generation!, clientLastLocale: used.client_last_locale ?? null, nextPath: used.next_path, purpose: used.purpose }
+        : null;
     },
     claimDueMail(now, leaseUntil, batchSize) {
       return claimDue(db, now, leaseUntil, batchSize);

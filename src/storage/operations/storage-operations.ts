@@ -54,6 +54,8 @@ export interface ConsumedLink {
   clientEmail: string;
   /** The client's session generation as the consumption saw it, for the session it starts. */
   clientGeneration: number;
+  /** The client's last language as the consumption saw it: the sign-in writes it only if it changes. */
+  clientLastLocale: string | null;
   nextPath: string | null;
   /** The link's stored purpose (`sign_in` or `invitation`), for the method its session records. */
   purpose: string;

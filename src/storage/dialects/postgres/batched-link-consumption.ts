@@ -16,12 +16,12 @@ import type { Database } from '../../schema.js';
  * (sessions.ts, audit-events.ts), whose inserts are batched by turn as well.
  */
 const consumeLinks = prepareQuery((db, positions: number[], nows: number[], tokenHashes: string[], workspaceIds: string[]) => {
-  const query = sql<{ position: number; client_id: string; email: string; session_generation: number; next_path: string | null; purpose: string }>`
+  const query = sql<{ position: number; client_id: string; email: string; session_generation: number; last_locale: string | null; next_path: string | null; purpose: string }>`
     with wanted as (
       select * from unnest(cast(${positions} as integer[]), cast(${nows} as bigint[]), cast(${tokenHashes} as text[]), cast(${workspaceIds} as text[]))
         as wanted (position, now, token_hash, workspace_id)
     ), live as (
-      select distinct on (link.client_id) wanted.*, link.client_id, clients.email, clients.session_generation
+      select distinct on (link.client_id) wanted.*, link.client_id, clients.email, clients.session_generation, clients.last_locale
       from wanted
       inner join magic_links as link on link.token_hash = wanted.token_hash and link.workspace_id = wanted.workspace_id
       inner join clients on clients.id = link.client_id
@@ -39,7 +39,7 @@ const consumeLinks = prepareQuery((db, positions: number[], nows: number[], toke
       where magic_links.token_hash = locked.token_hash and magic_links.client_id = live.client_id and magic_links.ended_at is null
       returning magic_links.token_hash, magic_links.next_path, magic_links.purpose
     )
-    select live.position, live.client_id, live.email, live.session_generation, ended.next_path, ended.purpose from live inner join ended on ended.token_hash = live.token_hash`;
+    select live.position, live.client_id, live.email, live.session_generation, live.last_locale, ended.next_path, ended.purpose from live inner join ended on ended.token_hash = live.token_hash`;
   return { compile: () => query.compile(db) };
 });
 
@@ -56,6 +56,15 @@ export async function consumeLinksAtOnce(db: Kysely<Database>, links: LinkToCons
   const won = new Map(rows.map((row) => [row.position, row]));
   return links.map((_, index) => {
     const row = won.get(index);
-    return row ? { clientId: row.client_id, clientEmail: row.email, clientGeneration: row.session_generation, nextPath: row.next_path, purpose: row.purpose } : null;
+    return row
+      ? {
+          clientId: row.client_id,
+          clientEmail: row.email,
+          clientGeneration: row.session_generation,
+          clientLastLocale: row.last_locale,
+          nextPath: row.next_path,
+          purpose: row.purpose,
+        }
+      : null;
   });
 }
