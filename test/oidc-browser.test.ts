@@ -58,6 +58,7 @@ describe.each(testDialects)('an app signs clients in through Portico, in Chromiu
   let server: TestPortico;
   let workspace: Workspace;
   let appUrl: string;
+  let appClientId: string;
   let app: ChildProcess | undefined;
   let browser: Browser;
   let cspViolations: string[] = [];
@@ -92,6 +93,7 @@ describe.each(testDialects)('an app signs clients in through Portico, in Chromiu
     });
     app = started.child;
     appUrl = started.url;
+    appClientId = registered.app.clientId;
     expect(appUrl).toBe(`http://127.0.0.1:${appPort}`);
     browser = await launchChromium();
   });
@@ -199,6 +201,25 @@ describe.each(testDialects)('an app signs clients in through Portico, in Chromiu
     await page.getByRole('link', { name: 'Sign in' }).waitFor();
     const probe = await context.newPage();
     expect((await probe.goto(`${workspace.url}/api/me`))!.status()).toBe(401);
+    await context.close();
+  });
+
+  // issue 15: a browser without a session here got oidc-provider's own page, moved on by an inline
+  // script only; Portico's page moves on by itself, or by its button where scripts are off.
+  it.each([true, false])("an app's sign-out request in a browser with no session lands on its registered address (JavaScript: %s)", async (javaScriptEnabled) => {
+    const context = await newContext({ javaScriptEnabled });
+    const page = await context.newPage();
+    const shown = recordPorticoPages(page, workspace.url);
+    await page.goto(`${workspace.url}/oidc/session/end?${new URLSearchParams({ client_id: appClientId, post_logout_redirect_uri: `${appUrl}/` })}`);
+    if (!javaScriptEnabled) {
+      await page.getByRole('heading', { name: 'You are signed out' }).waitFor();
+      await expect(page.getByText('Taking you back to Acme portal…').isVisible()).resolves.toBe(true);
+      await page.screenshot({ path: `${screenshots}/oidc-sign-out-without-session.png`, fullPage: true });
+      await page.getByRole('button', { name: 'Continue' }).click();
+    }
+    await page.waitForURL(`${appUrl}/`);
+    await page.getByRole('link', { name: 'Sign in' }).waitFor();
+    expect(shown).toEqual(['GET /oidc/session/end']);
     await context.close();
   });
 });

@@ -299,6 +299,54 @@ describe.each(testDialects)('every workspace an OpenID Connect provider, on %s',
     }
   });
 
+  // issue 15: an app's sign-out request from a browser without a session here got oidc-provider's
+  // own page ("Submitting Callback"): English, unbranded, and moved on only by an inline script.
+  it("an app's sign-out from a browser with no session: Portico's page in the browser's language, whose form goes back to the registered address", async () => {
+    const { server, sink, workspace, app, config } = await start();
+    const { tokens } = await appTokens(server, sink, workspace, config);
+    const german = { 'accept-language': 'de-DE,de;q=0.9,en;q=0.5' };
+    const requests: { how: string; post?: boolean; params: Record<string, string>; back: string }[] = [
+      { how: 'id_token_hint', params: { id_token_hint: tokens.id_token!, post_logout_redirect_uri: 'http://app.example/', state: 'st' }, back: 'http://app.example/?state=st' },
+      { how: 'client_id', params: { client_id: app.clientId, post_logout_redirect_uri: 'http://app.example/' }, back: 'http://app.example/' },
+      { how: 'a form POST', post: true, params: { client_id: app.clientId, post_logout_redirect_uri: 'http://app.example/' }, back: 'http://app.example/' },
+      { how: 'nothing', params: {}, back: `${workspace.url}/oidc/session/end/success` },
+    ];
+    for (const { how, post, params, back } of requests) {
+      // A browser that never signed in here.
+      const browser = server.agent(workspace);
+      const page = post ? await browser.post('/oidc/session/end', params, { headers: german }) : await browser.get(`/oidc/session/end?${new URLSearchParams(params)}`, { headers: german });
+      expect(page.status, how).toBe(200);
+      expect(page.body, how).toContain('<html lang="de">');
+      expect(page.headers['content-language'], how).toBe('de');
+      expect(page.body, how).toContain('<h1>Sie sind abgemeldet</h1>');
+      expect(page.body, how).toContain('<span>Acme</span>');
+      expect(page.body, how).not.toContain('Submitting Callback');
+      const backToApp = back.startsWith('http://app.example/');
+      expect(page.body.includes('Sie werden zu Acme portal zurückgeleitet …'), how).toBe(backToApp);
+      // The form, as a browser sends it: oidc-provider's confirmation, with a button anyone can press.
+      const form = /<form method="post" action="([^"]+)">([\s\S]*?)<\/form>/.exec(page.body);
+      expect(form?.[1], how).toBe(`${workspace.url}/oidc/session/end/confirm`);
+      const fields = Object.fromEntries([...form![2]!.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)].map((match) => [match[1]!, match[2]!]));
+      expect(fields, how).toEqual({ xsrf: expect.stringMatching(/^[0-9a-f]{48}$/), logout: 'yes' });
+      expect(form![2], how).toMatch(/<button type="submit"[^>]*>Weiter<\/button>/);
+      // The script that presses it may run (its nonce is the page's), and the form may lead to the app.
+      const policy = String(page.headers['content-security-policy']);
+      const nonce = /<script nonce="([^"]+)">/.exec(page.body)?.[1];
+      expect(policy, how).toContain(`script-src 'nonce-${nonce}'`);
+      expect(policy, how).toContain(backToApp ? "form-action 'self' http://app.example;" : "form-action 'self';");
+      const sent = await browser.post('/oidc/session/end/confirm', fields);
+      expect(sent.status, how).toBe(303);
+      expect(sent.headers.location, how).toBe(back);
+      if (!backToApp) expect((await browser.get(new URL(back).pathname, { headers: german })).body).toContain('Sie sind von Acme abgemeldet.');
+    }
+    // An address the app did not register is still refused by oidc-provider, on Portico's error page.
+    const refused = await server.agent(workspace).get(`/oidc/session/end?${new URLSearchParams({ client_id: app.clientId, post_logout_redirect_uri: 'http://evil.example/' })}`, { headers: { ...german, accept: 'text/html' } });
+    expect(refused.status).toBe(400);
+    expect(refused.headers.location).toBeUndefined();
+    expect(refused.body).toContain('<html lang="de">');
+    expect(refused.body).not.toContain('evil.example/"');
+  });
+
   it('prompt=login and a short max_age send a signed-in client through the doors again; auth_time is when they signed in', async () => {
     const sink = await new SmtpSink().start();
     // Portico's clock an hour behind oidc-provider's own: an auth_time of "now" would show.

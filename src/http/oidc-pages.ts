@@ -21,15 +21,30 @@ export function oidcPagesFor(workspace: Workspace): OidcPages {
     },
 
     async logoutSource(ctx, form) {
-      const client = ctx.oidc.client;
-      const requested = typeof ctx.oidc.params?.post_logout_redirect_uri === 'string' ? ctx.oidc.params.post_logout_redirect_uri : null;
-      const returnTo = client && requested && client.postLogoutRedirectUris?.includes(requested) ? new URL(requested).origin : null;
       renderOidcPage(
         ctx,
         workspace,
         'app-sign-out',
-        { titleKey: 'appSignOut.title', appName: client?.clientName ?? null, form },
+        { titleKey: 'appSignOut.title', appName: ctx.oidc.client?.clientName ?? null, form },
         // The form is sent here, and the answer sends the browser on to the app's registered address.
+        registeredReturnOrigin(ctx),
+      );
+    },
+
+    async logoutWithoutSessionSource(ctx, form) {
+      const returnTo = registeredReturnOrigin(ctx);
+      renderOidcPage(
+        ctx,
+        workspace,
+        'app-signed-out',
+        {
+          titleKey: 'oidc.signedOut.heading',
+          // Back to the app, or else on to the signed-out page (postLogoutSuccessSource).
+          backToApp: returnTo !== null,
+          appName: ctx.oidc.client?.clientName ?? null,
+          action: form.action,
+          fields: Object.entries(form.fields),
+        },
         returnTo,
       );
     },
@@ -45,6 +60,16 @@ export function oidcPagesFor(workspace: Workspace): OidcPages {
       });
     },
   };
+}
+
+/**
+ * The origin of the address the sign-out sends the browser back to, when the app registered it
+ * (oidc-provider has refused the request otherwise); null when it goes on to the signed-out page.
+ */
+function registeredReturnOrigin(ctx: KoaContextWithOIDC): string | null {
+  const client = ctx.oidc.client;
+  const requested = typeof ctx.oidc.params?.post_logout_redirect_uri === 'string' ? ctx.oidc.params.post_logout_redirect_uri : null;
+  return client && requested && client.postLogoutRedirectUris?.includes(requested) ? new URL(requested).origin : null;
 }
 
 /**

@@ -19,6 +19,14 @@ export interface OidcPages {
   renderError(ctx: KoaContextWithOIDC, out: { error?: string; error_description?: string }, error: unknown): Promise<void>;
   logoutSource(ctx: KoaContextWithOIDC, form: string): Promise<void>;
   postLogoutSuccessSource(ctx: KoaContextWithOIDC): Promise<void>;
+  /** A sign-out request from a browser without a session here: the form that ends it, sent by a visible button. */
+  logoutWithoutSessionSource(ctx: KoaContextWithOIDC, form: SignOutForm): Promise<void>;
+}
+
+/** The form oidc-provider's end-session step posts to its confirmation, as it would send it. */
+export interface SignOutForm {
+  action: string;
+  fields: Record<string, string>;
 }
 
 /** Lifetimes, in seconds, of what the provider issues. */
@@ -122,17 +130,40 @@ export class WorkspaceProviders {
   private async build(workspace: Workspace): Promise<BuiltProvider> {
     const keys = await loadSigningKeys(this.db, this.clock, workspace.id);
     const keysVersion = keys.map((key) => key.kid).join(',');
-    const provider = new Provider(workspace.url, providerConfiguration(this.db, this.clock, this.config, workspace, keys, this.pages(workspace)));
+    const pages = this.pages(workspace);
+    const provider = new Provider(workspace.url, providerConfiguration(this.db, this.clock, this.config, workspace, keys, pages));
     // The wrapper (http/routes/oidc-routes.ts) sets X-Forwarded-Proto and -Host from what Portico
     // itself believes (TRUST_PROXY), so oidc-provider may read them.
     provider.proxy = true;
     provider.on('server_error', (_ctx, error) => this.logError(`OpenID Connect request failed in workspace ${workspace.slug}`, error));
+    useOwnPageForSignOutWithoutSession(provider, pages);
     // Secrets are stored as hashes: compare the hash of what the app sent, in constant time.
     provider.Client.prototype.compareClientSecret = function compareClientSecret(this: { clientSecret?: string }, actual: string) {
       return typeof this.clientSecret === 'string' && constantTimeEqual(this.clientSecret, hashClientSecret(actual));
     };
     return { provider, handle: provider.callback() as WorkspaceProvider['handle'], url: workspace.url, keysVersion, checkedAt: this.clock.now() };
   }
+}
+
+/**
+ * An app's sign-out request (RP-initiated logout) from a browser in which oidc-provider has no
+ * session gets a page of oidc-provider's own, with no configuration hook: end_session.js hands the
+ * confirmation form to response_modes/form_post.js, whose page is English, unbranded, and moved on
+ * only by an inline script (issue 15). Once oidc-provider has answered, and only then, Portico's
+ * page takes its place with the same form: the secret oidc-provider has just stored in its session
+ * and `logout=yes`, posted to its confirmation, which checks them and sends the browser on to the
+ * app's registered address (oidc-provider checked it above) or to its signed-out page.
+ */
+function useOwnPageForSignOutWithoutSession(provider: Provider, pages: OidcPages): void {
+  provider.use(async (koaContext, next) => {
+    await next();
+    const ctx = koaContext as KoaContextWithOIDC;
+    const oidc = ctx.oidc as (KoaContextWithOIDC['oidc'] & { urlFor(route: string): string }) | undefined;
+    if (oidc?.route !== 'end_session' || ctx.status !== 200 || !oidc.session || oidc.session.accountId) return;
+    const secret = oidc.session.state?.secret;
+    if (typeof secret !== 'string') return;
+    await pages.logoutWithoutSessionSource(ctx, { action: oidc.urlFor('end_session_confirm'), fields: { xsrf: secret, logout: 'yes' } });
+  });
 }
 
 /** Symmetric keys for oidc-provider's signed cookies, derived from the signing keys every instance shares. */
