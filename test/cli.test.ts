@@ -45,13 +45,17 @@ interface CliRun {
   stderr: string;
 }
 
-/** Runs `node bin/portico.js …args` with `env` over a clean environment; `input` goes to stdin. */
-async function runPortico(args: string[], env: Record<string, string> = {}, input?: string): Promise<CliRun> {
+/**
+ * Runs `node bin/portico.js …args` with `env` over a clean environment; `input` goes to stdin.
+ * `bashArgs` are more arguments as bash reads them at a terminal (`--logo <(cat FILE)`).
+ */
+async function runPortico(args: string[], env: Record<string, string> = {}, input?: string, bashArgs?: string): Promise<CliRun> {
   const childEnv: NodeJS.ProcessEnv = { ...process.env };
   for (const name of porticoVariables) delete childEnv[name];
   Object.assign(childEnv, { NODE_ENV: 'test' }, env);
   // A command that hangs is killed (exit code null), so the test fails instead of never ending.
-  const child = spawn(process.execPath, [porticoBin, ...args], { env: childEnv, stdio: ['pipe', 'pipe', 'pipe'], timeout: 30_000 });
+  const [file, argv] = bashArgs === undefined ? [process.execPath, [porticoBin, ...args]] : ['bash', ['-c', `exec "$@" ${bashArgs}`, 'bash', process.execPath, porticoBin, ...args]];
+  const child = spawn(file, argv, { env: childEnv, stdio: ['pipe', 'pipe', 'pipe'], timeout: 30_000 });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
@@ -101,8 +105,8 @@ class PorticoCli {
     readonly databaseUrl: string,
   ) {}
 
-  run(args: string[], options: { env?: Record<string, string>; input?: string } = {}): Promise<CliRun> {
-    return runPortico(args, { DATABASE_URL: this.databaseUrl, ...options.env }, options.input);
+  run(args: string[], options: { env?: Record<string, string>; input?: string; bashArgs?: string } = {}): Promise<CliRun> {
+    return runPortico(args, { DATABASE_URL: this.databaseUrl, ...options.env }, options.input, options.bashArgs);
   }
 
   /** Runs the command with `--json`, asserts success, and returns the parsed document. */
@@ -342,6 +346,17 @@ for (const dialect of testDialects) {
         writeFileSync(jpegNamedPng, readFileSync(fixture('logo.jpg')));
         expect((await portico.json<WorkspaceJson>(['workspace', 'update', 'acme', '--logo', jpegNamedPng])).logoUrl).toMatch(/\/assets\/logo-[0-9a-f]{64}$/);
         expect((await portico.json<WorkspaceJson>(['workspace', 'update', 'acme', '--logo', fixture('logo.webp')])).logoUrl).toMatch(/\/assets\/logo-[0-9a-f]{64}$/);
+      });
+
+      // `--logo <(…)` is a pipe, which cannot seek: reading it at offset 0 failed with a bare "portico: … ESPIPE".
+      test('reads a logo from a pipe, and no more of an endless one than 512 KB', async ({ portico }) => {
+        await portico.createWorkspace('Acme', 'https://acme.example');
+        const piped = await portico.run(['workspace', 'update', 'acme', '--json'], { bashArgs: `--logo <(cat '${demoLogo}')` });
+        expect(piped).toMatchObject({ code: 0, stderr: '' });
+        const hash = createHash('sha256').update(readFileSync(demoLogo)).digest('hex');
+        expect((JSON.parse(piped.stdout) as WorkspaceJson).logoUrl).toBe(`https://acme.example/assets/logo-${hash}`);
+        // Far more than a pipe holds at once (64 KB), and no end to it: refused once past the limit.
+        expectOneLineFailure(await portico.run(['workspace', 'update', 'acme'], { bashArgs: `--logo <(cat '${demoLogo}' /dev/zero)` }), '--logo /dev/fd/', 'larger than 512 KB');
       });
 
       test('refuses what a logo, colour, address or language cannot be, in one line naming the flag, and changes nothing', async ({ portico }) => {
