@@ -254,10 +254,13 @@ for (const dialect of testDialects) {
         expect(await portico.listWorkspaces()).toHaveLength(1);
       });
 
-      // A workspace name is shown on one line (workspace list, email subjects, page titles).
-      test('refuses a name holding control characters', async ({ portico }) => {
-        expectOneLineFailure(await portico.run(['workspace', 'create', '--name', 'Evil\nName', '--url', 'https://evil.example']));
+      // A workspace name is shown on one line (workspace list, email subjects, page titles), and must
+      // read as itself there: no text-direction override turning it into another (CVE-2021-42574).
+      test('refuses a name holding control characters or a text-direction override; keeps an accented or right-to-left one', async ({ portico }) => {
+        expectOneLineFailure(await portico.run(['workspace', 'create', '--name', 'Evil\nName', '--url', 'https://evil.example']), 'workspace name', 'line break');
+        expectOneLineFailure(await portico.run(['workspace', 'create', '--name', 'Acme\u202Eevil', '--url', 'https://evil.example']), 'workspace name', 'U+202E');
         expect(await portico.listWorkspaces()).toEqual([]);
+        expect(await portico.createWorkspace('Café סטודיו', 'https://cafe.example', '--slug', 'cafe')).toMatchObject({ slug: 'cafe', name: 'Café סטודיו' });
       });
     });
 
@@ -528,6 +531,8 @@ for (const dialect of testDialects) {
         /* 9 */ 'lin@example.com,"Lin, Jr."',
         /* 10 */ '"a@x.example,b@y.example",Two People',
         /* 11 */ 'solo@example.com',
+        /* 12 */ 'rlo@example.com,Ada\u202Eecalevol',
+        /* 13 */ 'zoe@example.com,Zoë سارة',
         '',
       ].join('\n');
 
@@ -537,10 +542,11 @@ for (const dialect of testDialects) {
         const file = portico.writeFile('clients.csv', mixedCsv);
 
         const report = await portico.json<ImportJson>(['client', 'import', '--workspace', 'acme-studio', file]);
-        expect({ added: report.added, updated: report.updated }).toEqual({ added: 4, updated: 1 });
-        expect(report.rejected.map((row) => row.line)).toEqual([3, 4, 6, 10]);
+        expect({ added: report.added, updated: report.updated }).toEqual({ added: 5, updated: 1 });
+        expect(report.rejected.map((row) => row.line)).toEqual([3, 4, 6, 10, 12]);
         for (const row of report.rejected) expect(row.reason).toEqual(expect.any(String));
         expect(report.rejected[0]!.reason).toContain('not-an-email');
+        expect(report.rejected[4]!.reason).toMatch(/name .*U\+202E/);
 
         const clients = await portico.listClients('acme-studio');
         const nameByEmail = Object.fromEntries(clients.map((client) => [client.email.toLowerCase(), client.name]));
@@ -550,14 +556,16 @@ for (const dialect of testDialects) {
           'grace@example.com': 'Grace Hopper',
           'lin@example.com': 'Lin, Jr.',
           'solo@example.com': '',
+          'zoe@example.com': 'Zoë سارة',
         });
 
         // The same file again: everything good is now an update, and the human report lists the lines.
         const human = await portico.run(['client', 'import', '--workspace', 'acme-studio', file]);
         expect(human).toMatchObject({ code: 0, stderr: '' });
         expect(human.stdout).toMatch(/added\D*0\b/i);
-        expect(human.stdout).toMatch(/updated\D*5\b/i);
-        for (const line of [3, 4, 6, 10]) expect(human.stdout).toMatch(new RegExp(`line ${line}\\b`));
+        expect(human.stdout).toMatch(/updated\D*6\b/i);
+        for (const line of [3, 4, 6, 10, 12]) expect(human.stdout).toMatch(new RegExp(`line ${line}\\b`));
+        expect(human.stdout, 'the override is named, not printed').not.toContain('\u202E');
       });
 
       test('updates a name without re-enabling a disabled client', async ({ portico }) => {
@@ -772,6 +780,7 @@ for (const dialect of testDialects) {
         expectOneLineFailure(await add(), '--redirect-uri');
         expectOneLineFailure(await add('http://x/cb#frag'), 'http://x/cb#frag', 'fragment');
         expectOneLineFailure(await add('relative/path'), 'relative/path', 'absolute');
+        expectOneLineFailure(await portico.run(['app', 'add', '--workspace', 'acme', '--name', 'Acme\u2066portal', '--redirect-uri', callback, '--json']), 'app name', 'U+2066');
         // Compared character for character when the app sends it: the one spelling that will match.
         expectOneLineFailure(await add('HTTPS://App.Example.com/cb'), 'write it as https://app.example.com/cb');
         expectOneLineFailure(await add(callback, 'relative/path'), 'relative/path');
