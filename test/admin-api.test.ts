@@ -301,6 +301,22 @@ describe.each(testDialects)('the admin API on %s', (dialect) => {
       expectProblem(await api(acme, 'GET', '/api/v1'), 404, 'NOT_FOUND');
     });
 
+    // A name that reorders or breaks the text could pass for another in pages, mail and CLI output (CVE-2021-42574, "Trojan Source").
+    it('refuses a name holding a text-direction override or line separator, naming the field and the character; keeps accented and right-to-left names', async () => {
+      const override = expectProblem(await api(acme, 'POST', '/api/v1/clients', { body: { email: 'rlo@example.com', name: 'Grace\u202Eelcaro' } }), 400, 'CLIENT_NAME_INVALID');
+      expect(override.detail).toMatch(/client name .*U\+202E/);
+      expectProblem(await api(acme, 'POST', '/api/v1/clients', { body: { email: 'isolate@example.com', name: '\u2067Grace' } }), 400, 'CLIENT_NAME_INVALID');
+      expectProblem(await api(acme, 'POST', '/api/v1/clients', { body: { email: 'c1@example.com', name: 'Grace\u009b31m' } }), 400, 'CLIENT_NAME_INVALID');
+      expect((await api<{ clients: ClientJson[] }>(acme, 'GET', '/api/v1/clients?q=grace')).body.clients.map((client) => client.email)).not.toContain('rlo@example.com');
+
+      const ordinary = await addClient('zoe@example.com', 'Zoë Müller, סטודיו אקמה');
+      expect(ordinary.name).toBe('Zoë Müller, סטודיו אקמה');
+      const separator = expectProblem(await api(acme, 'PATCH', `/api/v1/clients/${ordinary.id}`, { body: { name: 'Zoë\u2028Bcc: x' } }), 400, 'CLIENT_NAME_INVALID');
+      expect(separator.detail).toMatch(/client name .*U\+2028/);
+      const arabic = await api<ClientJson>(acme, 'PATCH', `/api/v1/clients/${ordinary.id}`, { body: { name: 'زوي مولر' } });
+      expect(arabic.body).toEqual({ ...ordinary, name: 'زوي مولر' });
+    });
+
     it('a new email ends the links mailed to the old address; the client signs in at the new one', async () => {
       const moving = await addClient('old-address@example.com', 'Moving');
       const browser = server.agent(acme);

@@ -45,13 +45,17 @@ interface CliRun {
   stderr: string;
 }
 
-/** Runs `node bin/portico.js …args` with `env` over a clean environment; `input` goes to stdin. */
-async function runPortico(args: string[], env: Record<string, string> = {}, input?: string): Promise<CliRun> {
+/**
+ * Runs `node bin/portico.js …args` with `env` over a clean environment; `input` goes to stdin.
+ * `bashArgs` are more arguments as bash reads them at a terminal (`--logo <(cat FILE)`).
+ */
+async function runPortico(args: string[], env: Record<string, string> = {}, input?: string, bashArgs?: string): Promise<CliRun> {
   const childEnv: NodeJS.ProcessEnv = { ...process.env };
   for (const name of porticoVariables) delete childEnv[name];
   Object.assign(childEnv, { NODE_ENV: 'test' }, env);
   // A command that hangs is killed (exit code null), so the test fails instead of never ending.
-  const child = spawn(process.execPath, [porticoBin, ...args], { env: childEnv, stdio: ['pipe', 'pipe', 'pipe'], timeout: 30_000 });
+  const [file, argv] = bashArgs === undefined ? [process.execPath, [porticoBin, ...args]] : ['bash', ['-c', `exec "$@" ${bashArgs}`, 'bash', process.execPath, porticoBin, ...args]];
+  const child = spawn(file, argv, { env: childEnv, stdio: ['pipe', 'pipe', 'pipe'], timeout: 30_000 });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
@@ -101,8 +105,8 @@ class PorticoCli {
     readonly databaseUrl: string,
   ) {}
 
-  run(args: string[], options: { env?: Record<string, string>; input?: string } = {}): Promise<CliRun> {
-    return runPortico(args, { DATABASE_URL: this.databaseUrl, ...options.env }, options.input);
+  run(args: string[], options: { env?: Record<string, string>; input?: string; bashArgs?: string } = {}): Promise<CliRun> {
+    return runPortico(args, { DATABASE_URL: this.databaseUrl, ...options.env }, options.input, options.bashArgs);
   }
 
   /** Runs the command with `--json`, asserts success, and returns the parsed document. */
@@ -250,10 +254,13 @@ for (const dialect of testDialects) {
         expect(await portico.listWorkspaces()).toHaveLength(1);
       });
 
-      // A workspace name is shown on one line (workspace list, email subjects, page titles).
-      test('refuses a name holding control characters', async ({ portico }) => {
-        expectOneLineFailure(await portico.run(['workspace', 'create', '--name', 'Evil\nName', '--url', 'https://evil.example']));
+      // A workspace name is shown on one line (workspace list, email subjects, page titles), and must
+      // read as itself there: no text-direction override turning it into another (CVE-2021-42574).
+      test('refuses a name holding control characters or a text-direction override; keeps an accented or right-to-left one', async ({ portico }) => {
+        expectOneLineFailure(await portico.run(['workspace', 'create', '--name', 'Evil\nName', '--url', 'https://evil.example']), 'workspace name', 'line break');
+        expectOneLineFailure(await portico.run(['workspace', 'create', '--name', 'Acme\u202Eevil', '--url', 'https://evil.example']), 'workspace name', 'U+202E');
         expect(await portico.listWorkspaces()).toEqual([]);
+        expect(await portico.createWorkspace('Café סטודיו', 'https://cafe.example', '--slug', 'cafe')).toMatchObject({ slug: 'cafe', name: 'Café סטודיו' });
       });
     });
 
@@ -342,6 +349,17 @@ for (const dialect of testDialects) {
         writeFileSync(jpegNamedPng, readFileSync(fixture('logo.jpg')));
         expect((await portico.json<WorkspaceJson>(['workspace', 'update', 'acme', '--logo', jpegNamedPng])).logoUrl).toMatch(/\/assets\/logo-[0-9a-f]{64}$/);
         expect((await portico.json<WorkspaceJson>(['workspace', 'update', 'acme', '--logo', fixture('logo.webp')])).logoUrl).toMatch(/\/assets\/logo-[0-9a-f]{64}$/);
+      });
+
+      // `--logo <(…)` is a pipe, which cannot seek: reading it at offset 0 failed with a bare "portico: … ESPIPE".
+      test('reads a logo from a pipe, and no more of an endless one than 512 KB', async ({ portico }) => {
+        await portico.createWorkspace('Acme', 'https://acme.example');
+        const piped = await portico.run(['workspace', 'update', 'acme', '--json'], { bashArgs: `--logo <(cat '${demoLogo}')` });
+        expect(piped).toMatchObject({ code: 0, stderr: '' });
+        const hash = createHash('sha256').update(readFileSync(demoLogo)).digest('hex');
+        expect((JSON.parse(piped.stdout) as WorkspaceJson).logoUrl).toBe(`https://acme.example/assets/logo-${hash}`);
+        // Far more than a pipe holds at once (64 KB), and no end to it: refused once past the limit.
+        expectOneLineFailure(await portico.run(['workspace', 'update', 'acme'], { bashArgs: `--logo <(cat '${demoLogo}' /dev/zero)` }), '--logo /dev/fd/', 'larger than 512 KB');
       });
 
       test('refuses what a logo, colour, address or language cannot be, in one line naming the flag, and changes nothing', async ({ portico }) => {
@@ -513,6 +531,8 @@ for (const dialect of testDialects) {
         /* 9 */ 'lin@example.com,"Lin, Jr."',
         /* 10 */ '"a@x.example,b@y.example",Two People',
         /* 11 */ 'solo@example.com',
+        /* 12 */ 'rlo@example.com,Ada\u202Eecalevol',
+        /* 13 */ 'zoe@example.com,Zoë سارة',
         '',
       ].join('\n');
 
@@ -522,10 +542,11 @@ for (const dialect of testDialects) {
         const file = portico.writeFile('clients.csv', mixedCsv);
 
         const report = await portico.json<ImportJson>(['client', 'import', '--workspace', 'acme-studio', file]);
-        expect({ added: report.added, updated: report.updated }).toEqual({ added: 4, updated: 1 });
-        expect(report.rejected.map((row) => row.line)).toEqual([3, 4, 6, 10]);
+        expect({ added: report.added, updated: report.updated }).toEqual({ added: 5, updated: 1 });
+        expect(report.rejected.map((row) => row.line)).toEqual([3, 4, 6, 10, 12]);
         for (const row of report.rejected) expect(row.reason).toEqual(expect.any(String));
         expect(report.rejected[0]!.reason).toContain('not-an-email');
+        expect(report.rejected[4]!.reason).toMatch(/name .*U\+202E/);
 
         const clients = await portico.listClients('acme-studio');
         const nameByEmail = Object.fromEntries(clients.map((client) => [client.email.toLowerCase(), client.name]));
@@ -535,14 +556,16 @@ for (const dialect of testDialects) {
           'grace@example.com': 'Grace Hopper',
           'lin@example.com': 'Lin, Jr.',
           'solo@example.com': '',
+          'zoe@example.com': 'Zoë سارة',
         });
 
         // The same file again: everything good is now an update, and the human report lists the lines.
         const human = await portico.run(['client', 'import', '--workspace', 'acme-studio', file]);
         expect(human).toMatchObject({ code: 0, stderr: '' });
         expect(human.stdout).toMatch(/added\D*0\b/i);
-        expect(human.stdout).toMatch(/updated\D*5\b/i);
-        for (const line of [3, 4, 6, 10]) expect(human.stdout).toMatch(new RegExp(`line ${line}\\b`));
+        expect(human.stdout).toMatch(/updated\D*6\b/i);
+        for (const line of [3, 4, 6, 10, 12]) expect(human.stdout).toMatch(new RegExp(`line ${line}\\b`));
+        expect(human.stdout, 'the override is named, not printed').not.toContain('\u202E');
       });
 
       test('updates a name without re-enabling a disabled client', async ({ portico }) => {
@@ -757,6 +780,7 @@ for (const dialect of testDialects) {
         expectOneLineFailure(await add(), '--redirect-uri');
         expectOneLineFailure(await add('http://x/cb#frag'), 'http://x/cb#frag', 'fragment');
         expectOneLineFailure(await add('relative/path'), 'relative/path', 'absolute');
+        expectOneLineFailure(await portico.run(['app', 'add', '--workspace', 'acme', '--name', 'Acme\u2066portal', '--redirect-uri', callback, '--json']), 'app name', 'U+2066');
         // Compared character for character when the app sends it: the one spelling that will match.
         expectOneLineFailure(await add('HTTPS://App.Example.com/cb'), 'write it as https://app.example.com/cb');
         expectOneLineFailure(await add(callback, 'relative/path'), 'relative/path');

@@ -278,7 +278,9 @@ describe.each(testDialects)('no dead ends at the doors, on %s', (dialect) => {
       expect(retryAfter).toBeGreaterThan(0);
       expect(limited.body).toContain('value="&lt;b&gt;x&lt;/b&gt;@example.com"');
       expect(limited.body).toContain('<input type="hidden" name="next" value="/deep/link">');
-      expect(limited.body).toContain(`You can send it again in <time datetime="PT${retryAfter}S">`);
+      expect(limited.body).toContain(`You can ask again in <time datetime="PT${retryAfter}S">`);
+      // Nothing was sent: the person asked too often, so they may ask again (not "send it again").
+      expect(limited.body).toContain('data-countdown-done="You can ask again now."');
       expect(limited.body).toContain('formaction="/login" formmethod="get"');
       expect(limited.body).toContain('Use my password instead');
     });
@@ -292,7 +294,8 @@ describe.each(testDialects)('no dead ends at the doors, on %s', (dialect) => {
       expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
       expect(limited.body).toContain('value="again@example.com"');
       expect(limited.body).toContain('formaction="/magic-login" formmethod="get"');
-      expect(limited.body).toContain('You can send it again in');
+      expect(limited.body).toContain('You can ask again in');
+      expect(limited.body).toContain('data-countdown-done="You can ask again now."');
     });
 
     it("counts down on an account's password throttle too", async () => {

@@ -196,6 +196,8 @@ describe('guards on every door', () => {
     expect(other.status).toBe(200);
     expect(other.body).not.toContain('<script');
     expect(other.body).toContain('Sign in as asker@example.com');
+    // The lead is a sentence of its own, ending where the address on the next line begins.
+    expect(other.body).toMatch(/<p>You are about to sign in with this account:<\/p>\s*<p class="account-email">asker@example\.com<\/p>/);
   });
 
   it('sends the security headers on pages', async () => {

@@ -92,7 +92,7 @@ describe.each(testDialects)('limits against abuse, on %s', (dialect) => {
     expect(limited.status).toBe(429);
     expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
     expect(Number(limited.headers['retry-after'])).toBeLessThanOrEqual(60);
-    expect(limited.body).toContain('You can send it again in');
+    expect(limited.body).toContain('You can ask again in');
 
     // Redemption is a door of its own, with its own count.
     expect((await browser.post('/magic-login/verify', { token: 'x'.repeat(43) })).status).toBe(404);

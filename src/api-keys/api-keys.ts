@@ -31,8 +31,9 @@ export function describeApiKey(key: ApiKey) {
 
 /** Creates a key for one workspace: the key is returned here once and stored only as its hash. */
 export async function createApiKey(db: Kysely<Database>, clock: Clock, workspace: Workspace, input: { name?: string }): Promise<{ apiKey: ApiKey; key: string }> {
-  const name = readOneLineName(input.name ?? 'API key');
-  if (name === null) throw new AppError('API_KEY_NAME_INVALID');
+  const read = readOneLineName(input.name ?? 'API key');
+  if (!read.ok) throw new AppError('API_KEY_NAME_INVALID', { message: `The API key name ${read.problem}.` });
+  const name = read.name;
   const key = `${apiKeyPrefix}${generateSecretToken()}`;
   const apiKey: ApiKey = { id: `key_${randomBytes(9).toString('base64url')}`, workspace_id: workspace.id, name, key_hash: hashSecretToken(key), created_at: clock.now(), revoked_at: null };
   await db.insertInto('api_keys').values(apiKey).execute();

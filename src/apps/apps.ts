@@ -110,8 +110,8 @@ function toApp(row: Selectable<AppTable>): App {
 
 function readAppName(name: string): string {
   const read = readOneLineName(name);
-  if (read === null) throw new AppError('APP_NAME_INVALID');
-  return read;
+  if (!read.ok) throw new AppError('APP_NAME_INVALID', { message: `The app name ${read.problem}.` });
+  return read.name;
 }
 
 /**

@@ -3,6 +3,7 @@ import { createPorticoContext, type PorticoContext } from '../context.js';
 import { isAppError } from '../errors.js';
 import { openDatabase } from '../storage/database.js';
 import { redactDatabaseUrl } from '../storage/database-url.js';
+import { refusedNameCharacter } from '../shared/one-line-name.js';
 
 /** Thrown to end a command with a one-line message and a non-zero exit. */
 export class CommandFailure extends Error {}
@@ -53,10 +54,19 @@ export function describeFailure(error: unknown): string {
   return escapeControlCharacters(`unexpected failure: ${describeCause(error)}`);
 }
 
-/** `a\nb` → `a\\nb`, other control characters as `\\xNN`. */
+/** The characters no name may hold, every one of them in a text. */
+const refusedNameCharacters = new RegExp(refusedNameCharacter.source, 'gu');
+
+/**
+ * `a\nb` → `a\\nb`, other control characters as `\\xNN`, line separators and text-direction
+ * overrides as `\\uNNNN`: what a name may not hold is not printed as itself either.
+ */
 export function escapeControlCharacters(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/[\x00-\x1f\x7f]/g, (character) => (character === '\n' ? '\\n' : `\\x${character.charCodeAt(0).toString(16).padStart(2, '0')}`));
+  return text.replace(refusedNameCharacters, (character) => {
+    if (character === '\n') return '\\n';
+    const code = character.charCodeAt(0);
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
 }
 
 function describeCause(error: unknown): string {

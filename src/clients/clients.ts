@@ -4,6 +4,7 @@ import { AppError } from '../errors.js';
 import { recordAuditEvents } from '../events/audit-events.js';
 import { queueWebhookEvent, queueWebhookEvents } from '../webhooks/webhook-events.js';
 import type { Clock } from '../shared/clock.js';
+import { nameCharacterProblem } from '../shared/one-line-name.js';
 import type { ClientTable, Database } from '../storage/schema.js';
 import { isUniqueViolation } from '../storage/database-errors.js';
 import { endEverythingOfClient, endOutstandingLinksOfClient } from '../sessions/end-everything-of-client.js';
@@ -29,12 +30,12 @@ export function describeClient(client: Client) {
   };
 }
 
-/** Reads a client name: trimmed, at most 200 characters, possibly empty. */
+/** Reads a client name: trimmed, at most 200 characters, possibly empty, none of them refused (`refusedNameCharacter`). */
 export function readClientName(name: string | undefined): { ok: true; name: string } | { ok: false; reason: string } {
   const trimmed = (name ?? '').trim();
   if (trimmed.length > maxClientNameLength) return { ok: false, reason: `the name is longer than ${maxClientNameLength} characters` };
-  // eslint-disable-next-line no-control-regex
-  if (/[\x00-\x1f\x7f]/.test(trimmed)) return { ok: false, reason: 'the name holds control characters' };
+  const problem = nameCharacterProblem(trimmed);
+  if (problem !== null) return { ok: false, reason: `the name ${problem}` };
   return { ok: true, name: trimmed };
 }
 

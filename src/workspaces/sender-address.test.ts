@@ -8,6 +8,7 @@ describe('readMailbox (--mail-from)', () => {
     ['  hello@acme.example  ', { name: null, address: 'hello@acme.example' }],
     ['<hello@acme.example>', { name: null, address: 'hello@acme.example' }],
     ['Zoë & Co <zoe@acme.example>', { name: 'Zoë & Co', address: 'zoe@acme.example' }],
+    ['סטודיו אקמה <hello@acme.example>', { name: 'סטודיו אקמה', address: 'hello@acme.example' }],
   ])('reads %j', (text, mailbox) => {
     expect(readMailbox(text, '--mail-from')).toEqual({ ok: true, mailbox });
   });
@@ -19,6 +20,8 @@ describe('readMailbox (--mail-from)', () => {
     ['Acme\r\nBcc: victim@example.com <a@acme.example>', 'not one line'],
     ['<script> <a@acme.example>', 'without < or >'],
     [`${'x'.repeat(101)} <a@acme.example>`, '1 to 100 characters'],
+    // The display name is what a mail program shows as the sender: no reordering it into another.
+    ['Acme\u202Eevil <a@acme.example>', 'text-direction overrides'],
   ])('refuses %j, saying why', (text, reason) => {
     const read = readMailbox(text, '--mail-from');
     expect(read.ok).toBe(false);

@@ -24,10 +24,10 @@ export function readMailbox(text: string, flag: string): MailboxReading {
   if (!address.ok) return { ok: false, reason: `${flag} "${text}" has no valid address: write it as Name <address@example.com> or address@example.com` };
   if (rawName === null || rawName.trim() === '') return { ok: true, mailbox: { name: null, address: address.email } };
   const name = readOneLineName(rawName);
-  if (name === null || /[<>]/.test(name)) {
-    return { ok: false, reason: `${flag} "${text}" has a name that is not one line of 1 to 100 characters without < or >` };
+  if (!name.ok || /[<>]/.test(name.name)) {
+    return { ok: false, reason: `${flag} "${text}" has a name that is not one line of 1 to 100 characters without < or >, control characters or text-direction overrides` };
   }
-  return { ok: true, mailbox: { name, address: address.email } };
+  return { ok: true, mailbox: { name: name.name, address: address.email } };
 }
 
 /** `Name <address>`, or the address alone: how a mailbox is stored and shown. */

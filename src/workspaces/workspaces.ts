@@ -231,8 +231,8 @@ async function assertNoConflict(db: Kysely<Database>, workspace: Workspace): Pro
 /** The name goes into email subjects and one-line CLI output. */
 function readName(name: string): string {
   const read = readOneLineName(name);
-  if (read === null) throw new AppError('WORKSPACE_NAME_INVALID');
-  return read;
+  if (!read.ok) throw new AppError('WORKSPACE_NAME_INVALID', { message: `The workspace name ${read.problem}.` });
+  return read.name;
 }
 
 function readOrigin(url: string) {

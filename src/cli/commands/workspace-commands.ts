@@ -112,16 +112,24 @@ export function registerWorkspaceCommands(program: Command): void {
     );
 }
 
-/** `--logo FILE`: the file's bytes for the workspaces domain to check, or null for `none`. Read no further than a logo may be long. */
+/** `--logo FILE`: the bytes of a file, pipe or FIFO for the workspaces domain to check, or null for `none`. Read no further than a logo may be long. */
 async function readLogoFile(path: string): Promise<WorkspaceInput['logo']> {
   if (isClearWord(path)) return null;
   try {
     const file = await open(path, 'r');
     try {
-      // One byte past the limit is enough for the domain to refuse a file too large.
+      // One byte past the limit is enough for the domain to refuse a file too large, and no more is
+      // read from an endless stream (/dev/zero). Read on from where the file stands, never at an
+      // offset: a pipe (`--logo <(…)`, /dev/stdin) or FIFO cannot seek (ESPIPE), and gives what it
+      // holds at each read, so read until the buffer is full or the writer is done.
       const buffer = Buffer.alloc(maxLogoBytes + 1);
-      const { bytesRead } = await file.read(buffer, 0, buffer.length, 0);
-      return { bytes: buffer.subarray(0, bytesRead), fileName: path };
+      let length = 0;
+      while (length < buffer.length) {
+        const { bytesRead } = await file.read(buffer, length, buffer.length - length, null);
+        if (bytesRead === 0) break;
+        length += bytesRead;
+      }
+      return { bytes: buffer.subarray(0, length), fileName: path };
     } finally {
       await file.close();
     }
